@@ -1,0 +1,147 @@
+// Runs in Redis: create once per (repo, workspace, sha), change only by compare-and-set on the version.
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { AirlockError } from '../errors.ts';
+import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
+
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, false} end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'version', '1', 'doc', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local prev = redis.call('HGET', KEYS[3], 'run')
+local prevAt = tonumber(redis.call('HGET', KEYS[3], 'seenAt') or '0')
+if prev and prevAt > tonumber(ARGV[3]) then return {1, prev, 0} end
+redis.call('HSET', KEYS[3], 'run', ARGV[4], 'seenAt', ARGV[3])
+return {1, prev or false, 1}
+`;
+
+const COMPARE_AND_SET = `
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', ARGV[3], 'doc', ARGV[4])
+return 1
+`;
+
+export interface NewRun {
+  repo: string;
+  ref: string;
+  pr: number | null;
+  sha: string;
+  workspace: string;
+  /** When the head was seen; a slower replica's older sighting never becomes the PR's latest run. */
+  seenAt: number;
+}
+
+export interface CreateResult {
+  run: Run;
+  created: boolean;
+  /** The run this one replaced as the newest for its PR and workspace. */
+  previous: string | null;
+  latest: boolean;
+}
+
+export class RunNotFoundError extends AirlockError {
+  constructor(id: string) {
+    super('airlock:run-not-found', `no run ${JSON.stringify(id)}`, { hint: 'List runs with `airlock runs`.' });
+  }
+}
+
+export class RunStore {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  #key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  /** Create the run for a sighting unless it exists; tells which run it supersedes, if any. */
+  async create(input: NewRun, now = new Date()): Promise<CreateResult> {
+    const id = deriveRunId(input.repo, input.workspace, input.sha);
+    const run: Run = {
+      id,
+      repo: input.repo,
+      ref: input.ref,
+      pr: input.pr,
+      sha: input.sha,
+      workspace: input.workspace,
+      state: 'planning',
+      version: 1,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    const res = (await this.redis.eval(
+      CREATE,
+      3,
+      this.#key('run', id),
+      this.#key('runs'),
+      this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url')),
+      'planning',
+      JSON.stringify(run),
+      String(input.seenAt),
+      id,
+    )) as [number, string | null, number?];
+    if (res[0] === 0) return { run: await this.get(id), created: false, previous: null, latest: false };
+    const previous = res[1] && res[1] !== id ? res[1] : null;
+    return { run, created: true, previous, latest: res[2] === 1 };
+  }
+
+  async find(id: string): Promise<Run | null> {
+    const [state, version, doc] = await this.redis.hmget(this.#key('run', id), 'state', 'version', 'doc');
+    if (!doc || !state || !version) return null;
+    return { ...(JSON.parse(doc) as Run), state: state as RunState, version: Number(version) };
+  }
+
+  async get(id: string): Promise<Run> {
+    const run = await this.find(id);
+    if (!run) throw new RunNotFoundError(id);
+    return run;
+  }
+
+  /** The newest run for the run's PR (or branch) and workspace. */
+  async latestFor(run: Run): Promise<string | null> {
+    return this.redis.hget(this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url')), 'run');
+  }
+
+  /**
+   * Apply `change` to the current run and store it only if nobody changed the run meanwhile; retried on
+   * conflict. `change` returns null to leave the run alone. Returns the stored run, or null if left alone.
+   */
+  async update(id: string, change: (run: Run) => Run | null): Promise<Run | null> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.get(id);
+      const next = change(current);
+      if (next === null) return null;
+      const stored = { ...next, version: current.version + 1 };
+      const ok = await this.redis.eval(
+        COMPARE_AND_SET,
+        1,
+        this.#key('run', id),
+        String(current.version),
+        stored.state,
+        String(stored.version),
+        JSON.stringify(stored),
+      );
+      if (ok === 1) return stored;
+    }
+    throw new AirlockError('airlock:run-contended', `run ${id} kept changing under us; gave up after 20 attempts`);
+  }
+
+  /** Move a run to `to` if its current state allows it; null when it is already elsewhere. */
+  async moveIf(id: string, from: readonly RunState[], to: RunState, patch: Partial<Run> = {}): Promise<Run | null> {
+    return this.update(id, (run) => (from.includes(run.state) ? transition(run, to, patch) : null));
+  }
+
+  /** Newest first. */
+  async list(limit = 50): Promise<Run[]> {
+    const ids = await this.redis.zrevrange(this.#key('runs'), 0, limit - 1);
+    const runs = await Promise.all(ids.map((id) => this.find(id)));
+    return runs.filter((r): r is Run => r !== null);
+  }
+
+  async listIn(states: readonly RunState[], limit = 1000): Promise<Run[]> {
+    return (await this.list(limit)).filter((r) => states.includes(r.state));
+  }
+}
+
+export const thisHost = hostname();

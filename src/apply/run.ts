@@ -1,0 +1,134 @@
+// The run: one (repo, workspace, sha) from sighting to a final state. This file owns the entity and its
+// pure transitions; effects live in run-store.ts and the job steps.
+import { createHash } from 'node:crypto';
+import { AirlockError } from '../errors.ts';
+import type { PlanSummary } from '../plan/summary.ts';
+import type { Tier } from '../policy/policy.ts';
+
+export const RUN_STATES = [
+  'planning',
+  'awaiting_approval',
+  'approved',
+  'applying',
+  'no_changes',
+  'planned',
+  'refused',
+  'denied',
+  'expired',
+  'superseded',
+  'applied',
+  'failed',
+  'needs_attention',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+/**
+ * Allowed transitions. Beyond the core table: a plan can fail, be superseded while planning, or end
+ * `planned` when applies are switched off; an approved run that has not started applying is superseded by
+ * a newer head, so nothing older than the PR's head is ever applied.
+ */
+const TRANSITIONS: Record<RunState, readonly RunState[]> = {
+  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'failed', 'superseded'],
+  awaiting_approval: ['approved', 'denied', 'expired', 'superseded'],
+  approved: ['applying', 'superseded', 'failed'],
+  applying: ['applied', 'failed', 'needs_attention'],
+  no_changes: [],
+  planned: [],
+  refused: [],
+  denied: [],
+  expired: [],
+  superseded: [],
+  applied: [],
+  failed: [],
+  needs_attention: [],
+};
+
+export type ActorKind = 'agent' | 'human' | 'runner';
+export interface Actor {
+  kind: ActorKind;
+  id: string;
+}
+
+export interface RunPlan {
+  sha256: string;
+  summary: PlanSummary;
+  tier: Tier;
+  reasons: string[];
+  engineVersion: string;
+  treeId: string;
+}
+
+export interface RunDecision {
+  decision: 'approve' | 'deny';
+  by: Actor;
+  channel: string;
+  breakGlass: boolean;
+  at: string;
+  planSha256: string;
+}
+
+export interface Run {
+  id: string;
+  repo: string;
+  ref: string;
+  pr: number | null;
+  sha: string;
+  workspace: string;
+  state: RunState;
+  /** Optimistic-concurrency counter; every stored change increments it. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Who pushed the head, from the commit's author (filled during checkout). */
+  author?: string;
+  plan?: RunPlan;
+  approval?: { requestedAt: string; expiresAt: string; tier: Tier; channel: string };
+  decision?: RunDecision;
+  apply?: { startedAt: string; finishedAt?: string; fence: number; runnerId: string; host: string; pid: number };
+  error?: { code: string; message: string };
+  attention?: { reason: string; lockId?: string; outputTail?: string };
+  refusal?: string[];
+  supersededBy?: string;
+}
+
+export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));
+
+/** The run id for (repo, workspace, sha): the same triple always yields the same id, on every replica. */
+export function deriveRunId(repo: string, workspace: string, sha: string): string {
+  return `r${createHash('sha256').update(`${repo}\0${workspace}\0${sha}`).digest('hex').slice(0, 15)}`;
+}
+
+/** The key under which runs of one PR (or branch) and workspace supersede each other. */
+export function supersedeKey(run: Pick<Run, 'repo' | 'pr' | 'ref' | 'workspace'>): string {
+  return `${run.repo}\0${run.pr === null ? run.ref : `pr${run.pr}`}\0${run.workspace}`;
+}
+
+export function canTransition(from: RunState, to: RunState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function isFinal(state: RunState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+export class IllegalTransitionError extends AirlockError {
+  constructor(run: Pick<Run, 'id' | 'state'>, to: RunState) {
+    super('airlock:illegal-transition', `run ${run.id} cannot go from ${run.state} to ${to}`, {
+      hint: `Check the run with \`airlock show ${run.id}\`; it has probably already been decided or superseded.`,
+    });
+  }
+}
+
+/** Pure: the run after moving to `to` with `patch` applied; throws when the move is not allowed. */
+export function transition(run: Run, to: RunState, patch: Partial<Run> = {}, now = new Date()): Run {
+  if (!canTransition(run.state, to)) throw new IllegalTransitionError(run, to);
+  return { ...run, ...patch, state: to, updatedAt: now.toISOString() };
+}
+
+/** Pure: whether a decision may be taken on this run right now. */
+export function canDecide(run: Run, now = new Date()): { ok: true } | { ok: false; reason: string } {
+  if (run.state !== 'awaiting_approval') return { ok: false, reason: `run is ${run.state}, not awaiting approval` };
+  if (!run.plan || !run.approval) return { ok: false, reason: 'run has no durable plan yet' };
+  if (Date.parse(run.approval.expiresAt) <= now.getTime()) return { ok: false, reason: 'approval request expired' };
+  return { ok: true };
+}

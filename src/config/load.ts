@@ -1,0 +1,79 @@
+// Loading the runner config: YAML from the runner host, validated, with errors that name the key and value.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { configSchema, type RunnerConfig } from './schema.ts';
+
+export interface LoadedConfig {
+  file: string;
+  config: RunnerConfig;
+  /** sha256 of the file bytes: goes into every run's fingerprint. */
+  hash: string;
+}
+
+/** Read, parse and validate a runner config file; relative paths in it resolve against its directory. */
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [code === 'ENOENT' ? 'the file does not exist' : `cannot be read (${code ?? String(err)})`], err);
+  }
+  const config = parseConfigText(text, file);
+  config.runner.dataDir = path.resolve(path.dirname(file), config.runner.dataDir);
+  return { file, config, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Parse and validate config text; `file` is only used in messages. */
+export function parseConfigText(text: string, file: string): RunnerConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(file, result.error.issues.map((issue) => describeIssue(issue, raw)));
+  return result.data;
+}
+
+/** Render one validation problem as "`a.b[0].c` must …, got `value`". */
+export function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const key = formatKeyPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const where = key ? ` in \`${key}\`` : ' at the top level';
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')}${where} (check the spelling; runners/airlock.schema.json lists every key)`;
+  }
+  const value = valueAt(raw, issue.path);
+  if (value === undefined) return `\`${key}\` is required: ${issue.message}`;
+  return `\`${key}\` ${normaliseMessage(issue.message)}, got \`${showValue(value)}\``;
+}
+
+function normaliseMessage(message: string): string {
+  if (/^must /.test(message)) return message;
+  const option = /^Invalid option: expected one of (.*)$/.exec(message);
+  if (option) return `must be one of ${option[1]!.split('|').join(', ')}`;
+  // zod's own messages read "Invalid input: expected string, received number"
+  return `is invalid (${message.replace(/^Invalid input: /, '')})`;
+}
+
+function formatKeyPath(segments: PropertyKey[]): string {
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('');
+}
+
+function valueAt(raw: unknown, segments: PropertyKey[]): unknown {
+  let node: unknown = raw;
+  for (const s of segments) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[s];
+  }
+  return node;
+}
+
+function showValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,181 @@
+// The runner config schema. Config comes only from the runner host, never from a pull request.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.ts';
+
+const duration = (example: string) =>
+  z
+    .string({ error: `must be a duration like "${example}"` })
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like "${example}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (example: string) =>
+  z
+    .string({ error: `must be a size like "${example}"` })
+    .transform((text, ctx) => {
+      const bytes = parseSize(text);
+      if (bytes === null) {
+        ctx.addIssue({ code: 'custom', message: `must be a size like "${example}"` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+const relativeDir = z
+  .string()
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\0'), 'must be a path inside the repository, without ".."');
+
+const refPattern = z
+  .string()
+  .regex(/^refs\/[A-Za-z0-9._*/-]+$/, 'must be a ref pattern like "refs/pull/*/head"')
+  .refine((p) => !p.includes('..') && !p.includes('//'), 'must be a ref pattern like "refs/pull/*/head"');
+
+const repoUrl = z
+  .string()
+  .regex(/^(https:\/\/|ssh:\/\/|file:\/\/|git@)[^\s]+$/, 'must be an https://, ssh://, git@ or file:// URL')
+  .refine((u) => !u.startsWith('-'), 'must not start with "-"');
+
+// Variables that inject flags or redirect the engine's config; the runner sets these itself or never.
+const RESERVED_ENV = /^(TF_CLI_ARGS(_.*)?|TF_CLI_CONFIG_FILE|TF_DATA_DIR|TF_WORKSPACE|TF_PLUGIN_CACHE_DIR|TF_IN_AUTOMATION|TF_INPUT|HOME|PATH)$/;
+const engineEnv = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'), z.string())
+  .refine((env) => Object.keys(env).every((k) => !RESERVED_ENV.test(k)), {
+    message: 'must not set TF_CLI_ARGS*, TF_CLI_CONFIG_FILE, TF_DATA_DIR, TF_WORKSPACE, TF_PLUGIN_CACHE_DIR, TF_INPUT, TF_IN_AUTOMATION, HOME or PATH (the runner sets these)',
+  });
+
+const backendSchema = z
+  .object({
+    type: z.string().regex(/^[a-z0-9_]+$/, 'must be a backend type like "local" or "s3"').default('local'),
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  })
+  .strict();
+
+const workspaceSchema = z
+  .object({
+    name,
+    dir: relativeDir.default('.'),
+    backend: backendSchema.optional(),
+  })
+  .strict();
+
+const repoSchema = z
+  .object({
+    name,
+    url: repoUrl,
+    pollInterval: duration('30s').prefault('30s'),
+    refs: z.array(refPattern).min(1).default(['refs/pull/*/head', 'refs/merge-requests/*/head']),
+    workspaces: z.array(workspaceSchema).min(1).default([{ name: 'default', dir: '.' }]),
+  })
+  .strict()
+  .superRefine((repo, ctx) => {
+    const seen = new Set<string>();
+    repo.workspaces.forEach((ws, i) => {
+      if (seen.has(ws.name)) ctx.addIssue({ code: 'custom', path: ['workspaces', i, 'name'], message: 'must be unique within the repo' });
+      seen.add(ws.name);
+    });
+  });
+
+export const configSchema = z
+  .object({
+    runner: z
+      .object({
+        id: name.default('airlock'),
+        dataDir: z.string().min(1).default('./.airlock'),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+        prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be letters, digits, ":", "_" or "-"').default('airlock'),
+      })
+      .strict()
+      .prefault({}),
+    engine: z
+      .object({
+        kind: z.enum(['terraform', 'tofu']).default('terraform'),
+        binary: z.string().min(1).optional(),
+        path: z.string().default('/usr/local/bin:/usr/bin:/bin'),
+        env: engineEnv.default({}),
+        timeouts: z
+          .object({
+            init: duration('10m').prefault('10m'),
+            plan: duration('30m').prefault('30m'),
+            show: duration('5m').prefault('5m'),
+            apply: duration('60m').prefault('60m'),
+            version: duration('30s').prefault('30s'),
+          })
+          .strict()
+          .prefault({}),
+        lockTimeout: duration('30s').prefault('30s'),
+      })
+      .strict()
+      .prefault({}),
+    backend: backendSchema.default({ type: 'local', config: {} }),
+    repos: z.array(repoSchema).default([]),
+    approval: z
+      .object({
+        channel: z.enum(['terminal']).default('terminal'),
+        ttl: duration('15m').prefault('15m'),
+      })
+      .strict()
+      .prefault({}),
+    applies: z
+      .object({ enabled: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
+    checkout: z
+      .object({
+        maxFiles: z.number().int().positive().default(5000),
+        maxBytes: size('50MiB').prefault('50MiB'),
+        maxFileBytes: size('5MiB').prefault('5MiB'),
+        maxPathLength: z.number().int().positive().default(512),
+        timeout: duration('2m').prefault('2m'),
+      })
+      .strict()
+      .prefault({}),
+    plans: z
+      .object({
+        concurrency: z.number().int().min(1).max(64).default(2),
+        attempts: z.number().int().min(1).max(10).default(3),
+        backoff: duration('10s').prefault('10s'),
+      })
+      .strict()
+      .prefault({}),
+    queue: z
+      .object({
+        // How long a worker's hold on a job lasts without renewal; a dead worker's apply is noticed after this.
+        lockDuration: duration('30s').prefault('30s'),
+        stalledInterval: duration('30s').prefault('30s'),
+        // How long an approved apply waits for another apply on the same workspace to finish.
+        workspaceLockWait: duration('30m').prefault('30m'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.repos.forEach((repo, i) => {
+      if (seen.has(repo.name)) ctx.addIssue({ code: 'custom', path: ['repos', i, 'name'], message: 'must be unique' });
+      seen.add(repo.name);
+    });
+  });
+
+export type RunnerConfig = z.output<typeof configSchema>;
+export type RepoConfig = RunnerConfig['repos'][number];
+export type WorkspaceConfig = RepoConfig['workspaces'][number];
+export type BackendConfig = z.output<typeof backendSchema>;

@@ -1,0 +1,192 @@
+// The plan job: checkout → guard → init → plan → show → summarize → tier → request approval.
+// Each step may run attacker-controlled code only inside the engine child; between steps the run is
+// checked for a newer head, so a superseded plan never reaches an approver.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { RunStore } from '../apply/run-store.ts';
+import { transition, type Run } from '../apply/run.ts';
+import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ApprovalService } from '../approve/approval-service.ts';
+import { exportCommit, fetchCommit, ensureMirror, type CheckoutLimits } from '../checkout/checkout.ts';
+import type { RunnerConfig } from '../config/schema.ts';
+import type { Engine, EngineCall } from '../engine/engine.ts';
+import { AirlockError, toError } from '../errors.ts';
+import { guardTree } from '../guard/guard.ts';
+import { tierFor } from '../policy/policy.ts';
+import type { RunnerPaths } from '../runner/paths.ts';
+import { makeDurable, sha256File } from './plan-file.ts';
+import { summarizePlanFile } from './read-plan-json.ts';
+
+export interface PlanStepsDeps {
+  config: RunnerConfig;
+  paths: RunnerPaths;
+  runs: RunStore;
+  approvals: ApprovalService;
+  audit: AuditLog;
+  engine: Engine;
+  log: Logger;
+}
+
+// Failures that another attempt cannot fix: the run ends at once.
+const PERMANENT = new Set([
+  'airlock:checkout-refused',
+  'airlock:guard-refused',
+  'airlock:bad-sha',
+  'airlock:commit-gone',
+  'airlock:plan-json',
+  'airlock:engine-failed',
+  'airlock:engine-env',
+  'airlock:engine-not-found',
+]);
+
+/** Whether a plan failure is worth another attempt. */
+export function isRetryable(err: unknown): boolean {
+  return !(err instanceof AirlockError && PERMANENT.has(err.code));
+}
+
+class Superseded extends Error {}
+
+export function createPlanSteps(deps: PlanStepsDeps) {
+  const { config, paths, runs, audit } = deps;
+
+  async function stillLatest(run: Run): Promise<void> {
+    const latest = await runs.latestFor(run);
+    if (latest !== null && latest !== run.id) {
+      await deps.approvals.supersede(run.id, latest);
+      throw new Superseded();
+    }
+  }
+
+  function engineCall(run: Run, log: Logger): EngineCall {
+    const job = paths.job(run.id);
+    const ws = workspaceOf(config, run);
+    return { cwd: path.join(job.tree, ws.dir), homeDir: job.home, logFile: job.planLog, onLine: (line) => log.debug({ engine: line }, 'engine output') };
+  }
+
+  return {
+    /** Run the plan job for `runId`. Throws when BullMQ should retry; ends the run itself otherwise. */
+    async plan(runId: string, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
+      let run = await runs.get(runId);
+      if (run.state !== 'planning') return;
+      const log = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
+      const job = paths.job(run.id);
+      try {
+        await stillLatest(run);
+        await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt } });
+        log.info({ attempt: attempt.attempt }, 'planning');
+
+        // checkout
+        await rm(job.dir, { recursive: true, force: true });
+        await mkdir(job.dir, { recursive: true, mode: 0o700 });
+        await mkdir(job.home, { mode: 0o700 });
+        const repo = repoOf(config, run);
+        const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout };
+        await ensureMirror(paths.mirror(repo.name), repo.url);
+        await fetchCommit(paths.mirror(repo.name), repo.url, run.sha, { timeoutMs: config.checkout.timeout });
+        const tree = await exportCommit(paths.mirror(repo.name), run.sha, job.tree, limits);
+        await stillLatest(run);
+
+        // guard
+        const call = engineCall(run, log);
+        await guardTree(job.tree);
+        await writeBackendOverride(call.cwd, backendFor(config, paths, run));
+
+        // init, plan
+        await deps.engine.init(call);
+        await stillLatest(run);
+        const outcome = await deps.engine.plan(call, job.planFile);
+        const engineVersion = (await deps.engine.version({ homeDir: job.home })).version;
+        if (!outcome.changes) {
+          run = (await runs.moveIf(run.id, ['planning'], 'no_changes'))!;
+          await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion } });
+          log.info('no changes');
+          return;
+        }
+
+        // show, summarize, tier
+        await makeDurable(job.planFile);
+        const sha256 = await sha256File(job.planFile);
+        await deps.engine.showJson(call, job.planFile, job.planJson);
+        const summary = await summarizePlanFile(job.planJson).finally(() => rm(job.planJson, { force: true }));
+        const { tier, reasons } = tierFor(summary);
+        run = (await runs.update(run.id, (r) =>
+          r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId }, updatedAt: new Date().toISOString() } : null,
+        )) ?? (await runs.get(run.id));
+        if (run.state !== 'planning') return;
+        await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons } });
+        log.info({ counts: summary.counts, tier, planSha256: sha256 }, 'planned');
+
+        // request approval
+        if (!config.applies.enabled) {
+          run = (await runs.moveIf(run.id, ['planning'], 'planned')) ?? run;
+          await audit.append({ type: 'plan.reported', ...describeRun(run), actor: RUNNER_ACTOR, detail: { reason: 'applies are disabled in the runner config (applies.enabled: false)' } });
+          return;
+        }
+        await stillLatest(run);
+        await deps.approvals.request(run);
+      } catch (thrown) {
+        if (thrown instanceof Superseded) return;
+        const err = toError(thrown);
+        const retry = isRetryable(err) && attempt.attempt < attempt.maxAttempts;
+        const code = err instanceof AirlockError ? err.code : 'airlock:plan-error';
+        if (retry) {
+          await audit.append({ type: 'plan.retry', ...describeRun(run), actor: RUNNER_ACTOR, detail: { code, message: err.message, attempt: attempt.attempt } });
+          log.warn({ err, attempt: attempt.attempt }, 'plan attempt failed; will retry');
+          throw err;
+        }
+        const refused = code === 'airlock:guard-refused' || code === 'airlock:checkout-refused';
+        const ended = await runs.moveIf(run.id, ['planning'], refused ? 'refused' : 'failed', {
+          error: { code, message: err.message },
+          ...(refused ? { refusal: [err.message] } : {}),
+        });
+        await audit.append({
+          type: refused ? 'plan.refused' : 'plan.failed',
+          ...describeRun(ended ?? run),
+          actor: RUNNER_ACTOR,
+          detail: { code, message: err.message, attempts: attempt.attempt },
+        });
+        log.error({ err }, refused ? 'plan refused' : 'plan failed');
+        throw new PlanEndedError(err);
+      }
+    },
+  };
+}
+
+/** The plan job ended the run; BullMQ must not retry it. */
+export class PlanEndedError extends AirlockError {
+  constructor(cause: Error) {
+    super('airlock:plan-ended', cause.message, { cause });
+  }
+}
+
+export function repoOf(config: RunnerConfig, run: Pick<Run, 'repo'>) {
+  const repo = config.repos.find((r) => r.name === run.repo);
+  if (!repo) throw new AirlockError('airlock:repo-unknown', `repo ${JSON.stringify(run.repo)} is no longer in the runner config`);
+  return repo;
+}
+
+export function workspaceOf(config: RunnerConfig, run: Pick<Run, 'repo' | 'workspace'>) {
+  const ws = repoOf(config, run).workspaces.find((w) => w.name === run.workspace);
+  if (!ws) throw new AirlockError('airlock:workspace-unknown', `workspace ${JSON.stringify(run.workspace)} is no longer in the runner config`);
+  return ws;
+}
+
+/** The pinned backend for a run's workspace; a local backend keeps state under the data dir. */
+export function backendFor(config: RunnerConfig, paths: RunnerPaths, run: Pick<Run, 'repo' | 'workspace'>) {
+  const backend = workspaceOf(config, run).backend ?? config.backend;
+  if (backend.type === 'local' && backend.config['path'] === undefined) {
+    return { type: 'local', config: { ...backend.config, path: paths.stateFile(run.repo, run.workspace) } };
+  }
+  return backend;
+}
+
+/** The runner's backend, written as an override file so that nothing in the repo can choose it. */
+async function writeBackendOverride(cwd: string, backend: { type: string; config: Record<string, unknown> }): Promise<void> {
+  if (backend.type === 'local' && typeof backend.config['path'] === 'string') {
+    await mkdir(path.dirname(backend.config['path']), { recursive: true, mode: 0o700 });
+  }
+  const body = { terraform: { backend: { [backend.type]: backend.config } } };
+  await writeFile(path.join(cwd, 'airlock_backend_override.tf.json'), `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+}

@@ -1,0 +1,132 @@
+// Queues: BullMQ plan, apply and control queues on ioredis. The only module that imports bullmq.
+// Plans retry transient failures with backoff; an apply is attempted exactly once and never re-run.
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const QUEUE_NAMES = { plan: 'plan', apply: 'apply', control: 'control' } as const;
+
+const KEEP = { age: 7 * 24 * 3600, count: 10_000 };
+
+export interface QueueOptions {
+  redisUrl: string;
+  /** Key prefix of the runner; BullMQ keys live under `<prefix>:bull`. */
+  prefix: string;
+  planAttempts: number;
+  planBackoffMs: number;
+}
+
+/** A new ioredis connection in the shape BullMQ needs (no per-request retry limit). */
+export function connectRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+}
+
+export function createQueues(options: QueueOptions) {
+  const connection = connectRedis(options.redisUrl);
+  const prefix = `${options.prefix}:bull`;
+  const plan = new Queue(QUEUE_NAMES.plan, { connection, prefix });
+  const apply = new Queue(QUEUE_NAMES.apply, { connection, prefix });
+  const control = new Queue(QUEUE_NAMES.control, { connection, prefix });
+  return {
+    /** Idempotent: the job id is derived from the run id, which is derived from (repo, workspace, sha). */
+    async enqueuePlan(runId: string): Promise<void> {
+      await plan.add('plan', { runId }, {
+        jobId: `plan-${runId}`,
+        attempts: options.planAttempts,
+        backoff: { type: 'exponential', delay: options.planBackoffMs },
+        removeOnComplete: KEEP,
+        removeOnFail: KEEP,
+      });
+    },
+    /** One attempt only: an apply is never retried automatically. */
+    async enqueueApply(runId: string): Promise<void> {
+      await apply.add('apply', { runId }, { jobId: `apply-${runId}`, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    },
+    async scheduleExpiry(runId: string, at: Date): Promise<void> {
+      await control.add('expire', { runId }, {
+        jobId: `expire-${runId}-${at.getTime()}`,
+        delay: Math.max(0, at.getTime() - Date.now()),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: KEEP,
+      });
+    },
+    async counts(): Promise<Record<string, Record<string, number>>> {
+      return {
+        plan: await plan.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+        apply: await apply.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+      };
+    },
+    async close(): Promise<void> {
+      await Promise.all([plan.close(), apply.close(), control.close()]);
+      connection.disconnect();
+    },
+  };
+}
+
+export type Queues = ReturnType<typeof createQueues>;
+
+/** Info a plan step gets about its job, to decide whether a failure is worth another attempt. */
+export interface AttemptInfo {
+  attempt: number;
+  maxAttempts: number;
+}
+
+export interface WorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  planConcurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  plan(runId: string, attempt: AttemptInfo): Promise<void>;
+  apply(runId: string): Promise<void>;
+  expire(runId: string): Promise<void>;
+  /** A worker holding an apply died: the run must go to needs_attention, never be re-run. */
+  applyStalled(runId: string): Promise<void>;
+  onError(err: Error, where: string): void;
+}
+
+/** Start the plan, apply and control workers; resolve once they are ready. */
+export async function startWorkers(options: WorkerOptions) {
+  const prefix = `${options.prefix}:bull`;
+  const common = { prefix, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs };
+  const runIdOf = (job: Job) => (job.data as { runId: string }).runId;
+
+  const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
+    ...common,
+    connection: connectRedis(options.redisUrl),
+    concurrency: options.planConcurrency,
+  });
+  const apply = new Worker(QUEUE_NAMES.apply, (job) => options.apply(runIdOf(job)), {
+    ...common,
+    connection: connectRedis(options.redisUrl),
+    concurrency: 1,
+    // A stalled apply goes straight to failed instead of being handed to another worker.
+    maxStalledCount: 0,
+  });
+  const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job)), {
+    ...common,
+    connection: connectRedis(options.redisUrl),
+    concurrency: 4,
+  });
+
+  apply.on('stalled', (jobId) => {
+    const runId = jobId.replace(/^apply-/, '');
+    options.applyStalled(runId).catch((err: Error) => options.onError(err, 'apply-stalled'));
+  });
+  for (const [name, w] of Object.entries({ plan, apply, control })) w.on('error', (err) => options.onError(err, `${name}-worker`));
+  await Promise.all([plan.waitUntilReady(), apply.waitUntilReady(), control.waitUntilReady()]);
+
+  return {
+    async close(): Promise<void> {
+      await Promise.all([plan.close(), apply.close(), control.close()]);
+    },
+  };
+}
+
+/** Wrap an error that must not be retried, keeping the original as `cause`. */
+export function doNotRetry(err: Error): Error {
+  const wrapped = new UnrecoverableError(err.message);
+  wrapped.cause = err;
+  return wrapped;
+}

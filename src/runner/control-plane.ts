@@ -1,0 +1,74 @@
+// The pieces every process that touches runs needs: the runner service and the CLI share this wiring,
+// so a decision taken from the CLI goes through exactly the code a channel's decision goes through.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { RunStore } from '../apply/run-store.ts';
+import { WorkspaceLocks } from '../apply/workspace-lock.ts';
+import { ApprovalStore } from '../approve/approval-store.ts';
+import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
+import { createTerminalChannel } from '../approve/terminal-channel.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { scrubber } from '../log/scrub.ts';
+import { connectRedis, createQueues } from '../queue/queues.ts';
+import { runnerPaths } from './paths.ts';
+
+export interface ControlPlaneOptions {
+  log: Logger;
+  /** The runner writes `<id>.jsonl`; the CLI writes `<id>-cli.jsonl` and waits briefly for its lock. */
+  writer: 'runner' | 'cli';
+  channel?: ApprovalChannel;
+}
+
+export async function openControlPlane(loaded: LoadedConfig, options: ControlPlaneOptions) {
+  const { config } = loaded;
+  const paths = runnerPaths(config.runner.dataDir);
+  await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+  const redis = connectRedis(config.redis.url);
+  const prefix = config.redis.prefix;
+  const runs = new RunStore(redis, prefix);
+  const approvalStore = new ApprovalStore(redis, prefix);
+  const locks = new WorkspaceLocks(redis, prefix);
+  const queues = createQueues({ redisUrl: config.redis.url, prefix, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
+  const auditFile = path.join(paths.auditDir, options.writer === 'runner' ? `${config.runner.id}.jsonl` : `${config.runner.id}-cli.jsonl`);
+  let audit: AuditLog;
+  try {
+    audit = await AuditLog.open(auditFile, { scrubber, lockWaitMs: options.writer === 'cli' ? 10_000 : 0 });
+  } catch (err) {
+    await queues.close();
+    redis.disconnect();
+    throw err;
+  }
+  const channel = options.channel ?? createTerminalChannel(options.log);
+  const approvals = createApprovalService({
+    runs,
+    approvals: approvalStore,
+    audit,
+    channel,
+    ttlMs: config.approval.ttl,
+    enqueueApply: (id) => queues.enqueueApply(id),
+    scheduleExpiry: (id, at) => queues.scheduleExpiry(id, at),
+    log: options.log,
+  });
+  return {
+    loaded,
+    config,
+    paths,
+    redis,
+    runs,
+    approvalStore,
+    locks,
+    queues,
+    audit,
+    approvals,
+    channel,
+    async close(): Promise<void> {
+      await audit.close();
+      await queues.close();
+      redis.disconnect();
+    },
+  };
+}
+
+export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;

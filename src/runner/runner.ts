@@ -1,0 +1,168 @@
+// The runner service: watcher, plan/apply/control workers and housekeeping, wired from one config.
+import { access, constants as fsConstants, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createApplySteps } from '../apply/apply-job.ts';
+import { thisHost } from '../apply/run-store.ts';
+import { isFinal } from '../apply/run.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import type { RunnerConfig } from '../config/schema.ts';
+import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
+import { AirlockError } from '../errors.ts';
+import { scrubber } from '../log/scrub.ts';
+import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../plan/plan-job.ts';
+import { doNotRetry, startWorkers } from '../queue/queues.ts';
+import { createWatcher } from '../watch/watcher.ts';
+import { openControlPlane, type ControlPlane } from './control-plane.ts';
+
+export interface RunnerOptions {
+  log: Logger;
+  /** Start the watcher's poll loops (tests drive polls themselves with `watcher.pollAll()`). */
+  watch?: boolean;
+  engine?: Engine;
+}
+
+/** The engine binary to run: the configured one, else `terraform`/`tofu` found on the host's PATH. */
+export async function resolveEngineBinary(config: RunnerConfig, searchPath = process.env['PATH'] ?? ''): Promise<string> {
+  const wanted = config.engine.binary ?? config.engine.kind;
+  if (wanted.includes('/')) return path.resolve(wanted);
+  for (const dir of searchPath.split(':').filter(Boolean)) {
+    const candidate = path.join(dir, wanted);
+    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  throw new AirlockError('airlock:engine-not-found', `no \`${wanted}\` executable on PATH`, {
+    hint: `Install ${config.engine.kind} or set \`engine.binary\` in the runner config to its absolute path.`,
+  });
+}
+
+export async function engineSpecFor(config: RunnerConfig): Promise<EngineSpec> {
+  return {
+    kind: config.engine.kind,
+    binary: await resolveEngineBinary(config),
+    path: config.engine.path,
+    env: config.engine.env,
+    timeouts: config.engine.timeouts,
+    lockTimeoutMs: config.engine.lockTimeout,
+  };
+}
+
+export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
+  const { config } = loaded;
+  const log = options.log.child({ runner: config.runner.id });
+  const engine = options.engine ?? createEngine(await engineSpecFor(config));
+  const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
+  const { paths, runs, audit } = cp;
+
+  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, log });
+  const applySteps = createApplySteps({
+    runnerId: config.runner.id,
+    paths,
+    runs,
+    locks: cp.locks,
+    audit,
+    engine,
+    scrubber,
+    log,
+    workspaceLockWaitMs: config.queue.workspaceLockWait,
+    workDir: (run) => path.join(paths.job(run.id).tree, workspaceOf(config, run).dir),
+    localStateFile: (run) => {
+      const backend = backendFor(config, paths, run);
+      return backend.type === 'local' ? String(backend.config['path']) : null;
+    },
+    onFinal: (run) => removeJobDir(run.id),
+  });
+
+  async function removeJobDir(runId: string): Promise<void> {
+    await rm(paths.job(runId).dir, { recursive: true, force: true });
+  }
+
+  /** Delete job dirs of final runs: they hold plan files, which embed variable values. */
+  async function sweepJobDirs(): Promise<number> {
+    let removed = 0;
+    const ids = await readdir(paths.jobsDir).catch(() => [] as string[]);
+    for (const id of ids) {
+      const run = await runs.find(id);
+      // needs_attention keeps its directory: the human needs the plan and the engine log.
+      if (!run || (isFinal(run.state) && run.state !== 'needs_attention')) {
+        await removeJobDir(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Runs left `applying` by a dead process on this host go to needs_attention at once. */
+  async function reconcile(): Promise<void> {
+    for (const run of await runs.listIn(['applying'])) {
+      if (run.apply?.host !== thisHost || run.apply.runnerId !== config.runner.id) continue;
+      if (run.apply.pid !== process.pid && !isAlive(run.apply.pid)) {
+        await applySteps.abandon(run.id, `the runner process (pid ${run.apply.pid}) died mid-apply; the apply may be partial and is never re-run automatically`);
+      }
+    }
+  }
+
+  const watcher = createWatcher({
+    repos: config.repos,
+    runs,
+    audit,
+    log,
+    enqueuePlan: (id) => cp.queues.enqueuePlan(id),
+    supersede: (id, by) => cp.approvals.supersede(id, by),
+  });
+
+  await reconcile();
+  await sweepJobDirs();
+  const workers = await startWorkers({
+    redisUrl: config.redis.url,
+    prefix: config.redis.prefix,
+    planConcurrency: config.plans.concurrency,
+    lockDurationMs: config.queue.lockDuration,
+    stalledIntervalMs: config.queue.stalledInterval,
+    plan: async (runId, attempt) => {
+      try {
+        await planSteps.plan(runId, attempt);
+      } catch (err) {
+        throw err instanceof PlanEndedError ? doNotRetry(err) : err;
+      }
+    },
+    apply: (runId) => applySteps.apply(runId),
+    expire: async (runId) => {
+      const run = await cp.approvals.expire(runId);
+      if (run && isFinal(run.state)) await removeJobDir(runId);
+    },
+    applyStalled: async (runId) => {
+      await applySteps.abandon(runId, 'the worker holding this apply stopped answering; the apply may be partial and is never re-run automatically');
+    },
+    onError: (err, where) => log.error({ err, where }, 'worker error'),
+  });
+  if (options.watch !== false) watcher.start();
+  const sweeper = setInterval(() => void sweepJobDirs().catch((err) => log.warn({ err }, 'job dir sweep failed')), 60_000);
+  sweeper.unref();
+  log.info({ repos: config.repos.length, dataDir: paths.dataDir, redis: config.redis.prefix, host: thisHost }, 'runner started');
+
+  return {
+    cp,
+    engine,
+    watcher,
+    sweepJobDirs,
+    reconcile,
+    async stop(): Promise<void> {
+      clearInterval(sweeper);
+      await watcher.stop();
+      await workers.close();
+      await cp.close();
+      log.info('runner stopped');
+    },
+  };
+}
+
+export type Runner = Awaited<ReturnType<typeof startRunner>>;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

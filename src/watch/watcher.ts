@@ -1,0 +1,112 @@
+// Watch: poll each repo's refs and turn every new or moved head into one run per workspace.
+// Ref names are data: they are matched here and stored, never handed to git.
+import type { Logger } from 'pino';
+import type { RunStore } from '../apply/run-store.ts';
+import { deriveRunId } from '../apply/run.ts';
+import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RepoConfig } from '../config/schema.ts';
+import { listRemoteHeads, type RemoteHead } from './ls-remote.ts';
+import { matchesRefPattern, prNumberFromRef } from './refs.ts';
+
+export interface WatcherDeps {
+  repos: RepoConfig[];
+  runs: RunStore;
+  audit: AuditLog;
+  log: Logger;
+  enqueuePlan(runId: string): Promise<void>;
+  supersede(runId: string, by: string): Promise<unknown>;
+  /** Injected for tests; defaults to `git ls-remote`. */
+  listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
+}
+
+export function createWatcher(deps: WatcherDeps) {
+  const listHeads = deps.listHeads ?? ((url, patterns) => listRemoteHeads(url, patterns));
+  // Last sha seen per repo and ref: a cache only; Redis decides what is new.
+  const seen = new Map<string, Map<string, string>>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  const inFlight = new Set<Promise<unknown>>();
+  let stopped = false;
+
+  async function sight(repo: RepoConfig, head: RemoteHead, seenAt: number): Promise<void> {
+    const pr = prNumberFromRef(head.ref);
+    for (const ws of repo.workspaces) {
+      const result = await deps.runs.create({ repo: repo.name, ref: head.ref, pr, sha: head.sha, workspace: ws.name, seenAt });
+      if (result.created) {
+        await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest } });
+        deps.log.info({ runId: result.run.id, repo: repo.name, workspace: ws.name, ref: head.ref, sha: head.sha }, 'new head');
+      }
+      if (result.previous) await deps.supersede(result.previous, result.run.id);
+      if (result.created && !result.latest) {
+        await deps.supersede(result.run.id, 'a newer sighting of the same pull request');
+        continue;
+      }
+      // Enqueue whenever the run still plans: job ids make this idempotent, and it heals a crash
+      // between creating the run and enqueueing it.
+      if (result.run.state === 'planning') await deps.enqueuePlan(result.run.id);
+    }
+  }
+
+  const watcher = {
+    /** Poll one repo once. Errors are logged and contained: other repos keep being served. */
+    async pollRepo(repo: RepoConfig): Promise<{ heads: number; moved: number }> {
+      const seenAt = Date.now();
+      let heads: RemoteHead[];
+      try {
+        heads = (await listHeads(repo.url, repo.refs)).filter((h) => repo.refs.some((p) => matchesRefPattern(h.ref, p)));
+      } catch (err) {
+        deps.log.warn({ err, repo: repo.name }, 'cannot list remote heads; will try again at the next poll');
+        return { heads: 0, moved: 0 };
+      }
+      const known = seen.get(repo.name) ?? new Map<string, string>();
+      let moved = 0;
+      for (const head of heads) {
+        if (known.get(head.ref) === head.sha) continue;
+        try {
+          await sight(repo, head, seenAt);
+          known.set(head.ref, head.sha);
+          moved++;
+        } catch (err) {
+          deps.log.error({ err, repo: repo.name, ref: head.ref }, 'cannot record a new head; will try again at the next poll');
+        }
+      }
+      // A ref that disappeared (PR closed or branch deleted): its pending runs can no longer be approved.
+      const current = new Set(heads.map((h) => h.ref));
+      for (const [ref, sha] of known) {
+        if (current.has(ref)) continue;
+        known.delete(ref);
+        for (const ws of repo.workspaces) await deps.supersede(deriveRunId(repo.name, ws.name, sha), 'the ref was deleted').catch(() => undefined);
+      }
+      seen.set(repo.name, known);
+      return { heads: heads.length, moved };
+    },
+
+    async pollAll(): Promise<void> {
+      await Promise.all(deps.repos.map((r) => watcher.pollRepo(r)));
+    },
+
+    /** Poll every repo at its own interval until stopped; polls of one repo never overlap. */
+    start(): void {
+      for (const repo of deps.repos) {
+        const loop = async () => {
+          if (stopped) return;
+          const poll = watcher.pollRepo(repo);
+          inFlight.add(poll);
+          await poll.finally(() => inFlight.delete(poll));
+          if (!stopped) timers.set(repo.name, setTimeout(loop, repo.pollInterval));
+        };
+        void loop();
+      }
+    },
+
+    /** Stop polling and wait for polls under way, so nothing writes after the runner closes. */
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+  return watcher;
+}
+
+export type Watcher = ReturnType<typeof createWatcher>;
