@@ -2,6 +2,7 @@
 // the move from approved to applying is a compare-and-set, and a run found already `applying` is never
 // applied again; it goes to needs_attention for a human.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -35,6 +36,11 @@ export interface ApplyStepsDeps {
 
 const TAIL_BYTES = 4096;
 
+/** Terraform's local backend keeps lock details in `.<statefile>.lock.info` beside the state file. */
+export function localLockInfoPath(stateFile: string): string {
+  return path.join(path.dirname(stateFile), `.${path.basename(stateFile)}.lock.info`);
+}
+
 /** Pure: why an approved run must not be applied, or null. */
 export function applyPreconditionFailure(run: Run, planFileSha256: string | null): string | null {
   if (run.state !== 'approved') return `run is ${run.state}, not approved`;
@@ -58,7 +64,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     const state = deps.localStateFile(run);
     if (!state) return undefined;
     try {
-      const info = JSON.parse(await readFile(`${state}.lock.info`, 'utf8')) as { ID?: string };
+      const info = JSON.parse(await readFile(localLockInfoPath(state), 'utf8')) as { ID?: string };
       return info.ID;
     } catch {
       return undefined;

@@ -1,0 +1,123 @@
+// `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
+import { mkdir, stat } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { createEngine } from '../engine/engine.ts';
+import { AirlockError } from '../errors.ts';
+import { engineSpecFor } from '../runner/runner.ts';
+import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
+import type { Output } from './output.ts';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** warnings do not fail doctor */
+  warn?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+type CheckFn = (loaded: LoadedConfig) => Promise<Check[]>;
+
+async function checkDataDir({ config }: LoadedConfig): Promise<Check[]> {
+  const dir = config.runner.dataDir;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const s = await stat(dir);
+    const uid = process.getuid?.();
+    if (uid !== undefined && s.uid !== uid) {
+      return [{ name: 'data dir', ok: false, detail: `${dir} is owned by uid ${s.uid}, not the runner (uid ${uid})`, fix: `chown -R $(id -u) ${dir}` }];
+    }
+    if ((s.mode & 0o077) !== 0) {
+      return [{ name: 'data dir', ok: false, detail: `${dir} has mode ${(s.mode & 0o777).toString(8)}; plan files and state inside embed secrets`, fix: `chmod 700 ${dir}` }];
+    }
+    return [{ name: 'data dir', ok: true, detail: `${dir} (mode 700)` }];
+  } catch (err) {
+    return [{ name: 'data dir', ok: false, detail: `${dir}: ${(err as Error).message}`, fix: 'set `runner.dataDir` to a directory the runner user can create' }];
+  }
+}
+
+async function checkRedis({ config }: LoadedConfig): Promise<Check[]> {
+  const redis = new Redis(config.redis.url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    const checks: Check[] = [{ name: 'redis', ok: true, detail: `reachable at ${maskUrl(config.redis.url)} (key prefix ${config.redis.prefix})` }];
+    try {
+      const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
+      checks.push(
+        policy === 'noeviction'
+          ? { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' }
+          : { name: 'redis maxmemory-policy', ok: false, detail: `${policy}: Redis may evict queue and approval keys under memory pressure`, fix: 'set `maxmemory-policy noeviction` in redis.conf (BullMQ requires it)' },
+      );
+    } catch {
+      checks.push({ name: 'redis maxmemory-policy', ok: true, warn: true, detail: 'CONFIG GET is not allowed; cannot check', fix: 'make sure `maxmemory-policy` is `noeviction`' });
+    }
+    return checks;
+  } catch (err) {
+    return [{ name: 'redis', ok: false, detail: `cannot reach ${maskUrl(config.redis.url)}: ${(err as Error).message}`, fix: 'start Redis or fix `redis.url` in the runner config' }];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkEngine({ config }: LoadedConfig): Promise<Check[]> {
+  try {
+    const spec = await engineSpecFor(config);
+    const version = await createEngine(spec).version();
+    return [{ name: 'engine', ok: true, detail: `${spec.binary}: ${version.kind} ${version.version}` }];
+  } catch (err) {
+    const e = err as AirlockError;
+    return [{ name: 'engine', ok: false, detail: e.message, fix: e.hint ?? 'set `engine.binary` to the absolute path of terraform or tofu' }];
+  }
+}
+
+async function checkRepos({ config }: LoadedConfig): Promise<Check[]> {
+  if (config.repos.length === 0) return [{ name: 'repos', ok: true, warn: true, detail: 'no repos configured; the runner will watch nothing', fix: 'add an entry under `repos:`' }];
+  return Promise.all(
+    config.repos.map(async (repo): Promise<Check> => {
+      try {
+        const heads = await listRemoteHeads(repo.url, repo.refs, { timeoutMs: 15_000 });
+        return { name: `repo ${repo.name}`, ok: true, detail: `${maskUrl(repo.url)}: ${heads.length} matching head(s), ${repo.workspaces.length} workspace(s)` };
+      } catch (err) {
+        return { name: `repo ${repo.name}`, ok: false, detail: (err as Error).message, fix: 'check the URL and the runner\'s read access (deploy key)' };
+      }
+    }),
+  );
+}
+
+async function checkApplies({ config }: LoadedConfig): Promise<Check[]> {
+  return [
+    config.applies.enabled
+      ? { name: 'applies', ok: true, detail: `enabled; approvals via ${config.approval.channel}, expiring after ${config.approval.ttl / 60000} min` }
+      : { name: 'applies', ok: true, warn: true, detail: 'disabled: plans run and are reported, nothing is applied', fix: 'set `applies.enabled: true` when you are ready' },
+  ];
+}
+
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkEngine, checkRepos, checkApplies];
+
+/** Run every check against a config file. */
+export async function runDoctor(configFile: string): Promise<Check[]> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = await loadConfig(configFile);
+  } catch (err) {
+    const e = err as AirlockError;
+    return [{ name: 'config', ok: false, detail: e.message, fix: e.hint }];
+  }
+  const results: Check[] = [{ name: 'config', ok: true, detail: `${configFile} is valid` }];
+  for (const check of CHECKS) results.push(...(await check(loaded)));
+  return results;
+}
+
+export function renderChecks(checks: Check[], output: Output): number {
+  for (const c of checks) {
+    const mark = !c.ok ? '✖' : c.warn ? '!' : '✔';
+    output.out(`${mark} ${c.name}: ${c.detail}`);
+    if ((!c.ok || c.warn) && c.fix) output.out(`    fix: ${c.fix}`);
+  }
+  const failed = checks.filter((c) => !c.ok).length;
+  output.out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`);
+  return failed === 0 ? 0 : 1;
+}

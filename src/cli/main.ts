@@ -1,0 +1,97 @@
+// The `airlock` command.
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log/logger.ts';
+import { startRunner } from '../runner/runner.ts';
+import { runDemo } from './demo.ts';
+import { renderChecks, runDoctor } from './doctor.ts';
+import { processOutput, reportError, type Output } from './output.ts';
+import { decideRun, listRuns, showRun, withControlPlane } from './run-commands.ts';
+
+const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
+
+/** Parse argv, run the command, and return the exit code. */
+export async function main(argv: string[], output: Output = processOutput()): Promise<number> {
+  let code = 0;
+  const program = new Command()
+    .name('airlock')
+    .description('Plans AI-agent pull requests unattended; applies only plans a human approved.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
+    .showHelpAfterError('(run `airlock --help` for usage)');
+  const configOption = ['-c, --config <file>', 'runner config file (or $AIRLOCK_CONFIG)', DEFAULT_CONFIG] as const;
+
+  program
+    .command('start')
+    .description('run the runner: watch repos, plan every new head, apply approved plans')
+    .option(...configOption)
+    .action(async (opts: { config: string }) => {
+      const loaded = await loadConfig(opts.config);
+      const log = createLogger({ level: loaded.config.log.level });
+      const runner = await startRunner(loaded, { log });
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await runner.stop();
+    });
+
+  program
+    .command('demo')
+    .description('run the whole loop against a temporary repo: PR → plan → approve → apply → audit')
+    .option('-c, --config <file>', 'demo runner config', 'runners/demo.yaml')
+    .option('--approve', 'approve without asking, even in a terminal')
+    .option('--deny', 'deny without asking')
+    .action(async (opts: { config: string; approve?: boolean; deny?: boolean }) => {
+      code = await runDemo({ configFile: opts.config, output, decision: opts.approve ? 'approve' : opts.deny ? 'deny' : undefined });
+    });
+
+  program
+    .command('runs')
+    .description('list recent runs, newest first')
+    .option(...configOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      code = await withControlPlane(opts.config, (cp) => listRuns(cp, output, opts.json === true));
+    });
+
+  program
+    .command('show')
+    .description('show one run: plan summary, tier, decision, audit trail')
+    .argument('<run>', 'run id')
+    .option(...configOption)
+    .option('--json', 'machine-readable output')
+    .action(async (run: string, opts: { config: string; json?: boolean }) => {
+      code = await withControlPlane(opts.config, (cp) => showRun(cp, output, run, opts.json === true));
+    });
+
+  for (const decision of ['approve', 'deny'] as const) {
+    program
+      .command(decision)
+      .description(`${decision} a run awaiting a decision (break-glass: recorded with your OS user)`)
+      .argument('<run>', 'run id')
+      .option(...configOption)
+      .option('--confirm', 'give the second confirmation a destructive plan needs')
+      .option('-y, --yes', 'do not ask before approving')
+      .action(async (run: string, opts: { config: string; confirm?: boolean; yes?: boolean }) => {
+        code = await withControlPlane(opts.config, (cp) => decideRun(cp, output, run, decision, opts));
+      });
+  }
+
+  program
+    .command('doctor')
+    .description('check the config, Redis, the engine, the data dir and the repos; say how to fix each problem')
+    .option(...configOption)
+    .action(async (opts: { config: string }) => {
+      code = renderChecks(await runDoctor(opts.config), output);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportError(output, err);
+  }
+}

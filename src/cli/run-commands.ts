@@ -1,0 +1,120 @@
+// `airlock runs`, `show`, `approve`, `deny`: reading and deciding runs from the runner host.
+import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import pino from 'pino';
+import type { Run } from '../apply/run.ts';
+import { readAuditRecords } from '../audit/read-audit.ts';
+import { loadConfig } from '../config/load.ts';
+import { renderSummaryText } from '../plan/render.ts';
+import { visibleText } from '../plan/untrusted-text.ts';
+import { openControlPlane, type ControlPlane } from '../runner/control-plane.ts';
+import type { Output } from './output.ts';
+
+/** Open the control plane for one CLI command and always close it. */
+export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
+  const loaded = await loadConfig(configFile);
+  const cp = await openControlPlane(loaded, { writer: 'cli', log: pino({ level: 'silent' }) });
+  try {
+    return await fn(cp);
+  } finally {
+    await cp.close();
+  }
+}
+
+/** One line per run, newest first. */
+export function renderRunLine(run: Run): string {
+  const counts = run.plan?.summary.counts;
+  const changes = counts ? `+${counts.create} ~${counts.update} -${counts.delete} ±${counts.replace}` : '';
+  const pr = run.pr === null ? visibleText(run.ref, 40) : `PR #${run.pr}`;
+  return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), changes, run.createdAt]
+    .filter(Boolean)
+    .join('  ');
+}
+
+export async function listRuns(cp: ControlPlane, output: Output, json: boolean): Promise<number> {
+  const runs = await cp.runs.list(100);
+  if (json) {
+    output.out(JSON.stringify(runs, null, 2));
+    return 0;
+  }
+  if (runs.length === 0) output.out('no runs yet');
+  for (const run of runs) output.out(renderRunLine(run));
+  return 0;
+}
+
+/** Everything about one run a human needs before deciding. */
+export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean): Promise<string> {
+  const lines = [`run ${run.id}: ${run.state}`, `  ref ${visibleText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  if (run.plan) {
+    lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
+    lines.push(`  tier: ${run.plan.tier} (${run.plan.reasons.join('; ')})`);
+    lines.push(`  plan sha256: ${run.plan.sha256}`);
+  }
+  if (run.approval) lines.push(`  approval requested ${run.approval.requestedAt}, expires ${run.approval.expiresAt}`);
+  if (run.decision) lines.push(`  decided: ${run.decision.decision} by ${run.decision.by.id} via ${run.decision.channel}${run.decision.breakGlass ? ' (break-glass)' : ''} at ${run.decision.at}`);
+  if (run.apply) lines.push(`  apply: started ${run.apply.startedAt}${run.apply.finishedAt ? `, finished ${run.apply.finishedAt}` : ''} on ${run.apply.host} (fence ${run.apply.fence})`);
+  if (run.refusal) lines.push(...run.refusal.map((r) => `  refused: ${visibleText(r)}`));
+  if (run.error) lines.push(`  error ${run.error.code}: ${visibleText(run.error.message)}`);
+  if (run.attention) {
+    lines.push(`  NEEDS ATTENTION: ${run.attention.reason}`);
+    if (run.attention.lockId) lines.push(`  state lock id: ${run.attention.lockId} (check no apply is running, then \`terraform force-unlock ${run.attention.lockId}\`)`);
+    if (run.attention.outputTail) lines.push('  engine output (last lines):', ...run.attention.outputTail.split('\n').slice(-15).map((l) => `    ${visibleText(l)}`));
+  }
+  if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
+  const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
+  if (records.length > 0) {
+    lines.push('  audit:');
+    for (const r of records) lines.push(`    ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id)}${r.detail?.['reason'] ? `  (${visibleText(String(r.detail['reason']))})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export async function showRun(cp: ControlPlane, output: Output, runId: string, json: boolean): Promise<number> {
+  const run = await cp.runs.get(runId);
+  output.out(json ? JSON.stringify(run, null, 2) : await renderRunDetail(cp, run, output.isTTY));
+  return 0;
+}
+
+/** The person at the terminal, as recorded in the audit log. */
+export function osActor(): { kind: 'human'; id: string } {
+  return { kind: 'human', id: `os:${userInfo().username}` };
+}
+
+export async function decideRun(
+  cp: ControlPlane,
+  output: Output,
+  runId: string,
+  decision: 'approve' | 'deny',
+  opts: { confirm?: boolean; yes?: boolean; ask?: (question: string) => Promise<string> },
+): Promise<number> {
+  const run = await cp.runs.get(runId);
+  let confirmed = opts.confirm === true;
+  const ask = opts.ask ?? (output.isTTY && process.stdin.isTTY ? askOnTerminal : undefined);
+  if (decision === 'approve' && ask && !opts.yes) {
+    output.out(await renderRunDetail(cp, run, output.isTTY));
+    if ((await ask(`Approve run ${run.id}? [y/N] `)).trim().toLowerCase() !== 'y') {
+      output.out('not approved; nothing changed');
+      return 1;
+    }
+    if (run.plan?.tier === 'confirm' && !confirmed) {
+      const n = run.plan.summary.counts.delete + run.plan.summary.counts.replace;
+      confirmed = (await ask(`This destroys ${n} resource(s). Type ${n} to confirm: `)).trim() === String(n);
+      if (!confirmed) {
+        output.out('not confirmed; nothing changed');
+        return 1;
+      }
+    }
+  }
+  const decided = await cp.approvals.decide({ decision, by: osActor(), channel: 'terminal', runId, confirmed });
+  output.out(decision === 'approve' ? `approved run ${decided.id}; the apply is queued (break-glass decision by ${osActor().id}, audited)` : `denied run ${decided.id}`);
+  return 0;
+}
+
+export async function askOnTerminal(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}

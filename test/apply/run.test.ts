@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { canDecide, canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
+
+// One row per allowed transition; every pair not listed must be refused.
+const ALLOWED: Array<[RunState, RunState]> = [
+  ['planning', 'no_changes'],
+  ['planning', 'planned'],
+  ['planning', 'refused'],
+  ['planning', 'awaiting_approval'],
+  ['planning', 'failed'],
+  ['planning', 'superseded'],
+  ['awaiting_approval', 'approved'],
+  ['awaiting_approval', 'denied'],
+  ['awaiting_approval', 'expired'],
+  ['awaiting_approval', 'superseded'],
+  ['approved', 'applying'],
+  ['approved', 'superseded'],
+  ['approved', 'failed'],
+  ['applying', 'applied'],
+  ['applying', 'failed'],
+  ['applying', 'needs_attention'],
+];
+
+function run(state: RunState, extra: Partial<Run> = {}): Run {
+  return { id: 'r1', repo: 'infra', ref: 'refs/pull/1/head', pr: 1, sha: 'a'.repeat(40), workspace: 'default', state, version: 1, createdAt: '', updatedAt: '', ...extra };
+}
+
+test('transition table: exactly the listed moves are allowed', () => {
+  for (const from of RUN_STATES) {
+    for (const to of RUN_STATES) {
+      const expected = ALLOWED.some(([f, t]) => f === from && t === to);
+      assert.equal(canTransition(from, to), expected, `${from} → ${to}`);
+      if (expected) assert.equal(transition(run(from), to).state, to);
+      else assert.throws(() => transition(run(from), to), IllegalTransitionError, `${from} → ${to} must throw`);
+    }
+  }
+});
+
+test('no state leads back to applying except approved, and applying is never re-entered', () => {
+  for (const from of RUN_STATES) assert.equal(canTransition(from, 'applying'), from === 'approved', from);
+  assert.equal(canTransition('applying', 'approved'), false);
+});
+
+test('final states have no way out', () => {
+  for (const s of FINAL_STATES) for (const to of RUN_STATES) assert.equal(canTransition(s, to), false, `${s} → ${to}`);
+  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'superseded']);
+});
+
+test('run ids are derived from (repo, workspace, sha) only', () => {
+  const sha = 'b'.repeat(40);
+  assert.equal(deriveRunId('infra', 'default', sha), deriveRunId('infra', 'default', sha));
+  assert.notEqual(deriveRunId('infra', 'default', sha), deriveRunId('infra', 'prod', sha));
+  assert.notEqual(deriveRunId('infra', 'default', sha), deriveRunId('infra2', 'default', sha));
+  // The separator cannot be forged by names that run together.
+  assert.notEqual(deriveRunId('a', 'bc', sha), deriveRunId('ab', 'c', sha));
+  assert.match(deriveRunId('infra', 'default', sha), /^r[0-9a-f]{15}$/);
+});
+
+test('canDecide: only an unexpired awaiting run with a durable plan', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  const plan = { sha256: 'x', summary: {} as never, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
+  const approval = { requestedAt: '', expiresAt: '2026-01-01T00:15:00Z', tier: 'approve' as const, channel: 'terminal' };
+  assert.deepEqual(canDecide(run('awaiting_approval', { plan, approval }), now), { ok: true });
+  assert.equal(canDecide(run('planning', { plan, approval }), now).ok, false);
+  assert.equal(canDecide(run('awaiting_approval', { approval }), now).ok, false);
+  assert.equal(canDecide(run('awaiting_approval', { plan, approval: { ...approval, expiresAt: '2025-12-31T23:59:59Z' } }), now).ok, false);
+});
