@@ -12,6 +12,7 @@ export function tierRank(tier: Tier): number {
 /** The default tier: nothing for a no-op plan, two taps for any delete or replace, one tap otherwise. */
 export function tierFor(summary: PlanSummary): { tier: Tier; reasons: string[] } {
   const { counts } = summary;
+  if (summary.errored) return { tier: 'deny', reasons: ['the engine reported errors while planning: an errored plan is never applied'] };
   if (summary.total === 0) return { tier: 'none', reasons: ['no changes'] };
   if (counts.delete > 0 || counts.replace > 0) {
     return { tier: 'confirm', reasons: [`destroys ${counts.delete + counts.replace} resource(s): confirmation required`] };

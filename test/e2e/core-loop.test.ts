@@ -155,7 +155,8 @@ test('hostile ref names are data: nothing runs, and the other refs still plan', 
   const loop = await setupLoop(t, { refs: ['refs/heads/*', 'refs/pull/*/head'] });
   const { setRef } = await import('../git-fixtures.ts');
   const good = await pushCommit(loop.remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/9/head'] });
-  for (const ref of ['refs/heads/--upload-pack=touch${IFS}PWNED', 'refs/heads/$(touch PWNED)', 'refs/heads/`touch PWNED`;touch PWNED']) {
+  // Git forbids spaces in ref names; ${IFS} is how a shell would still split them.
+  for (const ref of ['refs/heads/--upload-pack=touch${IFS}PWNED', 'refs/heads/$(touch${IFS}PWNED)', 'refs/heads/`touch${IFS}PWNED`;touch${IFS}PWNED']) {
     await setRef(loop.remote, ref, good);
   }
   const other = await pushCommit(loop.remote, { 'main.tf': TF_ONE_CHANGED }, { refs: ['refs/heads/feature'] });

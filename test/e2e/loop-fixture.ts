@@ -35,7 +35,7 @@ export async function setupLoop(t: TestContext, input: Partial<TestConfigInput> 
   const prefix = input.prefix ?? testPrefix();
   const invocationLog = path.join(root, 'engine-invocations.jsonl');
   const envDumpDir = path.join(root, 'env-dumps');
-  const knobs = engineForTests().isDouble ? { AIRLOCK_DOUBLE_LOG: invocationLog, AIRLOCK_DOUBLE_ENV_DUMP: envDumpDir } : {};
+  const knobs: Record<string, string> = engineForTests().isDouble ? { AIRLOCK_DOUBLE_LOG: invocationLog, AIRLOCK_DOUBLE_ENV_DUMP: envDumpDir } : {};
   const loaded = await writeConfig({
     remoteUrl: remote.url,
     dataDir: path.join(root, 'data'),

@@ -1,0 +1,120 @@
+// Runners as separate OS processes: two on one Redis never plan twice, and a runner killed with
+// SIGKILL mid-apply never leads to a second apply; the run ends in needs_attention.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { readAuditRecords } from '../../src/audit/read-audit.ts';
+import { makeRemote, pushCommit } from '../git-fixtures.ts';
+import { engineForTests } from '../support/engine-under-test.ts';
+import { deletePrefix, readInvocations, removeDir, tempDir, testPrefix, waitFor, writeConfig } from '../support/harness.ts';
+import { main } from '../../src/cli/main.ts';
+import { RunStore } from '../../src/apply/run-store.ts';
+import { deriveRunId } from '../../src/apply/run.ts';
+import { connectRedis } from '../../src/queue/queues.ts';
+import { TF_TWO } from './loop-fixture.ts';
+
+const RUNNER = fileURLToPath(new URL('../support/runner-process.ts', import.meta.url));
+const isDouble = engineForTests().isDouble;
+
+function spawnRunner(configFile: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('RUNNER-READY')) resolve(child);
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`runner exited ${code}: ${out}`)));
+  });
+}
+
+async function stopRunner(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const silent = { out: () => undefined, err: () => undefined, isTTY: false };
+
+test('two runner processes on one Redis plan each head once', { skip: !isDouble && 'counts engine invocations through the double' }, async (t) => {
+  const root = await tempDir('two');
+  const remote = await makeRemote();
+  const prefix = testPrefix();
+  const invocations = path.join(root, 'inv.jsonl');
+  const configs = await Promise.all(
+    ['one', 'two'].map((id) => writeConfig({ runnerId: id, remoteUrl: remote.url, dataDir: path.join(root, id, 'data'), prefix, engineEnv: { AIRLOCK_DOUBLE_LOG: invocations } })),
+  );
+  const children = await Promise.all(configs.map((c) => spawnRunner(c.file)));
+  const redis = connectRedis(configs[0]!.config.redis.url);
+  t.after(async () => {
+    await Promise.all(children.map(stopRunner));
+    redis.disconnect();
+    await deletePrefix(prefix);
+    await remote.cleanup();
+    await removeDir(root);
+  });
+  const shas: string[] = [];
+  for (let pr = 1; pr <= 4; pr++) shas.push(await pushCommit(remote, { 'main.tf': TF_TWO.replace('one', `one-${pr}`) }, { refs: [`refs/pull/${pr}/head`] }));
+  const runs = new RunStore(redis, prefix);
+  for (const sha of shas) {
+    await waitFor(`run of ${sha} awaiting approval`, async () => (await runs.find(deriveRunId('infra', 'default', sha)))?.state === 'awaiting_approval');
+  }
+  // Give both pollers several more rounds to see the same heads again.
+  await new Promise((r) => setTimeout(r, 2500));
+  const plans = (await readInvocations(invocations)).filter((i) => i.argv.includes('plan'));
+  assert.equal(plans.length, shas.length, 'one plan process per head across both runners');
+  assert.equal((await runs.list()).length, shas.length);
+});
+
+test('SIGKILL mid-apply: no second apply, ever; the run needs attention with what is known', { skip: !isDouble && 'needs the double to slow the apply down' }, async (t) => {
+  const root = await tempDir('kill');
+  const remote = await makeRemote();
+  const prefix = testPrefix();
+  const invocations = path.join(root, 'inv.jsonl');
+  const loaded = await writeConfig({
+    remoteUrl: remote.url,
+    dataDir: path.join(root, 'data'),
+    prefix,
+    engineEnv: { AIRLOCK_DOUBLE_LOG: invocations, AIRLOCK_DOUBLE_DELAY_MS: '3000', AIRLOCK_DOUBLE_DELAY_COMMANDS: 'apply' },
+  });
+  let child = await spawnRunner(loaded.file);
+  const redis = connectRedis(loaded.config.redis.url);
+  t.after(async () => {
+    await stopRunner(child);
+    redis.disconnect();
+    await deletePrefix(prefix);
+    await remote.cleanup();
+    await removeDir(root);
+  });
+  const runs = new RunStore(redis, prefix);
+  const sha = await pushCommit(remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/1/head'] });
+  const id = deriveRunId('infra', 'default', sha);
+  await waitFor('awaiting approval', async () => (await runs.find(id))?.state === 'awaiting_approval');
+  assert.equal(await main(['node', 'airlock', 'approve', id, '--yes', '--config', loaded.file], silent), 0);
+  await waitFor('the apply process to start', async () => (await readInvocations(invocations)).some((i) => i.argv.includes('apply')));
+  assert.equal((await runs.get(id)).state, 'applying');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+
+  child = await spawnRunner(loaded.file);
+  const run = await waitFor('needs_attention', async () => {
+    const r = await runs.find(id);
+    return r?.state === 'needs_attention' ? r : undefined;
+  });
+  assert.match(run.attention?.reason ?? '', /died mid-apply|stopped answering|interrupted/);
+  // Outlast the orphaned apply, the job lock and several stalled-job checks.
+  await new Promise((r) => setTimeout(r, 8000));
+  const applies = (await readInvocations(invocations)).filter((i) => i.argv.includes('apply'));
+  assert.equal(applies.length, 1, 'the apply ran once and was never re-run');
+  assert.equal((await runs.get(id)).state, 'needs_attention');
+  const audit = await readAuditRecords(path.join(loaded.config.runner.dataDir, 'audit'), { run: id });
+  assert.equal(audit.filter((r) => r.type === 'apply.started').length, 1);
+  assert.ok(audit.some((r) => r.type === 'apply.needs_attention'));
+  const shown = { text: '' };
+  await main(['node', 'airlock', 'show', id, '--config', loaded.file], { out: (s) => (shown.text += s), err: () => undefined, isTTY: false });
+  assert.match(shown.text, /NEEDS ATTENTION/);
+});
