@@ -90,23 +90,25 @@ export interface WorkerOptions {
 export async function startWorkers(options: WorkerOptions) {
   const prefix = `${options.prefix}:bull`;
   const common = { prefix, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs };
+  // BullMQ does not close connections it was handed; we do, after the workers close.
+  const connections = [connectRedis(options.redisUrl), connectRedis(options.redisUrl), connectRedis(options.redisUrl)] as const;
   const runIdOf = (job: Job) => (job.data as { runId: string }).runId;
 
   const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
     ...common,
-    connection: connectRedis(options.redisUrl),
+    connection: connections[0],
     concurrency: options.planConcurrency,
   });
   const apply = new Worker(QUEUE_NAMES.apply, (job) => options.apply(runIdOf(job)), {
     ...common,
-    connection: connectRedis(options.redisUrl),
+    connection: connections[1],
     concurrency: 1,
     // A stalled apply goes straight to failed instead of being handed to another worker.
     maxStalledCount: 0,
   });
   const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job)), {
     ...common,
-    connection: connectRedis(options.redisUrl),
+    connection: connections[2],
     concurrency: 4,
   });
 
@@ -120,6 +122,7 @@ export async function startWorkers(options: WorkerOptions) {
   return {
     async close(): Promise<void> {
       await Promise.all([plan.close(), apply.close(), control.close()]);
+      for (const c of connections) c.disconnect();
     },
   };
 }

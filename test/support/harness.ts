@@ -64,7 +64,7 @@ export function configYaml(input: TestConfigInput): string {
   const doc = {
     runner: { id: input.runnerId ?? 'test', dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
-    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m' } },
+    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m' }, lockTimeout: '1s' },
     repos: [
       {
         name: 'infra',

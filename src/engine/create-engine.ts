@@ -1,0 +1,80 @@
+// The five engine steps over runEngine: command lines in, domain results or domain errors out.
+
+import { chmod, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { classifyEngineFailure } from './classify-failure.ts';
+import type { Engine, EngineCall, EngineSpec, EngineStep } from './engine.ts';
+import { buildEngineArgs, interpretPlanExit, parseVersionOutput } from './engine-rules.ts';
+import { EngineFailedError, EngineOutputError, PlanStaleError, StateLockedError, type EngineRunError } from './errors.ts';
+import { runEngine, type RunResult } from './run-engine.ts';
+
+/** Turn a non-zero exit into the most specific error its diagnostics support. */
+function failureFor(spec: EngineSpec, step: EngineStep, result: RunResult): EngineRunError {
+  const ctx = { step, outputTail: result.outputTail };
+  // Only stderr is classified: stdout carries planned values, which a pull request controls.
+  const failure = classifyEngineFailure(result.stderrTail);
+  if (failure.kind === 'plan-stale' && step === 'apply') return new PlanStaleError({ ...ctx, reason: failure.reason });
+  if (failure.kind === 'state-locked' && step !== 'show' && step !== 'version') {
+    return new StateLockedError({ ...ctx, lockInfo: failure.lockInfo, kind: spec.kind });
+  }
+  return new EngineFailedError({ ...ctx, exitCode: result.exitCode });
+}
+
+/** An Engine bound to one host configuration. */
+export function createEngine(spec: EngineSpec): Engine {
+  const run = (step: EngineStep, call: EngineCall, planFile?: string, extra: { stdoutFile?: string; captureStdout?: boolean } = {}) =>
+    runEngine({ spec, step, call, args: buildEngineArgs(step, spec, planFile), ...extra });
+
+  return {
+    async version(call = {}) {
+      const scratch = call.cwd && call.homeDir ? undefined : await mkdtemp(join(tmpdir(), 'airlock-engine-version-'));
+      try {
+        const full: EngineCall = { ...call, cwd: call.cwd ?? scratch!, homeDir: call.homeDir ?? join(scratch!, 'home') };
+        const result = await run('version', full, undefined, { captureStdout: true });
+        if (result.exitCode !== 0) throw failureFor(spec, 'version', result);
+        const parsed = parseVersionOutput(result.stdout);
+        if (!parsed) throw new EngineOutputError(`\`${spec.binary} version -json\` did not print JSON with a terraform_version; is engine.binary really ${spec.kind}?`, undefined);
+        return { kind: spec.kind, version: parsed.version, raw: parsed.raw };
+      } finally {
+        if (scratch) await rm(scratch, { recursive: true, force: true });
+      }
+    },
+
+    async init(call) {
+      const result = await run('init', call);
+      if (result.exitCode !== 0) throw failureFor(spec, 'init', result);
+    },
+
+    async plan(call, planFile) {
+      const file = resolve(call.cwd, planFile);
+      const result = await run('plan', call, file);
+      const outcome = interpretPlanExit(result.exitCode);
+      if (!outcome) throw failureFor(spec, 'plan', result);
+      // The plan holds every planned value unredacted; the job dir is 0700, the file 0600.
+      await chmod(file, 0o600).catch((err: unknown) => {
+        throw new EngineOutputError(`plan exited ${result.exitCode} but its plan file ${file} could not be secured`, err);
+      });
+      return { ...outcome, durationMs: result.durationMs };
+    },
+
+    async showJson(call, planFile, outFile) {
+      const out = resolve(call.cwd, outFile);
+      try {
+        const result = await run('show', call, resolve(call.cwd, planFile), { stdoutFile: out });
+        if (result.exitCode !== 0) throw failureFor(spec, 'show', result);
+        await chmod(out, 0o600);
+      } catch (err) {
+        // A truncated plan JSON must never be mistaken for a complete one.
+        await unlink(out).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async apply(call, planFile) {
+      const result = await run('apply', call, resolve(call.cwd, planFile));
+      if (result.exitCode !== 0) throw failureFor(spec, 'apply', result);
+      return { durationMs: result.durationMs };
+    },
+  };
+}

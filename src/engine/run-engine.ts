@@ -1,0 +1,158 @@
+// Running one engine process: the only code that imports execa or reads its result fields.
+// The child leads its own process group (detached), so a timeout or cancellation can stop the
+// engine together with its providers and anything they started; execa's own `timeout` and
+// `cancelSignal` would kill the direct child only.
+
+import { execa } from 'execa';
+import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { AirlockError } from '../errors.ts';
+import type { EngineCall, EngineSpec, EngineStep } from './engine.ts';
+import { DEFAULT_KILL_GRACE_MS } from './engine-rules.ts';
+import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
+import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
+import { createOutputCollector } from './output-collector.ts';
+
+export interface RunRequest {
+  spec: EngineSpec;
+  step: EngineStep;
+  args: string[];
+  call: EngineCall;
+  /** Stream stdout into this file (created 0600) instead of into lines, log and tail. */
+  stdoutFile?: string;
+  /** Keep stdout in memory; only for small outputs such as `version -json`. */
+  captureStdout?: boolean;
+}
+
+export interface RunResult {
+  exitCode: number;
+  durationMs: number;
+  stdout: string;
+  /** Last ~4 KB of combined output. Raw: may contain secrets. */
+  outputTail: string;
+  /** Last ~16 KB of stderr, where the engine prints its diagnostics. Raw: may contain secrets. */
+  stderrTail: string;
+}
+
+const NOT_FOUND = new Set(['ENOENT', 'EACCES', 'ENOTDIR']);
+
+/** Run one engine command to completion; throws only when it could not run or was stopped. */
+export async function runEngine(req: RunRequest): Promise<RunResult> {
+  const { spec, step, call } = req;
+  if (call.signal?.aborted) throw new EngineKilledError({ step, outputTail: '', signal: undefined, cancelled: true, cause: call.signal.reason });
+  const env = buildEngineEnv(spec, call);
+  await assertDirectory(call.cwd);
+  await prepareHome(call.homeDir);
+  const log = call.logFile ? await openLog(call.logFile, `$ ${spec.kind} ${req.args.join(' ')}\n`) : undefined;
+  const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
+
+  const started = performance.now();
+  const child = execa(spec.binary, req.args, {
+    cwd: call.cwd,
+    env,
+    extendEnv: false,
+    detached: true,
+    // A detached child is not killed by execa when the runner exits; an interrupted apply is left
+    // to terraform's own signal handling rather than killed mid-write.
+    cleanup: false,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+  });
+
+  let stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  };
+  let exited = false;
+  const stop = (reason: 'timeout' | 'cancelled' | 'io'): void => {
+    // Once the engine has exited on its own, a late timer or abort must not rewrite the outcome.
+    if (stopReason || (exited && reason !== 'io')) return;
+    stopReason = reason;
+    signalGroup('SIGTERM');
+    graceTimer = setTimeout(() => signalGroup('SIGKILL'), spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  };
+  const timeoutMs = spec.timeouts[step];
+  const timer = setTimeout(() => stop('timeout'), timeoutMs);
+  const onAbort = (): void => stop('cancelled');
+  // Stragglers still in the group (a provider's orphan, a daemon forked by a data source) must not
+  // outlive the step, least of all holding this phase's credentials or our stdout pipe open.
+  child.on('exit', () => {
+    exited = true;
+    signalGroup('SIGKILL');
+  });
+  call.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let ioError: unknown;
+  const streams: Array<Promise<unknown>> = [];
+  child.stderr?.on('data', (chunk: Buffer | string) => output.push('stderr', chunk));
+  if (child.stdout && req.stdoutFile) {
+    const sink = createWriteStream(req.stdoutFile, { mode: 0o600 });
+    streams.push(pipeline(child.stdout as Readable, sink).catch((err: unknown) => {
+      ioError = err;
+      stop('io');
+    }));
+  } else {
+    child.stdout?.on('data', (chunk: Buffer | string) => output.push('stdout', chunk));
+  }
+
+  const result = await child;
+  await Promise.all(streams);
+  const durationMs = Math.round(performance.now() - started);
+  clearTimeout(timer);
+  clearTimeout(graceTimer);
+  call.signal?.removeEventListener('abort', onAbort);
+  const { outputTail, stderrTail, stdout } = output.finish();
+  await closeLog(log);
+
+  const ctx = { step, outputTail };
+  if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
+    throw new EngineNotFoundError(spec.binary, result);
+  }
+  if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs });
+  if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: true, cause: call.signal?.reason });
+  if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, ioError);
+  if (result.signal !== undefined) throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: false });
+  if (result.exitCode === undefined) throw new EngineOutputError(`engine ${step} could not be started: ${result.shortMessage}`, result);
+  return { exitCode: result.exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+async function assertDirectory(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new AirlockError('airlock:engine-cwd', `the engine working directory \`${dir}\` does not exist or is not a directory`, {
+      hint: 'The job directory was removed or never exported; re-run the checkout step.',
+    });
+  }
+}
+
+// HOME is private per job; the empty CLI config stops terraform from reading any ~/.terraformrc.
+async function prepareHome(homeDir: string): Promise<void> {
+  await mkdir(homeDir, { recursive: true, mode: 0o700 });
+  const config = cliConfigPath(homeDir);
+  await writeFile(config, '', { mode: 0o600 });
+  await chmod(config, 0o600);
+}
+
+async function openLog(file: string, header: string): Promise<WriteStream> {
+  const handle = await open(file, 'a', 0o600);
+  await handle.chmod(0o600);
+  const stream = handle.createWriteStream();
+  stream.write(header);
+  return stream;
+}
+
+async function closeLog(log: WriteStream | undefined): Promise<void> {
+  if (!log) return;
+  await new Promise<void>((resolve) => log.end(() => resolve()));
+}
