@@ -80,7 +80,7 @@ export async function makeDemoRemote(root: string): Promise<{ url: string; sha: 
   await mkdir(bare, { recursive: true });
   await mkdir(work, { recursive: true });
   await simpleGit(bare).init(true);
-  const git = simpleGit(work).env({ ...process.env, GIT_AUTHOR_NAME: 'infra-agent', GIT_AUTHOR_EMAIL: 'agent@example.invalid', GIT_COMMITTER_NAME: 'infra-agent', GIT_COMMITTER_EMAIL: 'agent@example.invalid' });
+  const git = simpleGit({ baseDir: work, config: ['user.name=infra-agent', 'user.email=agent@example.invalid', 'commit.gpgsign=false'] });
   await git.init();
   await writeFile(path.join(work, 'README.md'), '# lab infra\n');
   await git.add('.').commit('initial');

@@ -1,7 +1,7 @@
 // Shared test plumbing: a Redis prefix per test (never a flush), configs built from YAML like an
 // operator's, a runner whose log lines are captured, and polling helpers.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -54,6 +54,7 @@ export interface TestConfigInput {
 /** A runner config as an operator would write it, written to `<dataDir>/../runner.yaml` and loaded by the real loader. */
 export async function writeConfig(input: TestConfigInput): Promise<LoadedConfig> {
   const file = path.join(path.dirname(input.dataDir), `${input.runnerId ?? 'test'}-runner.yaml`);
+  await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, configYaml(input));
   return loadConfig(file);
 }
