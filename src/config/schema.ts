@@ -1,30 +1,11 @@
 // The runner config schema. Config comes only from the runner host, never from a pull request.
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.ts';
-
-const duration = (example: string) =>
-  z
-    .string({ error: `must be a duration like "${example}"` })
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration like "${example}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const size = (example: string) =>
-  z
-    .string({ error: `must be a size like "${example}"` })
-    .transform((text, ctx) => {
-      const bytes = parseSize(text);
-      if (bytes === null) {
-        ctx.addIssue({ code: 'custom', message: `must be a size like "${example}"` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
+import { approvalSchema } from '../approve/config.ts';
+import { auditSchema } from '../audit/config.ts';
+import { vaultSchema, workspaceCredentialsSchema } from '../credentials/config.ts';
+import { guardSchema } from '../guard/config.ts';
+import { policySchema } from '../policy/config.ts';
+import { duration, size } from './zod-units.ts';
 
 const name = z
   .string()
@@ -64,6 +45,7 @@ const workspaceSchema = z
     name,
     dir: relativeDir.default('.'),
     backend: backendSchema.optional(),
+    credentials: workspaceCredentialsSchema,
   })
   .strict();
 
@@ -73,7 +55,7 @@ const repoSchema = z
     url: repoUrl,
     pollInterval: duration('30s').prefault('30s'),
     refs: z.array(refPattern).min(1).default(['refs/pull/*/head', 'refs/merge-requests/*/head']),
-    workspaces: z.array(workspaceSchema).min(1).default([{ name: 'default', dir: '.' }]),
+    workspaces: z.array(workspaceSchema).min(1).prefault([{ name: 'default' }]),
   })
   .strict()
   .superRefine((repo, ctx) => {
@@ -122,13 +104,11 @@ export const configSchema = z
       .prefault({}),
     backend: backendSchema.default({ type: 'local', config: {} }),
     repos: z.array(repoSchema).default([]),
-    approval: z
-      .object({
-        channel: z.enum(['terminal']).default('terminal'),
-        ttl: duration('15m').prefault('15m'),
-      })
-      .strict()
-      .prefault({}),
+    approval: approvalSchema,
+    vault: vaultSchema,
+    guard: guardSchema,
+    policy: policySchema,
+    audit: auditSchema,
     applies: z
       .object({ enabled: z.boolean().default(false) })
       .strict()

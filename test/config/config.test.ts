@@ -25,7 +25,7 @@ test('a minimal config gets safe defaults', () => {
   assert.equal(c.applies.enabled, false, 'applies are off in a new config');
   assert.equal(c.approval.ttl, 15 * 60_000);
   assert.deepEqual(c.repos[0]!.refs, ['refs/pull/*/head', 'refs/merge-requests/*/head']);
-  assert.deepEqual(c.repos[0]!.workspaces, [{ name: 'default', dir: '.' }]);
+  assert.deepEqual(c.repos[0]!.workspaces, [{ name: 'default', dir: '.', credentials: 'none' }]);
   assert.equal(c.engine.kind, 'terraform');
   assert.equal(c.checkout.maxBytes, 50 * 1024 * 1024);
 });

@@ -1,0 +1,29 @@
+// zod types for the config's human units, shared by every domain's config section.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.ts';
+
+/** A duration string like "15m", parsed to milliseconds; `example` is shown in the error. */
+export const duration = (example: string) =>
+  z
+    .string({ error: `must be a duration like "${example}"` })
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like "${example}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** A size string like "50MiB", parsed to bytes. */
+export const size = (example: string) =>
+  z
+    .string({ error: `must be a size like "${example}"` })
+    .transform((text, ctx) => {
+      const bytes = parseSize(text);
+      if (bytes === null) {
+        ctx.addIssue({ code: 'custom', message: `must be a size like "${example}"` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
