@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { AirlockError } from '../errors.ts';
+import type { Scrubber } from '../log/scrub.ts';
 import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
 
 const CREATE = `
@@ -49,7 +50,13 @@ export class RunStore {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    // Runs are read by other processes (the CLI) that do not hold this runner's secrets: scrub on write.
+    private readonly scrubber?: Scrubber,
   ) {}
+
+  #serialise(run: Run): string {
+    return JSON.stringify(this.scrubber ? this.scrubber.scrub(run) : run);
+  }
 
   #key(...parts: string[]): string {
     return [this.prefix, ...parts].join(':');
@@ -77,7 +84,7 @@ export class RunStore {
       this.#key('runs'),
       this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url')),
       'planning',
-      JSON.stringify(run),
+      this.#serialise(run),
       String(input.seenAt),
       id,
     )) as [number, string | null, number?];
@@ -120,7 +127,7 @@ export class RunStore {
         String(current.version),
         stored.state,
         String(stored.version),
-        JSON.stringify(stored),
+        this.#serialise(stored),
       );
       if (ok === 1) return stored;
     }

@@ -85,7 +85,8 @@ export interface Run {
   approval?: { requestedAt: string; expiresAt: string; tier: Tier; channel: string };
   decision?: RunDecision;
   apply?: { startedAt: string; finishedAt?: string; fence: number; runnerId: string; host: string; pid: number };
-  error?: { code: string; message: string };
+  /** `tail`: the last lines of the engine's output, scrubbed, so the operator sees the engine's own error. */
+  error?: { code: string; message: string; tail?: string };
   attention?: { reason: string; lockId?: string; outputTail?: string };
   refusal?: string[];
   supersededBy?: string;

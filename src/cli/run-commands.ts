@@ -54,7 +54,10 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
   if (run.decision) lines.push(`  decided: ${run.decision.decision} by ${run.decision.by.id} via ${run.decision.channel}${run.decision.breakGlass ? ' (break-glass)' : ''} at ${run.decision.at}`);
   if (run.apply) lines.push(`  apply: started ${run.apply.startedAt}${run.apply.finishedAt ? `, finished ${run.apply.finishedAt}` : ''} on ${run.apply.host} (fence ${run.apply.fence})`);
   if (run.refusal) lines.push(...run.refusal.map((r) => `  refused: ${visibleText(r)}`));
-  if (run.error) lines.push(`  error ${run.error.code}: ${visibleText(run.error.message)}`);
+  if (run.error) {
+    lines.push(`  error ${run.error.code}: ${visibleText(run.error.message)}`);
+    if (run.error.tail) lines.push('  engine output (last lines):', ...run.error.tail.split('\n').map((l) => `    ${visibleText(l)}`));
+  }
   if (run.attention) {
     lines.push(`  NEEDS ATTENTION: ${run.attention.reason}`);
     if (run.attention.lockId) lines.push(`  state lock id: ${run.attention.lockId} (check no apply is running, then \`terraform force-unlock ${run.attention.lockId}\`)`);

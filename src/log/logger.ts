@@ -39,23 +39,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? process.env['AIRLOCK_LOG_LEVEL'] ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       hooks: {
-        logMethod(args, method) {
-          const cleaned = args.map((a) => (usePretty && typeof a === 'string' ? showControls(scrubber.scrubString(a)) : scrubber.scrub(a)));
-          return method.apply(this, cleaned as Parameters<typeof method>);
-        },
+        // The whole serialized line is scrubbed, so child bindings, error stacks and nested fields are covered.
+        streamWrite: (line) => (usePretty ? showControls(scrubber.scrubString(line)) : scrubber.scrubString(line)),
       },
-      formatters: {
-        // Bindings of child loggers (runId, repo, ...) come from the repo side too: scrub them as well.
-        bindings: (bindings) => scrubber.scrub(bindings),
-      },
-      serializers: { err: (err: unknown) => scrubber.scrub(pino.stdSerializers.err(err as Error)) },
     },
     destination,
   );
 }
 
-// A pretty terminal must not interpret escape sequences that came from a pull request.
-function showControls(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+// A pretty terminal must not obey escape sequences that came from a pull request. In the JSON line, C0
+// controls are `\u00XX` escapes and bidi/C1/zero-width characters are raw; both become visible text.
+function showControls(jsonLine: string): string {
+  return jsonLine
+    .replace(/(?<!\\)\\u00(0[0-8bcef]|1[0-9a-f]|7f)/gi, (_m, hex: string) => `\\\\u{${hex.toLowerCase().replace(/^0/, '')}}`)
+    .replace(/[\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/g, (c) => `\\\\u{${c.codePointAt(0)!.toString(16)}}`);
 }

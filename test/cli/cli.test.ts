@@ -1,0 +1,110 @@
+// The `airlock` command as an operator meets it: exit codes, the doctor's lines, errors with a next step.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { main } from '../../src/cli/main.ts';
+import type { Output } from '../../src/cli/output.ts';
+import { makeRemote } from '../git-fixtures.ts';
+import { configYaml, deletePrefix, removeDir, tempDir, testPrefix } from '../support/harness.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = path.join(ROOT, 'src/cli/bin.js');
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const output: Output = { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`), isTTY: false };
+  const code = await main(['node', 'airlock', ...args], output);
+  return { code, out, err };
+}
+
+async function fixture(t: import('node:test').TestContext, overrides: Record<string, unknown> = {}) {
+  const root = await tempDir('cli');
+  const remote = await makeRemote();
+  const prefix = testPrefix();
+  const dataDir = path.join(root, 'data');
+  const file = path.join(root, 'runner.yaml');
+  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix, extra: overrides }));
+  t.after(async () => {
+    await deletePrefix(prefix);
+    await remote.cleanup();
+    await removeDir(root);
+  });
+  return { root, file, dataDir };
+}
+
+test('doctor passes on a working setup and prints one line per check', async (t) => {
+  const { file } = await fixture(t);
+  const r = await run('doctor', '--config', file);
+  assert.equal(r.code, 0, r.out + r.err);
+  for (const name of ['config', 'data dir', 'redis', 'redis maxmemory-policy', 'engine', 'repo infra', 'applies']) {
+    assert.match(r.out, new RegExp(`^✔ ${name}:`, 'm'), `${name} line in:\n${r.out}`);
+  }
+  assert.match(r.out, /all checks passed/);
+});
+
+test('doctor names what is wrong and how to fix it', async (t) => {
+  const { file, dataDir } = await fixture(t, { redis: { url: 'redis://127.0.0.1:1', prefix: 'x' } });
+  await mkdir(dataDir, { recursive: true });
+  await chmod(dataDir, 0o755);
+  const r = await run('doctor', '--config', file);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /^✖ redis: cannot reach redis:\/\/127\.0\.0\.1:1/m);
+  assert.match(r.out, /fix: start Redis or fix `redis.url`/);
+  assert.match(r.out, /^✖ data dir: .* has mode 755/m);
+  assert.match(r.out, /fix: chmod 700 /);
+  assert.match(r.out, /2 check\(s\) failed/);
+});
+
+test('doctor on a broken config names the key and value, and stops there', async (t) => {
+  const root = await tempDir('cli-bad');
+  t.after(() => removeDir(root));
+  const file = path.join(root, 'bad.yaml');
+  await writeFile(file, 'approval:\n  ttl: soon\n');
+  const r = await run('doctor', '--config', file);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /✖ config: .*bad\.yaml: `approval\.ttl` must be a duration like "15m", got `"soon"`/);
+  assert.doesNotMatch(r.out, /redis/);
+});
+
+test('runs, show and approve on unknown things fail with a next step', async (t) => {
+  const { file } = await fixture(t);
+  const runs = await run('runs', '--json', '--config', file);
+  assert.equal(runs.code, 0);
+  assert.deepEqual(JSON.parse(runs.out), []);
+  const show = await run('show', 'r000000000000000', '--config', file);
+  assert.equal(show.code, 1);
+  assert.match(show.err, /error: no run "r000000000000000"/);
+  assert.match(show.err, /next: List runs with `airlock runs`/);
+  const approve = await run('approve', 'r000000000000000', '--yes', '--config', file);
+  assert.equal(approve.code, 1);
+  assert.match(approve.err, /no run/);
+});
+
+test('a missing config file is named, with what to do', async () => {
+  const r = await run('runs', '--config', '/nonexistent/runner.yaml');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /\/nonexistent\/runner\.yaml: the file does not exist/);
+  assert.match(r.err, /next: Fix \/nonexistent\/runner\.yaml/);
+});
+
+test('usage errors exit 2; help exits 0', async () => {
+  assert.equal((await run('frobnicate')).code, 2);
+  assert.equal((await run('approve')).code, 2);
+  const help = await run('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.out, /doctor/);
+});
+
+test('the README demo command runs to an applied plan without a terminal', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd: ROOT, timeout: 150_000 });
+  assert.match(stdout, /run r[0-9a-f]{15}: awaiting_approval/);
+  assert.match(stdout, /\+\s+terraform_data\.vm/);
+  assert.match(stdout, /approval\.granted\s+by human:os:/);
+  assert.match(stdout, /apply\.finished/);
+  assert.match(stdout, /demo finished: the run was applied\./);
+});
