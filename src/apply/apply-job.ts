@@ -4,12 +4,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import { AUDIT_EVENTS, describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { sha256File } from '../plan/plan-file.ts';
+import { engineOutputTail } from '../plan/plan-job.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
 import type { RunStore } from './run-store.ts';
 import { thisHost } from './run-store.ts';
@@ -23,6 +25,8 @@ export interface ApplyStepsDeps {
   locks: WorkspaceLocks;
   audit: AuditLog;
   engine: Engine;
+  /** The apply identity's secrets; if they cannot be had, the apply is refused (no fallback, no retry). */
+  credentials: CredentialProvider;
   scrubber: Scrubber;
   log: Logger;
   workspaceLockWaitMs: number;
@@ -32,6 +36,8 @@ export interface ApplyStepsDeps {
   localStateFile(run: Run): string | null;
   /** Called with every run that reaches a final state through this job. */
   onFinal?(run: Run): Promise<void>;
+  /** Looks for the run's approval on the audit chains themselves (audit/approval-on-record.ts). */
+  approvalOnRecord?(run: Run): Promise<{ ok: true; chain: string; seq: number } | { ok: false; reason: string }>;
 }
 
 const TAIL_BYTES = 4096;
@@ -73,6 +79,20 @@ export function createApplySteps(deps: ApplyStepsDeps) {
 
   async function end(run: Run): Promise<void> {
     await deps.onFinal?.(run);
+  }
+
+  /** The apply identity failed: refuse on the record with the reason. Never the plan identity, never again. */
+  async function refuseWithoutCredentials(run: Run, thrown: unknown, log: Logger): Promise<null> {
+    const err = toError(thrown);
+    const code = err instanceof AirlockError ? err.code : 'airlock:credentials-error';
+    const hint = err instanceof AirlockError && err.hint ? ` Next: ${err.hint}` : '';
+    const message = deps.scrubber.scrubString(`${err.message}; nothing was applied.${hint}`);
+    const alert = (err as { alert?: unknown }).alert === true;
+    const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code, message } });
+    await audit.append({ type: 'apply.refused', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { code, reason: message, alert } });
+    log.error({ err, code, alert }, 'apply refused: the apply identity could not be used');
+    if (failed) await end(failed);
+    return null;
   }
 
   const steps = {
@@ -122,6 +142,16 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         if (failed) await end(failed);
         return;
       }
+      // Redis says approved; the audit chain must say so too, for exactly this plan, or nothing runs.
+      const onRecord = deps.approvalOnRecord ? await deps.approvalOnRecord(run) : null;
+      if (onRecord && !onRecord.ok) {
+        const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code: 'airlock:apply-unapproved', message: onRecord.reason } });
+        await audit.append({ type: 'apply.refused', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { code: 'airlock:apply-unapproved', reason: onRecord.reason } });
+        log.error({ event: AUDIT_EVENTS.applyUnapproved, reason: onRecord.reason }, 'apply refused: no matching approval on the audit chain');
+        if (failed) await end(failed);
+        return;
+      }
+      if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
 
       // lock
       const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid}`, deps.workspaceLockWaitMs);
@@ -131,7 +161,11 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         if (failed) await end(failed);
         return;
       }
+      let creds: Credentials | null = null;
       try {
+        // credentials: the apply identity only, fetched under the lock and revoked in `finally`
+        creds = await deps.credentials.forApply(run).catch((err: unknown) => refuseWithoutCredentials(run, err, log));
+        if (!creds) return;
         // the point of no return: from here on a crash means needs_attention, never a second apply
         const applying = await runs.moveIf(run.id, ['approved'], 'applying', {
           apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid },
@@ -147,9 +181,9 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         let ended: Run | null;
         try {
           const result = await deps.engine.apply(
-            { cwd: deps.workDir(applying), homeDir: job.home, logFile: job.applyLog, onLine: (line) => log.debug({ engine: line }, 'engine output') },
+            { cwd: deps.workDir(applying), homeDir: job.home, secrets: creds.env, logFile: job.applyLog, onLine: (line) => log.debug({ engine: line }, 'engine output') },
             job.planFile,
-          );
+          ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
           ended = await runs.moveIf(run.id, ['applying'], 'applied', { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } });
           await audit.append({ type: 'apply.finished', ...describeRun(ended ?? applying), actor: RUNNER_ACTOR, detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence } });
           log.info({ durationMs: result.durationMs }, 'applied');
@@ -158,8 +192,9 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           const code = err instanceof AirlockError ? err.code : 'airlock:apply-error';
           const lockInfo = (err as { lockInfo?: { id?: string } }).lockInfo;
           const message = deps.scrubber.scrubString(err.message);
+          const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
           ended = await runs.moveIf(run.id, ['applying'], 'failed', {
-            error: { code, message },
+            error: { code, message, ...(tail ? { tail } : {}) },
             ...(lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {}),
           });
           await audit.append({ type: 'apply.failed', ...describeRun(ended ?? applying), actor: RUNNER_ACTOR, detail: { code, message, lockId: lockInfo?.id ?? null } });
@@ -167,6 +202,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         }
         if (ended) await end(ended);
       } finally {
+        await creds?.release();
         await lock.release();
       }
     },

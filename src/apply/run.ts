@@ -2,6 +2,7 @@
 // pure transitions; effects live in run-store.ts and the job steps.
 import { createHash } from 'node:crypto';
 import { AirlockError } from '../errors.ts';
+import type { RunFingerprint } from '../audit/fingerprint.ts';
 import type { PlanSummary } from '../plan/summary.ts';
 import type { Tier } from '../policy/policy.ts';
 
@@ -25,10 +26,11 @@ export type RunState = (typeof RUN_STATES)[number];
 /**
  * Allowed transitions. Beyond the core table: a plan can fail, be superseded while planning, or end
  * `planned` when applies are switched off; an approved run that has not started applying is superseded by
- * a newer head, so nothing older than the PR's head is ever applied.
+ * a newer head, so nothing older than the PR's head is ever applied. The policy decides some plans without
+ * a human: `auto` goes straight to approved, `deny` straight to denied.
  */
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
-  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'failed', 'superseded'],
+  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded'],
   awaiting_approval: ['approved', 'denied', 'expired', 'superseded'],
   approved: ['applying', 'superseded', 'failed'],
   applying: ['applied', 'failed', 'needs_attention'],
@@ -81,8 +83,25 @@ export interface Run {
   updatedAt: string;
   /** Who pushed the head, from the commit's author (filled during checkout). */
   author?: string;
+  /** The head commit's committer, `Name <email>`. */
+  committer?: string;
+  /** The agent principal the author or committer maps to in `audit.agents`; null when none does. */
+  agent?: string | null;
+  /** One sha256 over commit tree, plan bytes, config, policy, engine and provider lock (audit/fingerprint.ts). */
+  fingerprint?: RunFingerprint;
   plan?: RunPlan;
-  approval?: { requestedAt: string; expiresAt: string; tier: Tier; channel: string };
+  approval?: {
+    requestedAt: string;
+    expiresAt: string;
+    tier: Tier;
+    channel: string;
+    /** 'confirm' once the first Approve of a destructive plan is in and the second tap is awaited. */
+    phase?: 'approve' | 'confirm';
+    /** Who gave the first Approve of a two-tap decision. */
+    firstApproval?: { by: Actor; at: string };
+    /** Not yet sent: the runner's cap on pending requests was reached (approval.maxPending). */
+    held?: boolean;
+  };
   decision?: RunDecision;
   apply?: { startedAt: string; finishedAt?: string; fence: number; runnerId: string; host: string; pid: number };
   /** `tail`: the last lines of the engine's output, scrubbed, so the operator sees the engine's own error. */

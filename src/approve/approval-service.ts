@@ -1,22 +1,28 @@
 // Requests go out through a channel; decisions come back and are checked against the binding before the
-// run moves. Every refusal is audited with its reason, and changes nothing else.
+// run moves. A destructive plan takes two taps: the first Approve only asks for a confirmation. Every
+// refusal is audited with its reason, and changes nothing else. At most `maxPending` requests are out at
+// once; the rest wait, oldest first, and go out as earlier ones are answered.
 import type { Logger } from 'pino';
 import type { RunStore } from '../apply/run-store.ts';
 import type { Actor, Run } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { toError } from '../errors.ts';
 import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
-import { bindingFor, bindingMismatch, hashToken, newToken, type Decision } from './approve.ts';
+import { bindingFor, bindingMismatch, hashToken, newToken, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
 import { ApprovalRefusedError } from './errors.ts';
+
+export type RequestPhase = 'approve' | 'confirm';
 
 /** A way to reach a human. It gets a fresh token per approver and delivers it; it never decides. */
 export interface ApprovalChannel {
   readonly name: string;
   /** Approvers this channel addresses; one token each. `null` means "whoever is at the runner host". */
   approvers(): Array<string | null>;
-  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date): Promise<void>;
-  /** Tell the humans what became of a request (approved, denied, expired, superseded, applied). */
+  /** Send the request; `confirm` is the second tap a destructive plan needs. */
+  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase): Promise<void>;
+  /** Tell the humans what became of a request (approved, denied, expired, superseded, applied, …). */
   announce?(run: Run, outcome: string): Promise<void>;
 }
 
@@ -27,9 +33,16 @@ export interface DecisionInput {
   /** The presented token; absent for break-glass decisions on the runner host. */
   token?: string;
   runId?: string;
-  /** The human has given the second, explicit confirmation a destructive plan needs. */
+  /** The human has given the second, explicit confirmation a destructive plan needs (break-glass only). */
   confirmed?: boolean;
+  /** The approver whose own reply channel carried the token: it must have been issued to them. */
+  approver?: string;
+  /** Where the decision came from, for the audit record (for example the ntfy topic and message id). */
+  via?: Record<string, string>;
 }
+
+/** A reply that never became a decision (malformed, say) still goes on record with who and where. */
+export type RefusalInput = Omit<DecisionInput, 'decision'> & { decision?: Decision };
 
 export interface ApprovalServiceDeps {
   runs: RunStore;
@@ -37,46 +50,153 @@ export interface ApprovalServiceDeps {
   audit: AuditLog;
   channel: ApprovalChannel;
   ttlMs: number;
+  /** How long the second tap of a destructive plan may take after the first. */
+  confirmTtlMs?: number;
+  /** Requests out at once across the runner; the rest wait. */
+  maxPending?: number;
+  /** Only the runner sends waiting requests out when a slot frees; the CLI leaves that to it. */
+  sendsHeld?: boolean;
   enqueueApply(runId: string): Promise<void>;
   scheduleExpiry(runId: string, at: Date): Promise<void>;
   log: Logger;
   now?: () => Date;
+  /** The agent an approver identity belongs to (audit.agents), or null: an agent can never decide. */
+  agentFor?: (identity: string) => string | null;
 }
 
 export function createApprovalService(deps: ApprovalServiceDeps) {
   const now = deps.now ?? (() => new Date());
+  const confirmTtlMs = deps.confirmTtlMs ?? 5 * 60_000;
+  const maxPending = deps.maxPending ?? 20;
 
   async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
+    await record(run, input, reason, input.token === undefined);
+    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint);
+  }
+
+  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean): Promise<void> {
     await deps.audit.append({
       type: 'approval.refused',
       ...(run ? describeRun(run) : { run: input.runId ?? null }),
       actor: input.by,
-      detail: { reason, decision: input.decision, channel: input.channel, breakGlass: input.token === undefined },
+      detail: {
+        reason,
+        decision: input.decision ?? null,
+        channel: input.channel,
+        breakGlass,
+        ...(input.approver ? { approver: input.approver } : {}),
+        ...(input.via ? { via: input.via } : {}),
+      },
     });
-    deps.log.warn({ runId: run?.id ?? input.runId, reason, channel: input.channel }, 'decision refused');
-    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint);
+    deps.log.warn({ runId: run?.id ?? input.runId, reason, channel: input.channel, approver: input.approver }, 'decision refused');
+  }
+
+  async function tell(run: Run, outcome: string): Promise<void> {
+    // Nobody was asked about a run whose request never went out, so nobody is told about it either.
+    if (!run.approval || run.approval.held) return;
+    try {
+      await deps.channel.announce?.(run, outcome);
+    } catch (err) {
+      deps.log.warn({ err, runId: run.id, outcome }, 'could not announce the outcome');
+    }
+  }
+
+  /** Tokens, bindings, expiry timer, audit, then the channel. A channel failure leaves the request pending. */
+  async function send(run: Run, expiresAt: Date, phase: RequestPhase, approvers: Array<string | null>, actor: Actor = RUNNER_ACTOR, via?: Record<string, string>): Promise<void> {
+    const requests = approvers.map((approver) => ({ approver, token: newToken() }));
+    for (const r of requests) {
+      await deps.approvals.put(bindingFor(run, { channel: deps.channel.name, approver: r.approver, phase, expiresAt, tokenHash: hashToken(r.token) }));
+    }
+    await deps.scheduleExpiry(run.id, expiresAt);
+    await deps.audit.append({
+      type: phase === 'approve' ? 'approval.requested' : 'approval.confirm-requested',
+      ...describeRun(run),
+      actor,
+      detail: { channel: deps.channel.name, phase, approvers: requests.map((r) => r.approver ?? 'runner-host'), expiresAt: expiresAt.toISOString(), ...(via ? { via } : {}) },
+    });
+    try {
+      await deps.channel.deliver(run, requests, expiresAt, phase);
+    } catch (thrown) {
+      const err = toError(thrown);
+      await deps.audit.append({ type: 'approval.undelivered', ...describeRun(run), actor: RUNNER_ACTOR, detail: { channel: deps.channel.name, phase, message: err.message } });
+      deps.log.error({ err, runId: run.id }, 'the approval request could not be delivered; it stays pending until it expires (break-glass: `airlock approve|deny`)');
+    }
+  }
+
+  /** Forget slots of runs that are no longer waiting; send out any run a crash left promoted but unsent. */
+  async function tidySlots(): Promise<void> {
+    for (const id of [...(await deps.approvals.pendingRuns()), ...(await deps.approvals.heldRuns())]) {
+      const run = await deps.runs.find(id);
+      if (!run || run.state !== 'awaiting_approval') await deps.approvals.releaseSlot(id);
+    }
+  }
+
+  async function sendHeld(): Promise<void> {
+    if (!deps.sendsHeld) return;
+    await tidySlots();
+    // The first round also sends any run a crash left holding a slot but unsent.
+    let batch = await deps.approvals.pendingRuns();
+    for (let round = 0; round < 100 && (round === 0 || batch.length > 0); round++) {
+      for (const id of batch) {
+        const expiresAt = new Date(now().getTime() + deps.ttlMs);
+        const run = await deps.runs.update(id, (r) =>
+          r.state === 'awaiting_approval' && r.approval?.held
+            ? { ...r, approval: { ...r.approval, held: false, requestedAt: now().toISOString(), expiresAt: expiresAt.toISOString() }, updatedAt: now().toISOString() }
+            : null,
+        );
+        if (run) await send(run, expiresAt, 'approve', deps.channel.approvers());
+        else if ((await deps.runs.find(id))?.state !== 'awaiting_approval') await deps.approvals.releaseSlot(id);
+      }
+      batch = await deps.approvals.promoteHeld(maxPending, now().getTime());
+    }
+  }
+
+  async function finish(run: Run, outcome: string): Promise<void> {
+    await deps.approvals.releaseSlot(run.id);
+    await tell(run, outcome);
+    await sendHeld();
+  }
+
+  /** The first Approve of a destructive plan: void the first-round tokens, ask the same human to confirm. */
+  async function askConfirmation(run: Run, binding: ApprovalBinding, input: DecisionInput): Promise<Run> {
+    const expiresAt = new Date(now().getTime() + confirmTtlMs);
+    const moved = await deps.runs.update(run.id, (r) =>
+      r.state === 'awaiting_approval' && r.approval && r.approval.phase !== 'confirm' && r.plan?.sha256 === binding.planSha256
+        ? { ...r, approval: { ...r.approval, phase: 'confirm', expiresAt: expiresAt.toISOString(), firstApproval: { by: input.by, at: now().toISOString() } }, updatedAt: now().toISOString() }
+        : null,
+    );
+    if (!moved) return refuse(run, input, 'run changed while deciding');
+    await send(moved, expiresAt, 'confirm', [binding.approver], input.by, input.via);
+    return moved;
   }
 
   return {
-    /** Move a freshly planned run to awaiting_approval and send the request out. */
+    /** Move a freshly planned run to awaiting_approval and send the request out (or queue it behind the cap). */
     async request(run: Run): Promise<Run> {
-      const expiresAt = new Date(now().getTime() + deps.ttlMs);
-      const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
-        approval: { requestedAt: now().toISOString(), expiresAt: expiresAt.toISOString(), tier: run.plan!.tier, channel: deps.channel.name },
-      });
-      if (!moved) return deps.runs.get(run.id);
-      const requests = deps.channel.approvers().map((approver) => ({ approver, token: newToken() }));
-      for (const r of requests) {
-        await deps.approvals.put(bindingFor(moved, { channel: deps.channel.name, approver: r.approver, phase: 'approve', expiresAt, tokenHash: hashToken(r.token) }));
+      const requestedAt = now();
+      await tidySlots();
+      const tier = run.plan!.tier;
+      if (!(await deps.approvals.claimSlot(run.id, maxPending, requestedAt.getTime()))) {
+        const held = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
+          approval: { requestedAt: requestedAt.toISOString(), expiresAt: new Date(requestedAt.getTime() + deps.ttlMs).toISOString(), tier, channel: deps.channel.name, phase: 'approve', held: true },
+        });
+        if (!held) {
+          await deps.approvals.releaseSlot(run.id);
+          return deps.runs.get(run.id);
+        }
+        await deps.audit.append({ type: 'approval.held', ...describeRun(held), actor: RUNNER_ACTOR, detail: { maxPending, reason: `${maxPending} requests are already waiting for a decision; this one goes out when one of them is answered` } });
+        deps.log.warn({ runId: run.id, maxPending }, 'approval request held back: too many pending requests');
+        return held;
       }
-      await deps.scheduleExpiry(moved.id, expiresAt);
-      await deps.audit.append({
-        type: 'approval.requested',
-        ...describeRun(moved),
-        actor: RUNNER_ACTOR,
-        detail: { channel: deps.channel.name, approvers: requests.map((r) => r.approver ?? 'runner-host'), expiresAt: expiresAt.toISOString() },
+      const expiresAt = new Date(requestedAt.getTime() + deps.ttlMs);
+      const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
+        approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' },
       });
-      await deps.channel.deliver(moved, requests, expiresAt);
+      if (!moved) {
+        await deps.approvals.releaseSlot(run.id);
+        return deps.runs.get(run.id);
+      }
+      await send(moved, expiresAt, 'approve', deps.channel.approvers());
       return moved;
     },
 
@@ -84,18 +204,36 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     async decide(input: DecisionInput): Promise<Run> {
       const tokenHash = input.token === undefined ? null : hashToken(input.token);
       const peeked = tokenHash ? await deps.approvals.peek(tokenHash) : null;
-      const runId = peeked?.runId ?? input.runId;
-      if (!runId) return refuse(null, input, 'unknown or already used token');
+      const spent = tokenHash && !peeked ? await deps.approvals.tombstone(tokenHash) : null;
+      const runId = peeked?.runId ?? spent?.runId ?? (tokenHash ? undefined : input.runId);
+      if (!runId) return refuse(null, input, tokenHash ? 'unknown nonce' : 'no run named');
       const run = await deps.runs.find(runId);
       if (!run) return refuse(null, { ...input, runId }, 'no such run');
       if (input.by.kind !== 'human') return refuse(run, input, `decisions must come from a human, not a ${input.by.kind}`);
-      if (input.decision === 'approve' && run.plan && needsConfirmation(run.plan.tier) && !input.confirmed) {
+      // Checks on who `input.by` is belong here, before anything is consumed.
+      const agent = deps.agentFor?.(input.by.id) ?? null;
+      if (agent !== null) return refuse(run, input, `${input.by.id} is an identity of the agent ${agent}: an agent can never decide`);
+      if (spent) return refuse(run, input, spent.reason === 'already used' ? 'replayed: this nonce was already used' : `void: ${spent.reason}`);
+      if (peeked && input.approver !== undefined && peeked.approver !== input.approver) {
+        return refuse(run, input, `the nonce was issued to ${peeked.approver ?? 'the runner host'}, but the reply came on ${input.approver}'s reply topic`);
+      }
+      const destructive = input.decision === 'approve' && run.plan !== undefined && needsConfirmation(run.plan.tier);
+      if (destructive && !tokenHash && !input.confirmed) {
         return refuse(run, input, 'this plan destroys resources and needs an explicit confirmation', `Re-run with --confirm after reading \`airlock show ${run.id}\`.`);
       }
+      if (!tokenHash && run.approval?.held) {
+        return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
+      }
+      // A reply that cannot count (expired, older plan, run moved on) is refused before it consumes
+      // anything, so it changes nothing; the check is repeated after the atomic consume for races.
+      const early = peeked ? bindingMismatch(peeked, run, await deps.runs.latestFor(run), now()) : null;
+      if (early) return refuse(run, input, early);
       const binding = tokenHash ? await deps.approvals.consumeToken(tokenHash, runId) : await deps.approvals.consumeAnyForRun(runId);
-      if (!binding) return refuse(run, input, run.state === 'awaiting_approval' ? 'unknown or already used token' : `run is ${run.state}`);
+      if (!binding) return refuse(run, input, run.state === 'awaiting_approval' ? 'unknown or already used nonce' : `run is ${run.state}`);
+      if (input.token !== undefined && !tokenMatches(input.token, binding.tokenHash)) return refuse(run, input, 'nonce does not match its binding');
       const mismatch = bindingMismatch(binding, run, await deps.runs.latestFor(run), now());
       if (mismatch) return refuse(run, input, mismatch);
+      if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input);
 
       const decided = await deps.runs.moveIf(run.id, ['awaiting_approval'], input.decision === 'approve' ? 'approved' : 'denied', {
         decision: {
@@ -112,24 +250,36 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
         ...describeRun(decided),
         actor: input.by,
-        detail: { channel: input.channel, breakGlass: input.token === undefined, approver: binding.approver },
+        detail: {
+          channel: input.channel,
+          breakGlass: input.token === undefined,
+          approver: binding.approver,
+          phase: binding.phase,
+          ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
+          ...(input.via ? { via: input.via } : {}),
+        },
       });
       if (input.decision === 'approve') await deps.enqueueApply(decided.id);
-      await deps.channel.announce?.(decided, decided.state);
+      await finish(decided, decided.state);
       return decided;
+    },
+
+    /** Audit a reply that is not even a decision (malformed, from an unknown topic): it changes nothing. */
+    async reject(input: RefusalInput, reason: string): Promise<void> {
+      await record(null, input, reason, false);
     },
 
     /** The expiry timer fired: an unanswered request counts as denied. */
     async expire(runId: string): Promise<Run | null> {
       const expired = await deps.runs.update(runId, (run) =>
-        run.state === 'awaiting_approval' && run.approval && Date.parse(run.approval.expiresAt) <= now().getTime()
+        run.state === 'awaiting_approval' && run.approval && !run.approval.held && Date.parse(run.approval.expiresAt) <= now().getTime()
           ? { ...run, state: 'expired', updatedAt: now().toISOString() }
           : null,
       );
       if (!expired) return null;
-      await deps.approvals.voidRun(runId);
-      await deps.audit.append({ type: 'approval.expired', ...describeRun(expired), actor: RUNNER_ACTOR, detail: { expiresAt: expired.approval?.expiresAt } });
-      await deps.channel.announce?.(expired, 'expired');
+      await deps.approvals.voidRun(runId, 'the request expired');
+      await deps.audit.append({ type: 'approval.expired', ...describeRun(expired), actor: RUNNER_ACTOR, detail: { expiresAt: expired.approval?.expiresAt, phase: expired.approval?.phase ?? 'approve' } });
+      await finish(expired, 'expired');
       return expired;
     },
 
@@ -137,11 +287,19 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     async supersede(runId: string, by: string): Promise<Run | null> {
       const run = await deps.runs.moveIf(runId, ['planning', 'awaiting_approval', 'approved'], 'superseded', { supersededBy: by });
       if (!run) return null;
-      await deps.approvals.voidRun(runId);
+      await deps.approvals.voidRun(runId, 'the run was superseded by a newer head');
       await deps.audit.append({ type: 'run.superseded', ...describeRun(run), actor: RUNNER_ACTOR, detail: { supersededBy: by } });
-      await deps.channel.announce?.(run, 'superseded');
+      await finish(run, 'superseded');
       return run;
     },
+
+    /** Tell the approvers how an approved run ended (applied, failed, needs_attention). */
+    async announceOutcome(run: Run): Promise<void> {
+      await tell(run, run.state);
+    },
+
+    /** Send out requests that waited for a slot (the runner calls this on start and now and then). */
+    sendHeld,
   };
 }
 

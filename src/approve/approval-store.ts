@@ -1,17 +1,24 @@
 // Pending approvals in Redis. Only sha256(token) is stored. Consuming is one script: the first decision on
-// a run deletes every token of that run, so any later tap, on any device, finds nothing.
+// a run deletes every token of that run, so any later tap, on any device, finds nothing. A spent token
+// leaves a tombstone (why it went, for which run) so a replay is refused and audited with its real reason.
+// The pending set caps how many requests are out at once; the held set queues the rest, oldest first.
 import type { Redis } from 'ioredis';
 import type { ApprovalBinding } from './approve.ts';
+
+// A token stays readable this long past its expiry, so a late tap is refused as "expired", not "unknown".
+const GRACE_MS = 3600_000;
+const TOMBSTONE_MS = 24 * 3600_000;
 
 // KEYS[1] = token key, KEYS[2] = run index; ARGV[1] = binding, ARGV[2] = ttl ms, ARGV[3] = token key
 const PUT = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return 1
 `;
 
 // KEYS[1] = token key (or '' to take any token of the run), KEYS[2] = run index
+// ARGV[1] = tombstone of the presented token, ARGV[2] = tombstone of the others, ARGV[3] = tombstone ttl ms
 const CONSUME = `
 local binding = false
 if KEYS[1] ~= '' then
@@ -24,11 +31,46 @@ else
   end
   if not binding then return false end
 end
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', key) end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if key ~= KEYS[1] and redis.call('DEL', key) == 1 then redis.call('SET', key .. ':spent', ARGV[2], 'PX', ARGV[3]) end
+end
 redis.call('DEL', KEYS[2])
-if KEYS[1] ~= '' then redis.call('DEL', KEYS[1]) end
+if KEYS[1] ~= '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[1] .. ':spent', ARGV[1], 'PX', ARGV[3])
+end
 return binding
 `;
+
+// KEYS[1] = pending, KEYS[2] = held; ARGV[1] = run id, ARGV[2] = cap, ARGV[3] = now
+const CLAIM = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+return 0
+`;
+
+// KEYS[1] = pending, KEYS[2] = held; ARGV[1] = cap, ARGV[2] = now
+const PROMOTE = `
+local promoted = {}
+while redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) do
+  local next = redis.call('ZPOPMIN', KEYS[2])
+  if #next == 0 then break end
+  redis.call('ZADD', KEYS[1], ARGV[2], next[1])
+  table.insert(promoted, next[1])
+end
+return promoted
+`;
+
+/** Why a token can no longer be used. */
+export interface Tombstone {
+  runId: string;
+  reason: string;
+}
 
 export class ApprovalStore {
   constructor(
@@ -44,23 +86,29 @@ export class ApprovalStore {
     return `${this.prefix}:approvals-of:${runId}`;
   }
 
-  /** Store a pending approval until its expiry. */
+  get #pendingKey(): string {
+    return `${this.prefix}:approvals-pending`;
+  }
+
+  get #heldKey(): string {
+    return `${this.prefix}:approvals-held`;
+  }
+
+  /** Store a pending approval; it stays readable a grace period past its expiry (expiry is checked on use). */
   async put(binding: ApprovalBinding): Promise<void> {
-    const ttl = Math.max(1, Date.parse(binding.expiresAt) - Date.now());
+    const ttl = Math.max(1, Date.parse(binding.expiresAt) - Date.now()) + GRACE_MS;
     const key = this.#tokenKey(binding.tokenHash);
     await this.redis.eval(PUT, 2, key, this.#indexKey(binding.runId), JSON.stringify(binding), String(ttl), key);
   }
 
   /** Take the binding of a presented token, voiding every other token of its run. Null when unknown or used. */
-  async consumeToken(tokenHash: string, runId: string): Promise<ApprovalBinding | null> {
-    const raw = (await this.redis.eval(CONSUME, 2, this.#tokenKey(tokenHash), this.#indexKey(runId))) as string | null;
-    return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
+  async consumeToken(tokenHash: string, runId: string, othersReason = 'another decision on this run came first'): Promise<ApprovalBinding | null> {
+    return this.#consume(this.#tokenKey(tokenHash), runId, { runId, reason: 'already used' }, { runId, reason: othersReason });
   }
 
   /** Break-glass: take any pending binding of the run (the operator on the runner host holds no token). */
   async consumeAnyForRun(runId: string): Promise<ApprovalBinding | null> {
-    const raw = (await this.redis.eval(CONSUME, 2, '', this.#indexKey(runId))) as string | null;
-    return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
+    return this.#consume('', runId, { runId, reason: 'already used' }, { runId, reason: 'the run was decided on the runner host' });
   }
 
   /** Look up a binding without consuming it (for routing a reply to its run). */
@@ -69,12 +117,48 @@ export class ApprovalStore {
     return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
   }
 
+  /** Why a token that is no longer pending went away, if it was one of ours within the last day. */
+  async tombstone(tokenHash: string): Promise<Tombstone | null> {
+    const raw = await this.redis.get(`${this.#tokenKey(tokenHash)}:spent`);
+    return raw ? (JSON.parse(raw) as Tombstone) : null;
+  }
+
   /** Void every pending token of a run (superseded, expired). */
-  async voidRun(runId: string): Promise<void> {
-    await this.redis.eval(CONSUME, 2, '', this.#indexKey(runId));
+  async voidRun(runId: string, reason: string): Promise<void> {
+    await this.#consume('', runId, { runId, reason }, { runId, reason });
   }
 
   async pendingFor(runId: string): Promise<number> {
     return this.redis.scard(this.#indexKey(runId));
+  }
+
+  /** Take one of the runner's `cap` request slots for a run; false means it must wait (it is queued). */
+  async claimSlot(runId: string, cap: number, now = Date.now()): Promise<boolean> {
+    return (await this.redis.eval(CLAIM, 2, this.#pendingKey, this.#heldKey, runId, String(cap), String(now))) === 1;
+  }
+
+  /** The run no longer holds or waits for a slot. */
+  async releaseSlot(runId: string): Promise<void> {
+    await this.redis.multi().zrem(this.#pendingKey, runId).zrem(this.#heldKey, runId).exec();
+  }
+
+  /** Move the oldest waiting runs into free slots; returns the runs promoted. */
+  async promoteHeld(cap: number, now = Date.now()): Promise<string[]> {
+    return (await this.redis.eval(PROMOTE, 2, this.#pendingKey, this.#heldKey, String(cap), String(now))) as string[];
+  }
+
+  /** Runs holding a slot. */
+  async pendingRuns(): Promise<string[]> {
+    return this.redis.zrange(this.#pendingKey, '0', '-1');
+  }
+
+  /** Runs waiting for a slot, oldest first. */
+  async heldRuns(): Promise<string[]> {
+    return this.redis.zrange(this.#heldKey, '0', '-1');
+  }
+
+  async #consume(tokenKey: string, runId: string, presented: Tombstone, others: Tombstone): Promise<ApprovalBinding | null> {
+    const raw = (await this.redis.eval(CONSUME, 2, tokenKey, this.#indexKey(runId), JSON.stringify(presented), JSON.stringify(others), String(TOMBSTONE_MS))) as string | null;
+    return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
   }
 }

@@ -1,11 +1,67 @@
-// The `approval` section of the runner config.
+// The `approval` section of the runner config. Tokens are never written here: only the paths of files
+// that the runner user alone can read (checked when the runner starts, and by `airlock doctor`).
 import { z } from 'zod';
 import { duration } from '../config/zod-units.ts';
 
-export const approvalSchema = z
+// ntfy's own topic rule; a topic name is a capability, so it should also be long and random.
+const topic = z.string().regex(/^[-_A-Za-z0-9]{1,64}$/, 'must be an ntfy topic name: 1-64 letters, digits, "-" or "_"');
+
+const tokenFile = z.string().min(1, 'must be the path of a file holding the token (never the token itself)');
+
+const approverSchema = z
   .object({
-    channel: z.enum(['terminal']).default('terminal'),
-    ttl: duration('15m').prefault('15m'),
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    notifyTopic: topic,
+    replyTopic: topic,
+    replyTokenFile: tokenFile,
+  })
+  .strict();
+
+export const ntfySchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be the ntfy server URL, like "https://ntfy.example.net"')
+      .transform((u) => u.replace(/\/+$/, '')),
+    publishTokenFile: tokenFile,
+    subscribeTokenFile: tokenFile,
+    approvers: z.array(approverSchema).min(1, 'must list at least one approver'),
+    // How long the reply stream may stay silent before it is treated as dead (ntfy sends keepalives every 45 s).
+    keepaliveTimeout: duration('2m').prefault('2m'),
   })
   .strict()
+  .superRefine((ntfy, ctx) => {
+    const names = new Set<string>();
+    const topics = new Map<string, string>();
+    ntfy.approvers.forEach((a, i) => {
+      if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['approvers', i, 'name'], message: 'must be unique' });
+      names.add(a.name);
+      for (const key of ['notifyTopic', 'replyTopic'] as const) {
+        const seen = topics.get(a[key]);
+        if (seen) ctx.addIssue({ code: 'custom', path: ['approvers', i, key], message: `must not be used twice (also ${seen}): every approver needs their own notify and reply topics` });
+        topics.set(a[key], `${a.name}'s ${key}`);
+      }
+    });
+  });
+
+export const approvalSchema = z
+  .object({
+    channel: z.enum(['terminal', 'ntfy']).default('terminal'),
+    ttl: duration('15m').prefault('15m'),
+    // The second tap a destructive plan needs must come within this long of the first.
+    confirmTtl: duration('5m').prefault('5m'),
+    // Requests sent out and not yet answered, across the runner; further ones wait until one is answered.
+    maxPending: z.number().int().min(1).max(1000).default(20),
+    ntfy: ntfySchema.optional(),
+  })
+  .strict()
+  .superRefine((approval, ctx) => {
+    if (approval.channel === 'ntfy' && !approval.ntfy) {
+      ctx.addIssue({ code: 'custom', path: ['ntfy'], message: 'must be set when `approval.channel` is "ntfy" (server url, token files and approvers)' });
+    }
+  })
   .prefault({});
+
+export type ApprovalConfig = z.output<typeof approvalSchema>;
+export type NtfyConfig = z.output<typeof ntfySchema>;
+export type ApproverConfig = NtfyConfig['approvers'][number];

@@ -1,171 +1,181 @@
 // The audit file: one JSON record a line, chained by sha256, fsynced before an append is acknowledged.
-// One writer per file, enforced by a lock file, so a chain is never interleaved.
+// One writer per file, enforced by a lock file, so a chain is never interleaved. Appends that arrive
+// while a write is on its way to disk are sealed together and share the next fsync (group commit);
+// none of them resolves before that fsync has returned.
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { chmod, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { GENESIS, RUNNER_ACTOR, sealRecord, type AuditInput, type AuditRecord } from './audit.ts';
+import { GENESIS, RUNNER_ACTOR, sealRecord, toJsonData, type AuditInput, type AuditRecord, type ChainHead } from './audit.ts';
+import { AuditClosedError, AuditCorruptError, AuditWriteFailedError } from './errors.ts';
+import { acquireChainLock, releaseChainLock } from './lock-file.ts';
+import { endOfLastLine, recoverTornTail, syncDir } from './torn-tail.ts';
+import { parseRecord } from './verify.ts';
 
-const TAIL_BYTES = 256 * 1024;
-
-export class AuditLockedError extends AirlockError {
-  constructor(file: string, holder: string) {
-    super('airlock:audit-locked', `${file} is being written by another process (${holder})`, {
-      hint: 'Two runners on one host need different `runner.id` values; if no other runner is running, delete the .lock file.',
-    });
-  }
-}
+// A batch is one write() and one fsync; cap it so one slow batch cannot grow without bound.
+const MAX_BATCH_RECORDS = 512;
 
 export interface AuditLogOptions {
   scrubber: Scrubber;
   /** How long to wait for another writer's lock before giving up (the CLI waits; the runner does not). */
   lockWaitMs?: number;
+  /** Seal and fsync appends that queue up during a write together (default). Off: one fsync per record. */
+  groupCommit?: boolean;
+}
+
+interface Pending {
+  input: AuditInput;
+  resolve(record: AuditRecord): void;
+  reject(err: Error): void;
 }
 
 export class AuditLog {
-  #head = { seq: 0, hash: GENESIS };
-  #queue: Promise<unknown> = Promise.resolve();
+  #head: ChainHead = { seq: 0, hash: GENESIS };
+  #bytes = 0;
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | null = null;
+  #failed: Error | null = null;
   #closed = false;
 
   private constructor(
     readonly file: string,
     private readonly handle: FileHandle,
     private readonly scrubber: Scrubber,
+    private readonly groupCommit: boolean,
   ) {}
 
   /** Open (creating 0600) and lock a chain file; a torn last line from a crash is moved aside and recorded. */
   static async open(file: string, options: AuditLogOptions): Promise<AuditLog> {
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await acquireLock(file, options.lockWaitMs ?? 0);
+    const dir = path.dirname(file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await acquireChainLock(file, options.lockWaitMs ?? 0);
     try {
       const torn = await recoverTornTail(file);
+      const existed = await stat(file).then(() => true, () => false);
       const handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-      const log = new AuditLog(file, handle, options.scrubber);
-      log.#head = await readHead(file);
+      // The mode given to open() only applies to a new file; an old one may have been loosened.
+      await chmod(file, 0o600);
+      if (!existed) await syncDir(dir);
+      const log = new AuditLog(file, handle, options.scrubber, options.groupCommit ?? true);
+      log.#bytes = (await handle.stat()).size;
+      log.#head = await readHead(file, log.#bytes);
       if (torn) {
-        await log.append({ type: 'audit.recovered', run: null, actor: RUNNER_ACTOR, detail: { movedTo: path.basename(torn.movedTo), bytes: torn.bytes } });
+        await log.append({
+          type: 'audit.recovered',
+          run: null,
+          actor: RUNNER_ACTOR,
+          detail: { movedTo: path.basename(torn.movedTo), bytes: torn.bytes, sha256: torn.sha256, wholeRecordSeq: torn.wholeRecordSeq, continuesFrom: log.#head.seq },
+        });
       }
       return log;
     } catch (err) {
-      await rm(`${file}.lock`, { force: true });
+      await releaseChainLock(file);
       throw err;
     }
   }
 
-  get head(): { seq: number; hash: string } {
+  /** The last acknowledged (fsynced) record. */
+  get head(): ChainHead {
     return { ...this.#head };
+  }
+
+  /** The acknowledged size of the file: every byte before it belongs to a fsynced record. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Append one record; resolves only after the bytes are on disk (fsync). Records pass through the scrubber. */
   append(input: AuditInput): Promise<AuditRecord> {
-    const write = this.#queue.then(async () => {
-      if (this.#closed) throw new AirlockError('airlock:audit-closed', `audit log ${this.file} is closed`);
-      const record = sealRecord(this.scrubber.scrub(input), this.#head);
-      await this.handle.write(`${JSON.stringify(record)}\n`);
-      await this.handle.sync();
-      this.#head = { seq: record.seq, hash: record.hash };
-      return record;
+    if (this.#closed) return Promise.reject(new AuditClosedError(this.file));
+    if (this.#failed) return Promise.reject(this.#failed);
+    let clean: AuditInput;
+    try {
+      clean = scrubInput(this.scrubber, input);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#pending.push({ input: clean, resolve, reject });
+      this.#kick();
     });
-    this.#queue = write.catch(() => undefined);
-    return write;
+  }
+
+  #kick(): void {
+    if (this.#flushing || this.#pending.length === 0) return;
+    this.#flushing = this.#flush().finally(() => {
+      this.#flushing = null;
+      this.#kick();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.groupCommit ? MAX_BATCH_RECORDS : 1);
+      let head = this.#head;
+      const records = batch.map((p) => {
+        const record = sealRecord(p.input, head);
+        head = { seq: record.seq, hash: record.hash };
+        return record;
+      });
+      const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      try {
+        await writeAll(this.handle, bytes);
+        await this.handle.sync();
+      } catch (err) {
+        // After a failed write or fsync the file's end is unknown: acknowledge nothing more. A restart
+        // moves any partial line aside and continues from the last complete record.
+        this.#failed = new AuditWriteFailedError(this.file, err);
+        for (const p of [...batch, ...this.#pending.splice(0)]) p.reject(this.#failed);
+        break;
+      }
+      this.#head = head;
+      this.#bytes += bytes.length;
+      batch.forEach((p, i) => p.resolve(records[i]!));
+    }
   }
 
   async close(): Promise<void> {
-    await this.#queue;
     if (this.#closed) return;
     this.#closed = true;
+    while (this.#flushing) await this.#flushing;
     await this.handle.close();
-    await rm(`${this.file}.lock`, { force: true });
+    await releaseChainLock(this.file);
   }
 }
 
-async function acquireLock(file: string, waitMs: number): Promise<void> {
-  const lock = `${file}.lock`;
-  const me = `${process.pid}@${hostname()}`;
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      await writeFile(lock, me, { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = (await readFile(lock, 'utf8').catch(() => '')).trim();
-    if (isStaleLock(holder)) {
-      await rm(lock, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) throw new AuditLockedError(file, holder || 'unknown');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function isStaleLock(holder: string): boolean {
-  const m = /^(\d+)@(.+)$/.exec(holder);
-  if (!m || m[2] !== hostname()) return holder === '';
+/** Secrets are removed from values and, through the serialized text, from keys too; the result is plain JSON. */
+function scrubInput(scrubber: Scrubber, input: AuditInput): AuditInput {
+  const deep = toJsonData(scrubber.scrub(input));
   try {
-    process.kill(Number(m[1]), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-/** If the file does not end in a newline, the bytes after the last newline are a torn write. */
-async function recoverTornTail(file: string): Promise<{ movedTo: string; bytes: number } | null> {
-  const handle = await open(file, 'r+').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  });
-  if (!handle) return null;
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return null;
-    const start = Math.max(0, size - TAIL_BYTES);
-    const buf = Buffer.alloc(size - start);
-    await handle.read(buf, 0, buf.length, start);
-    if (buf[buf.length - 1] === 0x0a) return null;
-    const lastNewline = buf.lastIndexOf(0x0a);
-    const keep = lastNewline === -1 ? start : start + lastNewline + 1;
-    const torn = buf.subarray(keep - start);
-    const movedTo = `${file}.torn-${Date.now()}`;
-    await writeFile(movedTo, torn, { mode: 0o600 });
-    await handle.truncate(keep);
-    await handle.sync();
-    return { movedTo, bytes: torn.length };
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readHead(file: string): Promise<{ seq: number; hash: string }> {
-  const text = await readTail(file);
-  const lines = text.split('\n').filter((l) => l.length > 0);
-  const last = lines.at(-1);
-  if (!last) return { seq: 0, hash: GENESIS };
-  try {
-    const record = JSON.parse(last) as AuditRecord;
-    if (typeof record.seq === 'number' && typeof record.hash === 'string') return { seq: record.seq, hash: record.hash };
+    return JSON.parse(scrubber.scrubString(JSON.stringify(deep))) as AuditInput;
   } catch {
-    /* reported below */
+    return deep;
   }
-  throw new AirlockError('airlock:audit-corrupt', `the last record of ${file} cannot be read`, {
-    hint: `Run \`airlock audit verify --file ${file}\` to find the damage; do not edit the file by hand.`,
-  });
 }
 
-async function readTail(file: string): Promise<string> {
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, null);
+    done += bytesWritten;
+  }
+}
+
+/** The head of a chain file: its last line must be a whole record (a torn one was moved aside before). */
+async function readHead(file: string, size: number): Promise<ChainHead> {
+  if (size === 0) return { seq: 0, hash: GENESIS };
   const handle = await open(file, 'r');
+  let last: string;
   try {
-    const { size } = await handle.stat();
-    const start = Math.max(0, size - TAIL_BYTES);
-    const buf = Buffer.alloc(size - start);
-    await handle.read(buf, 0, buf.length, start);
-    return buf.toString('utf8');
+    // The file ends in a newline here; the last line starts after the newline before that one.
+    const from = await endOfLastLine(handle, size - 1);
+    const buf = Buffer.alloc(size - 1 - from);
+    await handle.read(buf, 0, buf.length, from);
+    last = buf.toString('utf8');
   } finally {
     await handle.close();
   }
+  const parsed = parseRecord(last);
+  if (typeof parsed === 'string') throw new AuditCorruptError(file, parsed);
+  return { seq: parsed.seq, hash: parsed.hash };
 }
-

@@ -1,5 +1,6 @@
 // Audit: the append-only, hash-chained record of who proposed, who decided and what changed.
-// This file owns the record shape and the pure chain rules; audit-log.ts owns the file.
+// This file owns the record shape and the pure chain rules; audit-log.ts owns the file, verify.ts the
+// checking, check.ts the detection rules, attribution.ts and fingerprint.ts the "who" and "what exactly".
 import { createHash } from 'node:crypto';
 import type { Actor, Run } from '../apply/run.ts';
 
@@ -11,6 +12,19 @@ export interface AuditSubject {
   ref: string;
   sha: string;
   workspace: string;
+  /** The agent principal the head commit's author or committer maps to; null when it maps to none. */
+  agent?: string | null;
+  /** The head commit's author and committer, `Name <email>`: what git says, not proof of who pushed. */
+  author?: string;
+  committer?: string;
+}
+
+export interface AuditPlan {
+  sha256: string;
+  counts?: Record<string, number>;
+  tier?: string;
+  /** The run's fingerprint (fingerprint.ts): commit tree, plan bytes, config, policy, engine, providers. */
+  fingerprint?: string;
 }
 
 export interface AuditInput {
@@ -18,7 +32,7 @@ export interface AuditInput {
   run: string | null;
   actor: Actor;
   subject?: AuditSubject;
-  plan?: { sha256: string; counts?: Record<string, number>; tier?: string };
+  plan?: AuditPlan;
   detail?: Record<string, unknown>;
 }
 
@@ -29,14 +43,28 @@ export interface AuditRecord extends AuditInput {
   hash: string;
 }
 
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 /** JSON with sorted keys and no whitespace, so the same record always hashes the same. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  // Plain loops and string building: verify runs this once per record, and it dominates the cost.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${value[i] === undefined ? 'null' : canonicalJson(value[i])}`;
+    return `${out}]`;
+  }
+  const object = value as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(object).sort()) {
+    const v = object[key];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 /** hash = sha256(prev ‖ canonical JSON of the record without `hash`). */
@@ -44,19 +72,69 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(record.prev).update(canonicalJson(record)).digest('hex');
 }
 
-/** Pure: the next record of a chain whose head is (seq, prev). */
-export function sealRecord(input: AuditInput, head: { seq: number; hash: string }, now = new Date()): AuditRecord {
-  const unsealed = { ...input, seq: head.seq + 1, time: now.toISOString(), prev: head.hash };
+/** Pure: the next record of a chain whose head is (seq, prev). `input` must already be plain JSON data. */
+export function sealRecord(input: AuditInput, head: ChainHead, now = new Date()): AuditRecord {
+  // seq and time first: the line reads naturally; the hash is over canonical (sorted) JSON anyway.
+  const unsealed = { seq: head.seq + 1, time: now.toISOString(), ...input, prev: head.hash };
   return { ...unsealed, hash: hashRecord(unsealed) };
+}
+
+/**
+ * Pure: `input` as the plain JSON data it will read back as. A Date, a Map or an Error would otherwise
+ * hash one way when written and another way when read back, and verify would call the record edited.
+ */
+export function toJsonData<T>(input: T): T {
+  return JSON.parse(JSON.stringify(input)) as T;
 }
 
 /** The subject and plan fields of a record about `run`. */
 export function describeRun(run: Run): Pick<AuditInput, 'run' | 'subject' | 'plan'> {
   return {
     run: run.id,
-    subject: { repo: run.repo, pr: run.pr, ref: run.ref, sha: run.sha, workspace: run.workspace },
-    ...(run.plan ? { plan: { sha256: run.plan.sha256, counts: { ...run.plan.summary.counts }, tier: run.plan.tier } } : {}),
+    subject: {
+      repo: run.repo,
+      pr: run.pr,
+      ref: run.ref,
+      sha: run.sha,
+      workspace: run.workspace,
+      ...(run.agent !== undefined ? { agent: run.agent } : {}),
+      ...(run.author !== undefined ? { author: run.author } : {}),
+      ...(run.committer !== undefined ? { committer: run.committer } : {}),
+    },
+    ...(run.plan
+      ? {
+          plan: {
+            sha256: run.plan.sha256,
+            counts: { ...run.plan.summary.counts },
+            tier: run.plan.tier,
+            ...(run.fingerprint ? { fingerprint: run.fingerprint.sha256 } : {}),
+          },
+        }
+      : {}),
   };
 }
 
 export const RUNNER_ACTOR: Actor = { kind: 'runner', id: 'airlock' };
+
+/** The record types a detection rule or an alert reads; the exact strings the code writes. */
+export const RECORD_TYPES = {
+  approvalRequested: 'approval.requested',
+  /** The second request a destructive plan needs; it carries its own, later expiry. */
+  approvalConfirmRequested: 'approval.confirm-requested',
+  approvalGranted: 'approval.granted',
+  approvalDenied: 'approval.denied',
+  approvalRefused: 'approval.refused',
+  applyStarted: 'apply.started',
+  applyRefused: 'apply.refused',
+  recovered: 'audit.recovered',
+  attributed: 'run.attributed',
+} as const;
+
+/** The `event` field of the runner's log lines that the alert rules match (deploy/alerts/). */
+export const AUDIT_EVENTS = {
+  witness: 'audit.witness',
+  verified: 'audit.verified',
+  verifyFailed: 'audit.verify_failed',
+  publishFailed: 'audit.witness_publish_failed',
+  applyUnapproved: 'audit.apply_unapproved',
+} as const;

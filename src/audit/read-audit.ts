@@ -1,32 +1,59 @@
-// Reading audit chains back: every chain file under the audit directory, merged by time.
-import { readdir, readFile } from 'node:fs/promises';
+// Reading audit chains back: every chain file under the audit directory, merged by time. Readers skip
+// damaged lines; `airlock audit verify` is what reports them.
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditRecord } from './audit.ts';
+import { readChainLines } from './chain-lines.ts';
+import { parseRecord } from './verify.ts';
 
 /** The audit directory of a runner's data dir. */
 export function auditDir(dataDir: string): string {
   return path.join(dataDir, 'audit');
 }
 
-/** The chain files in `dir` (each `<writer>.jsonl`). */
+/** The chain files in `dir` (each `<writer>.jsonl`); moved-aside torn tails and locks are not chains. */
 export async function listChainFiles(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
   return names.filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n));
 }
 
-/** Every parsable record of every chain in `dir`, oldest first; optionally only one run's. */
-export async function readAuditRecords(dir: string, filter: { run?: string } = {}): Promise<AuditRecord[]> {
+/** The chain files meant by `target`: the file itself, or every `*.jsonl` in a directory. */
+export async function resolveChainFiles(target: string): Promise<string[]> {
+  const info = await stat(target).catch(() => null);
+  if (info?.isDirectory()) return listChainFiles(target);
+  return info ? [target] : [];
+}
+
+/** Every parsable record of every chain in `target` (a directory or one file), oldest first; optionally only one run's. */
+export async function readAuditRecords(target: string, filter: { run?: string } = {}): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
-  for (const file of await listChainFiles(dir)) {
-    for (const line of (await readFile(file, 'utf8')).split('\n')) {
-      if (!line) continue;
-      try {
-        const record = JSON.parse(line) as AuditRecord;
-        if (!filter.run || record.run === filter.run) records.push(record);
-      } catch {
-        // `airlock audit verify` reports damaged lines; readers skip them.
-      }
+  for (const file of await resolveChainFiles(target)) {
+    for await (const line of readChainLines(file)) {
+      // A cheap substring test first: most lines are about other runs.
+      if (filter.run && !line.text.includes(filter.run)) continue;
+      const record = parseRecord(line.text);
+      if (typeof record !== 'string' && (!filter.run || record.run === filter.run)) records.push(record);
     }
   }
+  return sortByTime(records);
+}
+
+/** The last `n` records across the chains of `target` (a directory or one file), oldest first. */
+export async function tailAuditRecords(target: string, n: number): Promise<AuditRecord[]> {
+  const all: AuditRecord[] = [];
+  for (const file of await resolveChainFiles(target)) {
+    const last: AuditRecord[] = [];
+    for await (const line of readChainLines(file)) {
+      const record = parseRecord(line.text);
+      if (typeof record === 'string') continue;
+      last.push(record);
+      if (last.length > n) last.shift();
+    }
+    all.push(...last);
+  }
+  return sortByTime(all).slice(-n);
+}
+
+function sortByTime(records: AuditRecord[]): AuditRecord[] {
   return records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
 }

@@ -14,6 +14,8 @@ export interface CheckoutLimits {
   maxPathLength: number;
   /** Wall-clock limit for each git operation (fetch, export). */
   timeoutMs: number;
+  /** Export trees that declare submodules (`guard.allowSubmodules`); their gitlinks are skipped, never fetched. */
+  allowSubmodules?: boolean;
 }
 
 export const DEFAULT_CHECKOUT_LIMITS: CheckoutLimits = Object.freeze({
@@ -94,10 +96,11 @@ export function findTreeViolation(entries: TreeEntry[], limits: CheckoutLimits):
       return { rule: 'symlink', path, message: `${shown} is a symbolic link; symlinks are never exported` };
     }
     if (entry.mode === GITLINK_MODE || entry.type === 'commit') {
-      return { rule: 'submodule', path, message: `${shown} is a submodule (gitlink); submodules are never exported` };
+      if (limits.allowSubmodules === true) continue;
+      return { rule: 'submodule', path, message: `${shown} is a submodule (gitlink); submodules are never exported (guard.allowSubmodules is off)` };
     }
-    if (baseName(path).toLowerCase() === '.gitmodules') {
-      return { rule: 'submodule', path, message: `${shown} declares submodules; submodules are never exported` };
+    if (baseName(path).toLowerCase() === '.gitmodules' && limits.allowSubmodules !== true) {
+      return { rule: 'submodule', path, message: `${shown} declares submodules; submodules are never exported (guard.allowSubmodules is off)` };
     }
     const unsupported = describeUnsupportedEntry(entry);
     if (unsupported !== null) {

@@ -57,9 +57,11 @@ export async function exportCommit(
   const treeId = treeOutcome.stdout.toString('utf8').trim();
   if (!treeOutcome.ok || !isObjectId(treeId)) failGit(`reading the tree of ${sha}`, treeOutcome);
 
-  const entries = await listTree(git, treeId, limits);
-  const violation = findTreeViolation(entries, limits);
+  const listed = await listTree(git, treeId, limits);
+  const violation = findTreeViolation(listed, limits);
   if (violation !== null) throw new CheckoutRefusedError(violation.rule, violation.path, violation.message);
+  // Allowed submodules are exported without their contents: a gitlink names a commit in another repository.
+  const entries = listed.filter((e) => e.type !== 'commit');
 
   const blobs = entries.filter((e) => e.type === 'blob');
   const contents = await readBlobs(git, blobs);

@@ -124,11 +124,46 @@ export async function readObjectType(mirrorDir: string, sha: string, timeoutMs =
   return outcome.stdout.toString('utf8').trim();
 }
 
+const IDENTITY_LINE = /^(author|committer) (.*) <([^<>\n]*)> \d+ [+-]\d{4}$/;
+
+/** The author and committer (name and email) of commit `sha` in the mirror, read from the raw commit headers. */
+export async function readCommitIdentity(
+  mirrorDir: string,
+  sha: string,
+  timeoutMs = 30_000,
+): Promise<{ author: { name: string; email: string }; committer: { name: string; email: string } }> {
+  if (!isObjectId(sha)) throw new BadShaError(sha);
+  const outcome = await runGit({ args: ['cat-file', 'commit', sha], cwd: mirrorDir, gitDir: mirrorDir, timeoutMs, maxStdoutBytes: 1 << 20 });
+  if (!outcome.ok && !outcome.overflowed) throw new CheckoutFailedError(`reading commit ${sha} from the mirror failed: ${describeGitFailure(outcome)}`);
+  const found: Record<string, { name: string; email: string }> = {};
+  // Headers end at the first blank line; the message, which the pusher controls freely, is never read.
+  for (const line of outcome.stdout.toString('utf8').split('\n')) {
+    if (line === '') break;
+    const m = IDENTITY_LINE.exec(line);
+    if (m && !found[m[1]!]) found[m[1]!] = { name: m[2]!, email: m[3]! };
+  }
+  if (!found['author'] || !found['committer']) throw new CheckoutFailedError(`commit ${sha} has no readable author or committer`);
+  return { author: found['author'], committer: found['committer'] };
+}
+
+// Mirrors this process has already seen git confirm as bare, keyed by directory, with the identity of their
+// HEAD file. A plan asks three times (ensure, fetch, export) and each answer costs a git process; a mirror
+// whose HEAD is gone or was replaced is asked again.
+const confirmedBare = new Map<string, string>();
+
 async function isBareRepository(dir: string): Promise<boolean> {
   const head = await lstat(join(dir, 'HEAD')).catch(() => null);
-  if (head === null) return false;
+  if (head === null) {
+    confirmedBare.delete(dir);
+    return false;
+  }
+  const identity = `${head.dev}:${head.ino}:${head.ctimeMs}`;
+  if (confirmedBare.get(dir) === identity) return true;
   const outcome = await runGit({ args: ['rev-parse', '--is-bare-repository'], cwd: dir, gitDir: dir, timeoutMs: 30_000 });
-  return outcome.ok && outcome.stdout.toString('utf8').trim() === 'true';
+  const bare = outcome.ok && outcome.stdout.toString('utf8').trim() === 'true';
+  if (bare) confirmedBare.set(dir, identity);
+  else confirmedBare.delete(dir);
+  return bare;
 }
 
 /** Refuse to run git in a directory that is not a mirror: git would otherwise go looking for another repo. */

@@ -1,7 +1,9 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
 import { mkdir, stat } from 'node:fs/promises';
 import { Redis } from 'ioredis';
+import { checkNtfy } from '../approve/ntfy-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { engineSpecFor } from '../runner/runner.ts';
@@ -95,7 +97,7 @@ async function checkApplies({ config }: LoadedConfig): Promise<Check[]> {
   ];
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkEngine, checkRepos, checkApplies];
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

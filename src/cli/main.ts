@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log/logger.ts';
 import { startRunner } from '../runner/runner.ts';
+import { checkAudit, parsePositiveInt, showAuditRun, tailAudit, verifyAudit } from './audit-commands.ts';
 import { runDemo } from './demo.ts';
 import { renderChecks, runDoctor } from './doctor.ts';
 import { processOutput, reportError, type Output } from './output.ts';
@@ -78,6 +79,47 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
         code = await withControlPlane(opts.config, (cp) => decideRun(cp, output, run, decision, opts));
       });
   }
+
+  const audit = program.command('audit').description('verify, query and check the hash-chained audit trail');
+  audit
+    .command('verify')
+    .description('check every record of the chain(s); exit 1 naming the first bad seq and why')
+    .option(...configOption)
+    .option('--file <path>', 'a chain file or an audit directory (default: the config\'s audit directory)')
+    .option('--against <hash>', 'a head hash witnessed earlier: fail if it is no longer on the chain (truncation)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config: string; file?: string; against?: string; json?: boolean }) => {
+      code = await verifyAudit(output, opts);
+    });
+  audit
+    .command('show')
+    .description("every audit record of one run, across the chains")
+    .requiredOption('--run <id>', 'run id')
+    .option(...configOption)
+    .option('--file <path>', 'a chain file or an audit directory')
+    .option('--json', 'the records as stored, one JSON object a line')
+    .action(async (opts: { config: string; file?: string; run: string; json?: boolean }) => {
+      code = await showAuditRun(output, opts);
+    });
+  audit
+    .command('tail')
+    .description('the newest audit records across the chains')
+    .option(...configOption)
+    .option('--file <path>', 'a chain file or an audit directory')
+    .option('-n, --lines <n>', 'how many records', (v) => parsePositiveInt(v, '--lines'), 20)
+    .option('--json', 'the records as stored, one JSON object a line')
+    .action(async (opts: { config: string; file?: string; lines: number; json?: boolean }) => {
+      code = await tailAudit(output, opts);
+    });
+  audit
+    .command('check')
+    .description('find applies without a matching approval, approvals after expiry, agent and break-glass decisions; exit 1 on findings')
+    .option(...configOption)
+    .option('--file <path>', 'a chain file or an audit directory')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config: string; file?: string; json?: boolean }) => {
+      code = await checkAudit(output, opts);
+    });
 
   program
     .command('doctor')

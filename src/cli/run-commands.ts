@@ -45,10 +45,13 @@ export async function listRuns(cp: ControlPlane, output: Output, json: boolean):
 /** Everything about one run a human needs before deciding. */
 export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean): Promise<string> {
   const lines = [`run ${run.id}: ${run.state}`, `  ref ${visibleText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${visibleText(run.agent)}` : 'no mapped agent'} (author ${visibleText(run.author, 120)}, committer ${visibleText(run.committer ?? '?', 120)})`);
   if (run.plan) {
     lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
-    lines.push(`  tier: ${run.plan.tier} (${run.plan.reasons.join('; ')})`);
+    if (run.state === 'planned') lines.push('  APPLIES ARE OFF in the runner config (applies.enabled: false): this plan is reported only; nothing will be applied');
+    lines.push(`  tier: ${run.plan.tier}`, ...run.plan.reasons.map((r) => `    ${visibleText(r, 600)}`));
     lines.push(`  plan sha256: ${run.plan.sha256}`);
+    if (run.fingerprint) lines.push(`  fingerprint: ${run.fingerprint.sha256} (tree ${run.fingerprint.treeId}, config ${run.fingerprint.configHash.slice(0, 12)}, policy ${run.fingerprint.policyHash.slice(0, 12)}, engine ${visibleText(run.fingerprint.engineVersion, 40)}, provider lock ${run.fingerprint.lockFileHash.slice(0, 12)})`);
   }
   if (run.approval) lines.push(`  approval requested ${run.approval.requestedAt}, expires ${run.approval.expiresAt}`);
   if (run.decision) lines.push(`  decided: ${run.decision.decision} by ${run.decision.by.id} via ${run.decision.channel}${run.decision.breakGlass ? ' (break-glass)' : ''} at ${run.decision.at}`);

@@ -8,13 +8,18 @@ import type { RunStore } from '../apply/run-store.ts';
 import { transition, type Run } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { recordAttribution, recordFingerprint } from '../audit/record-run.ts';
 import type { ApprovalService } from '../approve/approval-service.ts';
 import { exportCommit, fetchCommit, ensureMirror, type CheckoutLimits } from '../checkout/checkout.ts';
 import type { RunnerConfig } from '../config/schema.ts';
+import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
+import { VaultError } from '../credentials/errors.ts';
 import type { Engine, EngineCall } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
-import { guardTree } from '../guard/guard.ts';
-import { tierFor } from '../policy/policy.ts';
+import { describeViolation, guardTree, GuardRefusedError } from '../guard/guard.ts';
+import { evaluatePolicy } from '../policy/policy.ts';
+import { createPolicyCollector } from '../policy/policy-collector.ts';
+import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
@@ -26,8 +31,17 @@ export interface PlanStepsDeps {
   approvals: ApprovalService;
   audit: AuditLog;
   engine: Engine;
+  /** The plan identity's read-only secrets for the engine child; never the apply identity's. */
+  credentials: CredentialProvider;
   log: Logger;
+  /** sha256 of the runner config file (`LoadedConfig.hash`), for the run's fingerprint. */
+  configHash?: string;
+  /** Queue the apply of a run the policy approved (tier `auto`). */
+  enqueueApply(runId: string): Promise<void>;
 }
+
+/** The first reason of every plan while the kill switch is off, so every summary says so. */
+export const APPLIES_OFF_REASON = '[applies-off] applies are switched off in the runner config (applies.enabled: false): this plan is reported only, nothing will be applied';
 
 // Failures that another attempt cannot fix: the run ends at once.
 const PERMANENT = new Set([
@@ -43,6 +57,7 @@ const PERMANENT = new Set([
 
 /** Whether a plan failure is worth another attempt. */
 export function isRetryable(err: unknown): boolean {
+  if (err instanceof VaultError) return err.retryable;
   return !(err instanceof AirlockError && PERMANENT.has(err.code));
 }
 
@@ -69,9 +84,13 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     /** Run the plan job for `runId`. Throws when BullMQ should retry; ends the run itself otherwise. */
     async plan(runId: string, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
       let run = await runs.get(runId);
-      if (run.state !== 'planning') return;
+      if (run.state !== 'planning') {
+        await resumePolicyApproval(deps, run);
+        return;
+      }
       const log = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
       const job = paths.job(run.id);
+      let creds: Credentials | null = null;
       try {
         await stillLatest(run);
         await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt } });
@@ -82,21 +101,25 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await mkdir(job.dir, { recursive: true, mode: 0o700 });
         await mkdir(job.home, { mode: 0o700 });
         const repo = repoOf(config, run);
-        const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout };
+        const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout, allowSubmodules: config.guard.allowSubmodules };
         await ensureMirror(paths.mirror(repo.name), repo.url);
         await fetchCommit(paths.mirror(repo.name), repo.url, run.sha, { timeoutMs: config.checkout.timeout });
         const tree = await exportCommit(paths.mirror(repo.name), run.sha, job.tree, limits);
+        run = await recordAttribution({ runs, audit, log }, run, paths.mirror(repo.name), config.audit.agents);
         await stillLatest(run);
 
         // guard
         const call = engineCall(run, log);
-        await guardTree(job.tree);
+        const guarded = await guardTree(job.tree, { config: config.guard, engineKind: config.engine.kind, workDir: workspaceOf(config, run).dir });
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 
-        // init, plan
+        // init, plan (with the plan identity's secrets, fetched now and revoked in `finally`)
+        creds = await deps.credentials.forPlan(run);
+        call.secrets = creds.env;
         await deps.engine.init(call);
         await stillLatest(run);
         const outcome = await deps.engine.plan(call, job.planFile);
+        if (!outcome.changes) await creds.release(); // the engine is done with them: revoke before recording
         const engineVersion = (await deps.engine.version({ homeDir: job.home })).version;
         if (!outcome.changes) {
           run = (await runs.moveIf(run.id, ['planning'], 'no_changes'))!;
@@ -109,16 +132,30 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await makeDurable(job.planFile);
         const sha256 = await sha256File(job.planFile);
         await deps.engine.showJson(call, job.planFile, job.planJson);
-        const summary = await summarizePlanFile(job.planJson).finally(() => rm(job.planJson, { force: true }));
-        const { tier, reasons } = tierFor(summary);
+        await creds.release(); // the last engine call of the plan: revoke before anyone is asked
+        const collector = createPolicyCollector(config.policy);
+        const summary = await summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) }).finally(() => rm(job.planJson, { force: true }));
+        const decision = evaluatePolicy(summary, collector.values(), config.policy);
+        const { tier } = decision;
+        const reasons = [
+          ...(config.applies.enabled || tier === 'deny' ? [] : [APPLIES_OFF_REASON]),
+          ...decision.reasons,
+          ...guarded.warnings.map((w) => `guard warning (lenient mode) ${describeViolation(w)}`),
+        ];
         run = (await runs.update(run.id, (r) =>
           r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId }, updatedAt: new Date().toISOString() } : null,
         )) ?? (await runs.get(run.id));
         if (run.state !== 'planning') return;
+        run = await recordFingerprint({ runs, audit, log }, run, { config, configHash: deps.configHash ?? 'unknown', workspaceDir: call.cwd });
         await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons } });
         log.info({ counts: summary.counts, tier, planSha256: sha256 }, 'planned');
 
-        // request approval
+        // request approval, unless the policy decides alone: `deny` ends the run, `auto` approves it
+        if (tier === 'deny' || (tier === 'auto' && config.applies.enabled)) {
+          await stillLatest(run);
+          await settleByPolicy({ runs, audit, log, enqueueApply: deps.enqueueApply }, run, decision);
+          return;
+        }
         if (!config.applies.enabled) {
           run = (await runs.moveIf(run.id, ['planning'], 'planned')) ?? run;
           await audit.append({ type: 'plan.reported', ...describeRun(run), actor: RUNNER_ACTOR, detail: { reason: 'applies are disabled in the runner config (applies.enabled: false)' } });
@@ -137,21 +174,35 @@ export function createPlanSteps(deps: PlanStepsDeps) {
           throw err;
         }
         const refused = code === 'airlock:guard-refused' || code === 'airlock:checkout-refused';
+        const tail = engineOutputTail(err);
         const ended = await runs.moveIf(run.id, ['planning'], refused ? 'refused' : 'failed', {
-          error: { code, message: err.message },
-          ...(refused ? { refusal: [err.message] } : {}),
+          error: { code, message: err.message, ...(tail ? { tail } : {}) },
+          ...(refused ? { refusal: refusalLines(err) } : {}),
         });
         await audit.append({
           type: refused ? 'plan.refused' : 'plan.failed',
           ...describeRun(ended ?? run),
           actor: RUNNER_ACTOR,
-          detail: { code, message: err.message, attempts: attempt.attempt },
+          detail: { code, message: err.message, attempts: attempt.attempt, ...(refused ? { reasons: refusalLines(err) } : {}) },
         });
         log.error({ err }, refused ? 'plan refused' : 'plan failed');
         throw new PlanEndedError(err);
+      } finally {
+        await creds?.release();
       }
     },
   };
+}
+
+/** One line per broken rule (rule id, file, block address) for `airlock show` and the audit log. */
+function refusalLines(err: Error): string[] {
+  return err instanceof GuardRefusedError ? err.violations.map(describeViolation) : [err.message];
+}
+
+/** The last lines of an engine failure's output (raw engine text: the run store scrubs it on write). */
+export function engineOutputTail(err: Error, lines = 20): string | undefined {
+  const tail = (err as { outputTail?: unknown }).outputTail;
+  return typeof tail === 'string' && tail.length > 0 ? tail.split('\n').slice(-lines).join('\n') : undefined;
 }
 
 /** The plan job ended the run; BullMQ must not retry it. */

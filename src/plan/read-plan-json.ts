@@ -26,10 +26,44 @@ import { createReadStream } from 'node:fs';
 import { PlanJsonError } from './errors.ts';
 import { createSummaryBuilder, describeValue, type PlanSummary, type RawResourceChange } from './summary.ts';
 
+/**
+ * Which planned values (`change.after`) a caller needs, per resource: policy attribute limits. Only these
+ * paths are decoded, only for these resources; every other value is skipped unread.
+ */
+export interface ValuePicker {
+  pathsFor(address: string, type: string): readonly string[] | null;
+}
+
+/** What was picked from one change's `after` and `after_unknown` (see ValuePicker). */
+export interface PickedAfter {
+  /** Values at each path; a path through lists yields one value per element. */
+  after: Record<string, unknown[]>;
+  /** Paths whose value is unknown until apply. */
+  unknown: string[];
+  /** `change` came before `address`/`type` in the entry, so nothing could be picked. */
+  unseen?: boolean;
+}
+
+export interface SummarizeOptions {
+  maxListed?: number;
+  picker?: ValuePicker;
+  /** Called with every validated entry (address, mode, type, change.actions and `picked`). */
+  onEntry?: (entry: RawResourceChange, index: number) => void;
+}
+
 /** Summarise a `show -json` file without ever holding the whole document or any attribute value. */
-export async function summarizePlanFile(path: string, opts: { maxListed?: number } = {}): Promise<PlanSummary> {
+export async function summarizePlanFile(path: string, opts: SummarizeOptions = {}): Promise<PlanSummary> {
   const builder = createSummaryBuilder(opts);
-  const scanner = new PlanJsonScanner((entry, index) => builder.add(entry, index));
+  const onEntry = opts.onEntry;
+  const scanner = new PlanJsonScanner(
+    onEntry === undefined
+      ? (entry, index) => builder.add(entry, index)
+      : (entry, index) => {
+          builder.add(entry, index);
+          onEntry(entry, index);
+        },
+    { picker: opts.picker },
+  );
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
       scanner.push(chunk as Buffer);
@@ -73,6 +107,7 @@ const R_ROOT = 1;
 const R_CHANGES = 2; // resource_changes
 const R_ENTRY = 3; // resource_changes[i]
 const R_CHANGE = 4; // resource_changes[i].change
+const R_PICK = 5; // inside change.after or change.after_unknown, on a path a ValuePicker asked for
 
 // Keys the summary reads; each is a bit so duplicates can be refused.
 const K_NONE = 0;
@@ -84,6 +119,10 @@ const K_ADDRESS = 16;
 const K_MODE = 32;
 const K_CHANGE = 64;
 const K_ACTIONS = 128;
+const K_TYPE = 256;
+const K_AFTER = 512;
+const K_AFTER_UNKNOWN = 1024;
+const K_PICK = 2048; // a picked value (never a key of KEYS_BY_ROLE)
 
 const KEYS_BY_ROLE: Record<number, ReadonlyMap<string, number>> = {
   [R_ROOT]: new Map([
@@ -95,9 +134,14 @@ const KEYS_BY_ROLE: Record<number, ReadonlyMap<string, number>> = {
   [R_ENTRY]: new Map([
     ['address', K_ADDRESS],
     ['mode', K_MODE],
+    ['type', K_TYPE],
     ['change', K_CHANGE],
   ]),
-  [R_CHANGE]: new Map([['actions', K_ACTIONS]]),
+  [R_CHANGE]: new Map([
+    ['actions', K_ACTIONS],
+    ['after', K_AFTER],
+    ['after_unknown', K_AFTER_UNKNOWN],
+  ]),
 };
 const KEY_NAMES: Record<number, string> = {
   [K_FORMAT]: 'format_version',
@@ -108,9 +152,24 @@ const KEY_NAMES: Record<number, string> = {
   [K_MODE]: 'mode',
   [K_CHANGE]: 'change',
   [K_ACTIONS]: 'change.actions',
+  [K_TYPE]: 'type',
+  [K_AFTER]: 'change.after',
+  [K_AFTER_UNKNOWN]: 'change.after_unknown',
+  [K_PICK]: 'a picked value',
 };
 /** Longer keys cannot be one the summary reads, so they are not collected across chunks. */
 const MAX_KEY_CHARS = 32;
+/** Attribute names on a picked path may be longer. */
+const MAX_PICK_KEY_CHARS = 256;
+/** A picked value larger than this is recorded as too large (so a limit on it fails), never decoded. */
+const MAX_PICK_BYTES = 64 * 1024;
+export const PICK_TOO_LARGE = '<value too large to check>';
+
+/** A compiled set of paths: the children by attribute name, and the full paths that end here. */
+interface PickNode {
+  children: Map<string, PickNode>;
+  paths: string[];
+}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -139,8 +198,18 @@ export class PlanJsonScanner {
   private depth = 0;
   private readonly kinds = new Uint8Array(MAX_DEPTH);
   private readonly roles = new Uint8Array(MAX_DEPTH);
-  private readonly keys = new Uint8Array(MAX_DEPTH);
-  private readonly seen = new Uint8Array(MAX_DEPTH); // keys of interest met so far, per object
+  private readonly keys = new Uint16Array(MAX_DEPTH);
+  private readonly seen = new Uint16Array(MAX_DEPTH); // keys of interest met so far, per object
+  // picking planned values: the path node of each R_PICK container, and the node its current key leads to
+  private readonly picker: ValuePicker | undefined;
+  private readonly pickNodes: Array<PickNode | null> = [];
+  private readonly pickChild: Array<PickNode | null> = [];
+  private readonly compiled = new Map<string, PickNode | null>();
+  private pendingPick: PickNode | null = null;
+  private pickTarget = K_NONE; // K_AFTER or K_AFTER_UNKNOWN
+  private captureNode: PickNode | null = null;
+  private pickTooLarge = false;
+  private keyLimit = MAX_KEY_CHARS;
 
   // a string in progress
   private escapeNext = false;
@@ -167,8 +236,9 @@ export class PlanJsonScanner {
   private entryIndex = -1;
   private entry: RawResourceChange = {};
 
-  constructor(onEntry: (entry: RawResourceChange, index: number) => void) {
+  constructor(onEntry: (entry: RawResourceChange, index: number) => void, opts: { picker?: ValuePicker | undefined } = {}) {
     this.onEntry = onEntry;
+    this.picker = opts.picker;
   }
 
   /** Scan the next chunk of the file. */
@@ -263,6 +333,10 @@ export class PlanJsonScanner {
       const d = this.depth++;
       this.kinds[d] = c === 0x7b ? KIND_OBJECT : KIND_ARRAY;
       this.roles[d] = role;
+      if (role === R_PICK) {
+        this.pickNodes[d] = this.pendingPick;
+        this.pickChild[d] = null;
+      }
       this.keys[d] = K_NONE;
       this.seen[d] = 0;
       this.state = c === 0x7b ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
@@ -308,10 +382,86 @@ export class PlanJsonScanner {
         if (key !== K_NONE) this.startCapture(i, key);
         return R_OTHER;
       case R_CHANGE:
+        if (key === K_AFTER || key === K_AFTER_UNKNOWN) return this.startPick(i, c, key);
         if (key !== K_NONE) this.startCapture(i, key);
         return R_OTHER;
+      case R_PICK: {
+        const parent = this.depth - 1;
+        const node = this.kinds[parent] === KIND_ARRAY ? this.pickNodes[parent]! : this.pickChild[parent]!;
+        return node === null ? R_OTHER : this.enterPick(i, c, node);
+      }
       default:
         return R_OTHER;
+    }
+  }
+
+  /** `change.after` or `change.after_unknown` begins: pick what the picker asks for about this resource. */
+  private startPick(i: number, c: number, key: number): number {
+    if (this.picker === undefined) return R_OTHER;
+    const { address, type } = this.entry;
+    if (typeof address !== 'string' || typeof type !== 'string') {
+      ((this.entry.picked ??= { after: {}, unknown: [] }) as PickedAfter).unseen = true;
+      return R_OTHER;
+    }
+    const root = this.compilePaths(address, type);
+    if (root === null) return R_OTHER;
+    this.entry.picked ??= { after: {}, unknown: [] };
+    this.pickTarget = key;
+    return this.enterPick(i, c, root);
+  }
+
+  private compilePaths(address: string, type: string): PickNode | null {
+    const paths = this.picker!.pathsFor(address, type);
+    if (paths === null || paths.length === 0) return null;
+    const cacheKey = paths.join('\0');
+    let root = this.compiled.get(cacheKey);
+    if (root === undefined) {
+      root = { children: new Map(), paths: [] };
+      for (const p of paths) {
+        let node = root;
+        for (const name of p.split('.')) {
+          let next = node.children.get(name);
+          if (next === undefined) node.children.set(name, (next = { children: new Map(), paths: [] }));
+          node = next;
+        }
+        node.paths.push(p);
+      }
+      this.compiled.set(cacheKey, root);
+    }
+    return root;
+  }
+
+  /** A value on a picked path: walk into a container on the way, decode what a path ends at. */
+  private enterPick(i: number, c: number, node: PickNode): number {
+    if ((c === 0x7b || c === 0x5b) && node.paths.length === 0) {
+      this.pendingPick = node;
+      return R_PICK;
+    }
+    this.captureNode = node;
+    this.startCapture(i, K_PICK);
+    return R_OTHER;
+  }
+
+  /** Record a decoded value at `node` for every path at or below it. */
+  private recordPick(node: PickNode, value: unknown): void {
+    const picked = this.entry.picked as PickedAfter;
+    if (this.pickTarget === K_AFTER_UNKNOWN) {
+      if (value === true || (typeof value === 'object' && value !== null && JSON.stringify(value).includes('true'))) {
+        for (const p of pathsBelow(node)) if (!picked.unknown.includes(p)) picked.unknown.push(p);
+      }
+      return;
+    }
+    for (const p of node.paths) {
+      const list = (picked.after[p] ??= []);
+      if (Array.isArray(value)) list.push(...value);
+      else list.push(value);
+    }
+    if (node.children.size === 0 || typeof value !== 'object' || value === null) return;
+    for (const element of Array.isArray(value) ? value : [value]) {
+      if (typeof element !== 'object' || element === null || Array.isArray(element)) continue;
+      for (const [name, child] of node.children) {
+        if (Object.hasOwn(element, name)) this.recordPick(child, (element as Record<string, unknown>)[name]);
+      }
     }
   }
 
@@ -329,7 +479,9 @@ export class PlanJsonScanner {
 
   private startKey(chunk: Buffer, i: number): number {
     this.stringIsKey = true;
-    this.keyText = this.roles[this.depth - 1] === R_OTHER ? null : '';
+    const role = this.roles[this.depth - 1];
+    this.keyText = role === R_OTHER ? null : '';
+    this.keyLimit = role === R_PICK ? MAX_PICK_KEY_CHARS : MAX_KEY_CHARS;
     this.tokenStart = this.base + i;
     this.mode = M_STRING;
     return this.scanString(chunk, i + 1);
@@ -368,19 +520,26 @@ export class PlanJsonScanner {
   }
 
   private collectKey(chunk: Buffer, from: number, to: number): void {
-    const text = this.keyText! + chunk.toString('latin1', from, Math.min(to, from + MAX_KEY_CHARS + 1));
-    this.keyText = text.length > MAX_KEY_CHARS ? null : text;
+    const text = this.keyText! + chunk.toString('latin1', from, Math.min(to, from + this.keyLimit + 1));
+    this.keyText = text.length > this.keyLimit ? null : text;
   }
 
   private keyEnded(chunk: Buffer, from: number, to: number): void {
     this.state = S_COLON;
     const d = this.depth - 1;
     this.keys[d] = K_NONE;
+    const picking = this.roles[d] === R_PICK;
+    if (picking) this.pickChild[d] = null;
     if (this.keyText === null) return;
-    let key = this.keyText + chunk.toString('latin1', from, Math.min(to, from + MAX_KEY_CHARS + 1));
+    let key = this.keyText + chunk.toString('latin1', from, Math.min(to, from + this.keyLimit + 1));
     this.keyText = null;
-    if (key.length > MAX_KEY_CHARS) return;
+    if (key.length > this.keyLimit) return;
     if (key.includes('\\')) key = this.decodeKey(key, this.tokenStart);
+    if (picking) {
+      // latin1 is exact for the ASCII attribute names a path can hold; anything else matches nothing.
+      this.pickChild[d] = this.pickNodes[d]!.children.get(key) ?? null;
+      return;
+    }
     const id = KEYS_BY_ROLE[this.roles[d]!]?.get(key) ?? K_NONE;
     if (id === K_NONE) return;
     if ((this.seen[d]! & id) !== 0) {
@@ -431,6 +590,13 @@ export class PlanJsonScanner {
   }
 
   private keepCapturedPart(chunk: Buffer, end: number): void {
+    if (this.captureKey === K_PICK) {
+      this.captureBytes += end - this.captureFrom;
+      if (this.captureBytes > MAX_PICK_BYTES) this.pickTooLarge = true;
+      if (this.pickTooLarge) this.captureParts = [];
+      else this.captureParts.push(Buffer.from(chunk.subarray(this.captureFrom, end)));
+      return;
+    }
     this.captureBytes += end - this.captureFrom;
     if (this.captureBytes > MAX_CAPTURE_BYTES) {
       this.failAt(this.captureStart, `${this.whereCaptured()} is larger than ${MAX_CAPTURE_BYTES} bytes`);
@@ -440,6 +606,12 @@ export class PlanJsonScanner {
 
   private finishCapture(chunk: Buffer, end: number): void {
     this.capturing = false;
+    if (this.captureKey === K_PICK && (this.pickTooLarge || this.captureBytes + (end - this.captureFrom) > MAX_PICK_BYTES)) {
+      this.pickTooLarge = false;
+      this.captureParts = [];
+      this.recordPick(this.captureNode!, PICK_TOO_LARGE);
+      return;
+    }
     let raw = chunk.subarray(this.captureFrom, end);
     if (this.captureParts.length > 0) {
       this.keepCapturedPart(chunk, end);
@@ -482,6 +654,12 @@ export class PlanJsonScanner {
       case K_ACTIONS:
         this.entry.change = { actions: value };
         break;
+      case K_TYPE:
+        this.entry.type = value;
+        break;
+      case K_PICK:
+        this.recordPick(this.captureNode!, value);
+        break;
     }
   }
 
@@ -498,6 +676,10 @@ export class PlanJsonScanner {
   private failAt(offset: number, what: string, cause?: unknown): never {
     throw new PlanJsonError(`invalid plan JSON at byte ${offset}: ${what}`, { byteOffset: offset, cause });
   }
+}
+
+function pathsBelow(node: PickNode): string[] {
+  return [...node.paths, ...[...node.children.values()].flatMap(pathsBelow)];
 }
 
 /** How many backslashes end `chunk[floor, end)`. */

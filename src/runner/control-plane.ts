@@ -7,7 +7,8 @@ import { RunStore } from '../apply/run-store.ts';
 import { WorkspaceLocks } from '../apply/workspace-lock.ts';
 import { ApprovalStore } from '../approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
-import { createTerminalChannel } from '../approve/terminal-channel.ts';
+import { openApprovalChannel } from '../approve/open-channel.ts';
+import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
@@ -24,10 +25,12 @@ export interface ControlPlaneOptions {
 export async function openControlPlane(loaded: LoadedConfig, options: ControlPlaneOptions) {
   const { config } = loaded;
   const paths = runnerPaths(config.runner.dataDir);
+  // First, so a bad token file stops the runner before anything is opened.
+  const channel = options.channel ?? (await openApprovalChannel(loaded, options));
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   const redis = connectRedis(config.redis.url);
   const prefix = config.redis.prefix;
-  const runs = new RunStore(redis, prefix);
+  const runs = new RunStore(redis, prefix, scrubber);
   const approvalStore = new ApprovalStore(redis, prefix);
   const locks = new WorkspaceLocks(redis, prefix);
   const queues = createQueues({ redisUrl: config.redis.url, prefix, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
@@ -40,16 +43,19 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     redis.disconnect();
     throw err;
   }
-  const channel = options.channel ?? createTerminalChannel(options.log);
   const approvals = createApprovalService({
     runs,
     approvals: approvalStore,
     audit,
     channel,
     ttlMs: config.approval.ttl,
+    confirmTtlMs: config.approval.confirmTtl,
+    maxPending: config.approval.maxPending,
+    sendsHeld: options.writer === 'runner',
     enqueueApply: (id) => queues.enqueueApply(id),
     scheduleExpiry: (id, at) => queues.scheduleExpiry(id, at),
     log: options.log,
+    agentFor: (identity) => agentForApprover(config.audit.agents, identity),
   });
   return {
     loaded,

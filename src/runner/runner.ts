@@ -3,10 +3,14 @@ import { access, constants as fsConstants, readdir, rm } from 'node:fs/promises'
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApplySteps } from '../apply/apply-job.ts';
+import { createApprovalLookup } from '../audit/approval-on-record.ts';
+import { agentForApprover } from '../audit/attribution.ts';
+import { createWitness } from '../audit/witness.ts';
 import { thisHost } from '../apply/run-store.ts';
 import { isFinal } from '../apply/run.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
+import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
@@ -14,6 +18,9 @@ import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../pla
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
+import type { NtfyChannel } from '../approve/ntfy-channel.ts';
+import { listenForReplies } from '../approve/ntfy-replies.ts';
+import { replyWindowMs } from '../approve/open-channel.ts';
 
 export interface RunnerOptions {
   log: Logger;
@@ -50,10 +57,14 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const { config } = loaded;
   const log = options.log.child({ runner: config.runner.id });
   const engine = options.engine ?? createEngine(await engineSpecFor(config));
+  assertVaultConfigured(config);
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
+  const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
-  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, log });
+  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.queues.enqueueApply(id) });
+  const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
+  const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
   const applySteps = createApplySteps({
     runnerId: config.runner.id,
     paths,
@@ -61,6 +72,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     locks: cp.locks,
     audit,
     engine,
+    credentials,
     scrubber,
     log,
     workspaceLockWaitMs: config.queue.workspaceLockWait,
@@ -69,7 +81,12 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       const backend = backendFor(config, paths, run);
       return backend.type === 'local' ? String(backend.config['path']) : null;
     },
-    onFinal: (run) => removeJobDir(run.id),
+    onFinal: async (run) => {
+      await removeJobDir(run.id);
+      witness.afterApply(run.id);
+      await cp.approvals.announceOutcome(run);
+    },
+    approvalOnRecord: (run) => approvalLookup.find(run),
   });
 
   async function removeJobDir(runId: string): Promise<void> {
@@ -96,7 +113,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     for (const run of await runs.listIn(['applying'])) {
       if (run.apply?.host !== thisHost || run.apply.runnerId !== config.runner.id) continue;
       if (run.apply.pid !== process.pid && !isAlive(run.apply.pid)) {
-        await applySteps.abandon(run.id, `the runner process (pid ${run.apply.pid}) died mid-apply; the apply may be partial and is never re-run automatically`);
+        const abandoned = await applySteps.abandon(run.id, `the runner process (pid ${run.apply.pid}) died mid-apply; the apply may be partial and is never re-run automatically`);
+        if (abandoned) await cp.approvals.announceOutcome(abandoned);
       }
     }
   }
@@ -110,6 +128,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     supersede: (id, by) => cp.approvals.supersede(id, by),
   });
 
+  await witness.start();
   await reconcile();
   await sweepJobDirs();
   const workers = await startWorkers({
@@ -123,6 +142,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
         await planSteps.plan(runId, attempt);
       } catch (err) {
         throw err instanceof PlanEndedError ? doNotRetry(err) : err;
+      } finally {
+        // A plan that ended the run (no changes, failed, refused, superseded) leaves nothing to apply:
+        // its plan file embeds variable values, so it goes now rather than at the next sweep.
+        const ended = await runs.find(runId).catch(() => null);
+        if (ended && isFinal(ended.state) && ended.state !== 'needs_attention') await removeJobDir(runId).catch(() => undefined);
       }
     },
     apply: (runId) => applySteps.apply(runId),
@@ -131,11 +155,21 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       if (run && isFinal(run.state)) await removeJobDir(runId);
     },
     applyStalled: async (runId) => {
-      await applySteps.abandon(runId, 'the worker holding this apply stopped answering; the apply may be partial and is never re-run automatically');
+      const run = await applySteps.abandon(runId, 'the worker holding this apply stopped answering; the apply may be partial and is never re-run automatically');
+      if (run) await cp.approvals.announceOutcome(run);
     },
     onError: (err, where) => log.error({ err, where }, 'worker error'),
   });
   if (options.watch !== false) watcher.start();
+  // Replies come back over streams this process opens; nothing listens on a port.
+  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
+  const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
+  sendHeld();
+  const heldSender = setInterval(sendHeld, 10_000);
+  heldSender.unref();
+  // Response-wrapped secret_ids are unwrapped now, while their wrapping TTL still runs.
+  void credentials.prepare();
   const sweeper = setInterval(() => void sweepJobDirs().catch((err) => log.warn({ err }, 'job dir sweep failed')), 60_000);
   sweeper.unref();
   log.info({ repos: config.repos.length, dataDir: paths.dataDir, redis: config.redis.prefix, host: thisHost }, 'runner started');
@@ -144,12 +178,17 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     cp,
     engine,
     watcher,
+    witness,
+    replies,
     sweepJobDirs,
     reconcile,
     async stop(): Promise<void> {
       clearInterval(sweeper);
+      clearInterval(heldSender);
+      await replies?.stop();
       await watcher.stop();
       await workers.close();
+      await witness.stop();
       await cp.close();
       log.info('runner stopped');
     },

@@ -6,8 +6,12 @@ import { deriveRunId } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RepoConfig } from '../config/schema.ts';
+import { createLimiter } from './limit-concurrency.ts';
 import { listRemoteHeads, type RemoteHead } from './ls-remote.ts';
 import { matchesRefPattern, prNumberFromRef } from './refs.ts';
+
+/** Remote listings in flight at once, across all repos (see limit-concurrency.ts for why). */
+export const DEFAULT_MAX_CONCURRENT_POLLS = 8;
 
 export interface WatcherDeps {
   repos: RepoConfig[];
@@ -18,6 +22,8 @@ export interface WatcherDeps {
   supersede(runId: string, by: string): Promise<unknown>;
   /** Injected for tests; defaults to `git ls-remote`. */
   listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
+  /** Defaults to DEFAULT_MAX_CONCURRENT_POLLS. */
+  maxConcurrentPolls?: number;
 }
 
 export function createWatcher(deps: WatcherDeps) {
@@ -26,6 +32,7 @@ export function createWatcher(deps: WatcherDeps) {
   const seen = new Map<string, Map<string, string>>();
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Set<Promise<unknown>>();
+  const limit = createLimiter(deps.maxConcurrentPolls ?? DEFAULT_MAX_CONCURRENT_POLLS);
   let stopped = false;
 
   async function sight(repo: RepoConfig, head: RemoteHead, seenAt: number): Promise<void> {
@@ -50,10 +57,18 @@ export function createWatcher(deps: WatcherDeps) {
   const watcher = {
     /** Poll one repo once. Errors are logged and contained: other repos keep being served. */
     async pollRepo(repo: RepoConfig): Promise<{ heads: number; moved: number }> {
-      const seenAt = Date.now();
+      let seenAt = Date.now();
       let heads: RemoteHead[];
       try {
-        heads = (await listHeads(repo.url, repo.refs)).filter((h) => repo.refs.some((p) => matchesRefPattern(h.ref, p)));
+        // A poll still queued when the watcher stops never starts: stop() must not wait for a whole round.
+        const listed = await limit(async () => {
+          if (stopped) return null;
+          // Taken when the listing starts, not when it was queued: replicas order sightings by it.
+          seenAt = Date.now();
+          return listHeads(repo.url, repo.refs);
+        });
+        if (listed === null) return { heads: 0, moved: 0 };
+        heads = listed.filter((h) => repo.refs.some((p) => matchesRefPattern(h.ref, p)));
       } catch (err) {
         deps.log.warn({ err, repo: repo.name }, 'cannot list remote heads; will try again at the next poll');
         return { heads: 0, moved: 0 };

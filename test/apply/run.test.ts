@@ -8,6 +8,8 @@ const ALLOWED: Array<[RunState, RunState]> = [
   ['planning', 'planned'],
   ['planning', 'refused'],
   ['planning', 'awaiting_approval'],
+  ['planning', 'approved'],
+  ['planning', 'denied'],
   ['planning', 'failed'],
   ['planning', 'superseded'],
   ['awaiting_approval', 'approved'],

@@ -80,7 +80,11 @@ const delayedCommands = () => (env.AIRLOCK_DOUBLE_DELAY_COMMANDS ?? 'plan,apply'
 
 function recordInvocation(command) {
   if (env.AIRLOCK_DOUBLE_LOG) {
-    appendFileSync(env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString() }) + '\n');
+    // startedAtMs: when this process began (performance.timeOrigin, epoch ms with sub-ms precision, the
+    // clock Date uses); atMs: now, after node start-up. Benchmarks time spawns with them.
+    const startedAtMs = performance.timeOrigin;
+    const atMs = startedAtMs + performance.now();
+    appendFileSync(env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString(), startedAtMs, atMs }) + '\n');
   }
   if (env.AIRLOCK_DOUBLE_ENV_DUMP) {
     mkdirSync(env.AIRLOCK_DOUBLE_ENV_DUMP, { recursive: true });
@@ -100,6 +104,9 @@ async function runKnobs(command) {
     if (ms > 0) await sleep(ms);
   }
   if (env.AIRLOCK_DOUBLE_STDERR && (command === 'plan' || command === 'apply')) process.stderr.write(env.AIRLOCK_DOUBLE_STDERR + '\n');
+  if (env.AIRLOCK_DOUBLE_PRINT_ENV && (command === 'plan' || command === 'apply')) {
+    for (const name of env.AIRLOCK_DOUBLE_PRINT_ENV.split(',').map((n) => n.trim()).filter(Boolean)) process.stderr.write(`${name}=${env[name] ?? ''}\n`);
+  }
   const failing = (env.AIRLOCK_DOUBLE_FAIL ?? '').split(',').map((s) => s.trim());
   if (failing.includes(command)) {
     diag(`Injected failure (AIRLOCK_DOUBLE_FAIL=${env.AIRLOCK_DOUBLE_FAIL})`, `The Airlock terraform double was told to fail "${command}".`);

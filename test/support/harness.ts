@@ -45,8 +45,11 @@ export interface TestConfigInput {
   prefix: string;
   runnerId?: string;
   refs?: string[];
-  workspaces?: Array<{ name: string; dir: string }>;
+  /** Extra keys (e.g. `credentials`) are written into the workspace as given. */
+  workspaces?: Array<{ name: string; dir: string } & Record<string, unknown>>;
   engineEnv?: Record<string, string>;
+  /** Per-step engine limits, e.g. `{ apply: '1s' }` to make the engine time out. */
+  engineTimeouts?: Partial<Record<'init' | 'plan' | 'show' | 'apply', string>>;
   appliesEnabled?: boolean;
   extra?: Record<string, unknown>;
 }
@@ -65,7 +68,7 @@ export function configYaml(input: TestConfigInput): string {
   const doc = {
     runner: { id: input.runnerId ?? 'test', dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
-    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m' }, lockTimeout: '1s' },
+    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts }, lockTimeout: '1s' },
     repos: [
       {
         name: 'infra',

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Create Airlock's two AppRole identities in Vault/OpenBao: airlock-plan (read-only, used while the pull
+# request's code runs) and airlock-apply (used only for an approved apply). Run it with a Vault admin
+# token, from this directory, on any host with the `vault` or `bao` CLI:
+#
+#   VAULT_ADDR=https://vault.lab.internal:8200 VAULT_TOKEN=… RUNNER_CIDR=10.0.5.20/32 ./setup-approle.sh
+#
+# Token TTLs must cover the engine timeouts of the runner config (`airlock doctor` checks):
+#   plan:  engine.timeouts.init + plan + show   (defaults 10m + 30m + 5m = 45m)
+#   apply: engine.timeouts.apply                (default 60m)
+# Tokens are service tokens (batch tokens cannot be revoked), unrenewable beyond token_max_ttl.
+set -eu
+
+VAULT=${VAULT_BIN:-$(command -v bao || command -v vault || true)}
+[ -n "$VAULT" ] || { echo "needs the vault or bao CLI (or set VAULT_BIN)" >&2; exit 1; }
+: "${VAULT_ADDR:?set VAULT_ADDR}"
+MOUNT=${APPROLE_MOUNT:-approle}
+PLAN_TTL=${PLAN_TOKEN_TTL:-50m}
+APPLY_TTL=${APPLY_TOKEN_TTL:-65m}
+SECRET_ID_TTL=${SECRET_ID_TTL:-720h}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# Bind both the secret_id and the tokens to the runner host when its address is known.
+BIND=""
+if [ -n "${RUNNER_CIDR:-}" ]; then
+  BIND="secret_id_bound_cidrs=$RUNNER_CIDR token_bound_cidrs=$RUNNER_CIDR"
+fi
+
+"$VAULT" auth list -format=json | grep -q "\"$MOUNT/\"" || "$VAULT" auth enable -path="$MOUNT" approle
+
+"$VAULT" policy write airlock-plan "$HERE/airlock-plan.hcl"
+"$VAULT" policy write airlock-apply "$HERE/airlock-apply.hcl"
+
+for phase in plan apply; do
+  ttl=$PLAN_TTL
+  [ "$phase" = apply ] && ttl=$APPLY_TTL
+  # shellcheck disable=SC2086 # $BIND is a list of key=value words
+  "$VAULT" write "auth/$MOUNT/role/airlock-$phase" \
+    token_policies="airlock-$phase" token_type=service \
+    token_ttl="$ttl" token_max_ttl="$ttl" token_num_uses=0 \
+    secret_id_ttl="$SECRET_ID_TTL" secret_id_num_uses=0 $BIND
+done
+
+echo
+echo "Put these in the workspace's credentials in the runner config:"
+for phase in plan apply; do
+  echo "  $phase: roleId: $("$VAULT" read -field=role_id "auth/$MOUNT/role/airlock-$phase/role-id")"
+done
+echo
+echo "Then deliver a secret_id per identity to the runner host: ./issue-secret-id.sh airlock-plan … and airlock-apply …"

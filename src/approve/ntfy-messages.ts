@@ -1,0 +1,85 @@
+// The ntfy messages Airlock publishes: the request with its Approve/Deny buttons, the follow-ups that say
+// what became of it, and the note that a tap was not counted. Pure. Always plain text (markdown off).
+// The only secret in a request is the nonce in the button bodies, plus the approver's own reply token in
+// the button headers: that is how an ntfy `http` action authenticates, and that token may only write
+// to that approver's reply topic.
+import type { Run } from '../apply/run.ts';
+import { renderCounts } from '../plan/render.ts';
+import type { NtfyAction, NtfyPublish } from './ntfy-client.ts';
+import { fitBytes, phoneText, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, renderPhoneConfirm, renderPhoneRequest, where } from './phone-summary.ts';
+import { renderReply } from './reply.ts';
+import type { RequestPhase } from './approval-service.ts';
+
+export interface ReplyTarget {
+  /** The ntfy server's base URL as the phone reaches it. */
+  server: string;
+  replyTopic: string;
+  replyToken: string;
+}
+
+/** The request for one approver: summary, then Approve (or Confirm) and Deny, each a POST to the reply topic. */
+export function buildRequest(run: Run, notifyTopic: string, reply: ReplyTarget, nonce: string, expiresAt: Date, phase: RequestPhase): NtfyPublish {
+  if (!run.plan) throw new Error(`run ${run.id} has no plan to ask about`);
+  const ctx = { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256, author: run.author, runId: run.id, reasons: run.plan.reasons, expiresAt };
+  const text = phase === 'confirm' ? renderPhoneConfirm(run.plan.summary, ctx) : renderPhoneRequest(run.plan.summary, ctx);
+  const button = (label: string, decision: 'approve' | 'deny'): NtfyAction => ({
+    action: 'http',
+    label,
+    url: `${reply.server}/${reply.replyTopic}`,
+    method: 'POST',
+    headers: { Authorization: `Bearer ${reply.replyToken}` },
+    body: renderReply(nonce, decision),
+    clear: true,
+  });
+  return {
+    topic: notifyTopic,
+    title: text.title,
+    message: text.message,
+    priority: phase === 'confirm' ? 5 : 4,
+    tags: phase === 'confirm' ? ['warning'] : ['lock'],
+    markdown: false,
+    actions: [button(phase === 'confirm' ? 'Confirm destroy' : 'Approve', 'approve'), button('Deny', 'deny')],
+  };
+}
+
+const OUTCOMES: Record<string, { title: string; priority: 1 | 2 | 3 | 4 | 5; tag: string; text(run: Run): string }> = {
+  approved: { title: 'Approved', priority: 3, tag: 'white_check_mark', text: (r) => `Approved by ${decider(r)}. The apply is queued.` },
+  denied: { title: 'Denied', priority: 3, tag: 'no_entry', text: (r) => `Denied by ${decider(r)}. Nothing will be applied.` },
+  expired: { title: 'Expired', priority: 3, tag: 'hourglass', text: () => 'Nobody answered in time: this counts as a denial. Nothing will be applied.' },
+  superseded: { title: 'Superseded', priority: 2, tag: 'recycle', text: () => 'A newer commit replaced this plan: taps on its request no longer count. The newer plan asks again if it needs to.' },
+  applied: { title: 'Applied', priority: 3, tag: 'rocket', text: (r) => `Applied: ${r.plan ? renderCounts(r.plan.summary) : 'the approved plan'}.` },
+  failed: { title: 'Apply failed', priority: 4, tag: 'x', text: (r) => `The apply failed (${phoneText(r.error?.code ?? 'unknown error', 60)}). It is not retried; see \`airlock show ${r.id}\` on the runner host.` },
+  needs_attention: { title: 'Needs attention', priority: 5, tag: 'rotating_light', text: (r) => `The apply was interrupted and may be partial. A human must check it: \`airlock show ${r.id}\` on the runner host.` },
+};
+
+/** A follow-up for one approver telling what became of a run; null for outcomes nobody needs told. */
+export function buildOutcome(run: Run, outcome: string, notifyTopic: string): NtfyPublish | null {
+  const o = OUTCOMES[outcome];
+  if (!o) return null;
+  return {
+    topic: notifyTopic,
+    title: fitBytes(`${o.title}: ${where(run)}`, PHONE_TITLE_BYTES),
+    message: fitBytes(`${o.text(run)}\nRun ${run.id} · commit ${run.sha.slice(0, 7)}`, PHONE_MESSAGE_BYTES),
+    priority: o.priority,
+    tags: [o.tag],
+    markdown: false,
+  };
+}
+
+/** Tell an approver their tap did not count, and why. */
+export function buildRefusal(run: Run, reason: string, notifyTopic: string): NtfyPublish {
+  return {
+    topic: notifyTopic,
+    title: fitBytes(`Not counted: ${where(run)}`, PHONE_TITLE_BYTES),
+    message: fitBytes(`Your tap was refused: ${reason}. Nothing changed.\nRun ${run.id} · commit ${run.sha.slice(0, 7)} · now ${run.state}`, PHONE_MESSAGE_BYTES),
+    priority: 3,
+    tags: ['warning'],
+    markdown: false,
+  };
+}
+
+function decider(run: Run): string {
+  const d = run.decision;
+  if (!d) return 'someone';
+  return `${phoneText(d.by.id)}${d.breakGlass ? ' on the runner host (break-glass)' : ` via ${phoneText(d.channel, 20)}`}`;
+}

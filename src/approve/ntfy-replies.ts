@@ -1,0 +1,80 @@
+// Replies heard on the reply topics become decisions: the topic names the approver (a reply topic is one
+// approver's), the body names the nonce and the decision, and the approval service does every check.
+// A refused tap tied to a known run gets one short note back, so a cleared notification is never mistaken
+// for a decision that counted.
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Run } from '../apply/run.ts';
+import type { ApprovalService } from './approval-service.ts';
+import { hashToken } from './approve.ts';
+import { ApprovalRefusedError } from './errors.ts';
+import type { NtfyChannel } from './ntfy-channel.ts';
+import type { NtfyEvent } from './ntfy-client.ts';
+import { parseReply } from './reply.ts';
+import { ReplyCursor } from './reply-cursor.ts';
+import { createReplyListener, type ReplyListener } from './reply-listener.ts';
+
+const TOLD_LIMIT = 1000;
+
+export interface ReplyHandlerDeps {
+  channel: NtfyChannel;
+  approvals: Pick<ApprovalService, 'decide' | 'reject'>;
+  findRun(id: string): Promise<Run | null>;
+  log: Logger;
+}
+
+/** Turn one reply message into a decision (or an audited refusal). Throws only when it could not be handled. */
+export function createReplyHandler(deps: ReplyHandlerDeps) {
+  const byTopic = new Map(deps.channel.config.approvers.map((a) => [a.replyTopic, a]));
+  const told = new Set<string>();
+
+  async function tellOnce(approver: string, nonce: string, err: ApprovalRefusedError): Promise<void> {
+    const key = hashToken(nonce);
+    if (err.runId === null || told.has(key)) return;
+    told.add(key);
+    if (told.size > TOLD_LIMIT) told.delete(told.values().next().value!);
+    const run = await deps.findRun(err.runId);
+    if (run) await deps.channel.notifyRefusal(approver, run, err.reason).catch((e: unknown) => deps.log.warn({ err: e, runId: run.id }, 'could not tell the approver'));
+  }
+
+  return async (topic: string, message: NtfyEvent): Promise<void> => {
+    const approver = byTopic.get(topic);
+    if (!approver) return;
+    const via = { topic, messageId: String(message.id) };
+    const by = { kind: 'human' as const, id: approver.name };
+    const reply = parseReply(message.message);
+    if (reply === 'probe') {
+      deps.log.info({ topic }, 'reply topic check from `airlock doctor` received');
+      return;
+    }
+    if ('invalid' in reply) {
+      await deps.approvals.reject({ by, channel: 'ntfy', approver: approver.name, via }, `malformed reply: ${reply.invalid}`);
+      return;
+    }
+    try {
+      const run = await deps.approvals.decide({ decision: reply.decision, token: reply.nonce, by, channel: 'ntfy', approver: approver.name, via });
+      deps.log.info({ runId: run.id, approver: approver.name, decision: reply.decision, state: run.state, phase: run.approval?.phase }, 'reply counted');
+    } catch (err) {
+      if (!(err instanceof ApprovalRefusedError)) throw err;
+      await tellOnce(approver.name, reply.nonce, err);
+    }
+  };
+}
+
+/** Start listening on every approver's reply topic with the subscriber token. */
+export function listenForReplies(deps: ReplyHandlerDeps & { redis: Redis; prefix: string; replyWindowMs: number }): ReplyListener {
+  const { channel } = deps;
+  const listener = createReplyListener({
+    client: channel.client,
+    token: channel.tokens.subscribe,
+    topics: channel.config.approvers.map((a) => a.replyTopic),
+    cursor: new ReplyCursor(deps.redis, deps.prefix),
+    // No cursor yet: only replies young enough to answer a live request can matter.
+    firstSince: () => String(Math.floor((Date.now() - deps.replyWindowMs) / 1000)),
+    handle: createReplyHandler(deps),
+    log: deps.log,
+    keepaliveTimeoutMs: channel.config.keepaliveTimeout,
+  });
+  listener.start();
+  return listener;
+}

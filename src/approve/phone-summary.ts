@@ -1,0 +1,133 @@
+// What the approver reads on the phone before tapping. Pure. Fits a fixed byte budget, well below ntfy's
+// 4 KB (a longer body would become an attachment); destroys come first and the counts are always complete.
+// Repo-supplied strings are made visible, then Markdown-escaped: the message is published as plain text,
+// and escaping also stops the apps from turning a repo-supplied URL, domain or e-mail into a tappable link.
+import { renderCounts, renderCutLine } from '../plan/render.ts';
+import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
+import { escapeMarkdown, hasMixedScripts, visibleText } from '../plan/untrusted-text.ts';
+
+export const PHONE_MESSAGE_BYTES = 3072;
+export const PHONE_TITLE_BYTES = 200;
+
+export interface PhoneContext {
+  repo: string;
+  workspace: string;
+  pr: number | null;
+  sha: string;
+  planSha256: string;
+  author?: string;
+  runId?: string;
+  /** Why the policy gave this tier (`[rule] what`); at most three are shown. */
+  reasons?: string[];
+  expiresAt: Date;
+}
+
+export interface PhoneText {
+  title: string;
+  message: string;
+}
+
+const MARKERS: Record<ChangeAction, string> = { delete: '-', replace: '-/+', forget: 'x', create: '+', update: '~' };
+const DESTROYS: ReadonlySet<ChangeAction> = new Set(['delete', 'replace']);
+const MAX_ADDRESS = 160;
+const MAX_NAME = 64;
+const MIXED = ' [!] mixed scripts';
+const MAX_REASONS = 3;
+const MAX_REASON = 160;
+
+/** The request for the first tap: identity of the plan, complete counts, then the changes, destroys first. */
+export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
+  const destroys = destroyCount(summary);
+  const head = [...identityLines(ctx), renderCounts(summary)];
+  if (destroys > 0) head.push(`This destroys ${destroys} resource${destroys === 1 ? '' : 's'}: approving asks for a second tap.`);
+  head.push(...reasonLines(ctx.reasons ?? []));
+  const tail = [`Expires ${formatTime(ctx.expiresAt)}.`];
+  return {
+    title: fitBytes(`Approve? ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
+    message: renderWithin(summary, summary.changes, head, tail, budget),
+  };
+}
+
+/** The request for the second tap a destructive plan needs: what gets destroyed, first and by name. */
+export function renderPhoneConfirm(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
+  const destroys = destroyCount(summary);
+  const noun = `resource${destroys === 1 ? '' : 's'}`;
+  const head = [`Confirm: this destroys ${destroys} ${noun}:`];
+  const tail = [...identityLines(ctx), renderCounts(summary), `Expires ${formatTime(ctx.expiresAt)}. Only this second tap lets the apply go.`];
+  return {
+    title: fitBytes(`Confirm: this destroys ${destroys} ${noun} · ${where(ctx)}`, PHONE_TITLE_BYTES),
+    message: renderWithin(summary, summary.changes.filter((c) => DESTROYS.has(c.action)), head, tail, budget),
+  };
+}
+
+/** `repo-string` shown safely on the phone: visible code points, Markdown-escaped, flagged when it mixes scripts. */
+export function phoneText(s: string, maxLength = MAX_NAME): string {
+  return `${escapeMarkdown(visibleText(s, maxLength))}${hasMixedScripts(s) ? MIXED : ''}`;
+}
+
+/** Clip to at most `max` UTF-8 bytes on a code point boundary, ending in '…' when cut. */
+export function fitBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n + 3 > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return `${out}…`;
+}
+
+function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], head: string[], tail: string[], budget: number): string {
+  const fixed = Buffer.byteLength([...head, ...tail].join('\n'));
+  const shown: PlanSummary['changes'] = [];
+  const lines: string[] = [];
+  let used = fixed;
+  for (const change of candidates) {
+    const line = `${MARKERS[change.action]} ${phoneText(change.address, MAX_ADDRESS)}`;
+    const cut = renderCutLine(summary, [...shown, change]);
+    const cost = Buffer.byteLength(line) + 1;
+    if (used + cost + (cut ? Buffer.byteLength(cut) + 1 : 0) > budget) break;
+    shown.push(change);
+    lines.push(line);
+    used += cost;
+  }
+  const cut = renderCutLine(summary, shown);
+  const text = [...head, ...lines, ...(cut ? [cut] : []), ...tail].join('\n');
+  // The fixed parts are bounded far below the budget; clipping is a last guard, never the plan.
+  return fitBytes(text, budget);
+}
+
+function reasonLines(reasons: string[]): string[] {
+  const lines = reasons.slice(0, MAX_REASONS).map((r) => `Why: ${phoneText(r, MAX_REASON)}`);
+  if (reasons.length > MAX_REASONS) lines.push(`…and ${reasons.length - MAX_REASONS} more reasons (airlock show)`);
+  return lines;
+}
+
+function identityLines(ctx: PhoneContext): string[] {
+  const pr = ctx.pr === null ? 'no PR' : `PR #${ctx.pr}`;
+  const lines = [`${pr} · commit ${phoneText(ctx.sha.slice(0, 7), 7)}${ctx.author === undefined ? '' : ` · author ${phoneText(ctx.author)}`}`];
+  lines.push(`${phoneText(ctx.repo)} / ${phoneText(ctx.workspace)} · plan sha256 ${phoneText(ctx.planSha256.slice(0, 12), 12)}${ctx.runId ? ` · run ${phoneText(ctx.runId, 24)}` : ''}`);
+  return lines;
+}
+
+/** "infra/default PR #7": the run's place, for titles (config names and a number, made visible). */
+export function where(ctx: Pick<PhoneContext, 'repo' | 'workspace' | 'pr'>): string {
+  return `${visibleText(ctx.repo, 48)}/${visibleText(ctx.workspace, 48)} ${ctx.pr === null ? '(no PR)' : `PR #${ctx.pr}`}`;
+}
+
+function shortCounts(summary: PlanSummary): string {
+  const { counts } = summary;
+  const parts = [`${counts.delete} destroy`, `${counts.replace} replace`, `${counts.create} create`, `${counts.update} update`];
+  if (counts.forget > 0) parts.push(`${counts.forget} forget`);
+  return parts.join(', ');
+}
+
+function destroyCount(summary: PlanSummary): number {
+  return summary.counts.delete + summary.counts.replace;
+}
+
+function formatTime(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -1,0 +1,42 @@
+// Where the reply listener is in each reply topic, kept in Redis under the runner's prefix: the last
+// message id handled (to resume with `since=`), and a claim per message so that a message seen twice
+// (a resumed stream, a second runner replica) is handled once.
+import type { Redis } from 'ioredis';
+
+const DONE_TTL_S = 48 * 3600; // longer than ntfy's default 12 h cache: a replayed cache never runs twice
+const CLAIM_TTL_MS = 30_000; // a claim whose holder died frees itself; the stream re-reads the message
+
+export class ReplyCursor {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  #cursorKey(topic: string): string {
+    return `${this.prefix}:ntfy:cursor:${topic}`;
+  }
+
+  #messageKey(topic: string, id: string): string {
+    return `${this.prefix}:ntfy:reply:${topic}:${id}`;
+  }
+
+  /** The last message id handled on `topic`, or null before the first. */
+  async last(topic: string): Promise<string | null> {
+    return this.redis.get(this.#cursorKey(topic));
+  }
+
+  /** Take a message for handling; false when it was handled already or someone is handling it. */
+  async claim(topic: string, id: string): Promise<boolean> {
+    return (await this.redis.set(this.#messageKey(topic, id), 'claimed', 'PX', CLAIM_TTL_MS, 'NX')) === 'OK';
+  }
+
+  /** The message is handled: never handle it again, and resume after it. */
+  async done(topic: string, id: string): Promise<void> {
+    await this.redis.multi().set(this.#messageKey(topic, id), 'done', 'EX', DONE_TTL_S).set(this.#cursorKey(topic), id).exec();
+  }
+
+  /** Handling failed before it could count: let the next read of the stream try again. */
+  async release(topic: string, id: string): Promise<void> {
+    await this.redis.del(this.#messageKey(topic, id));
+  }
+}

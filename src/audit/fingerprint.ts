@@ -1,0 +1,46 @@
+// A run's fingerprint: one sha256 that pins everything that decided what an apply would do — the commit's
+// tree, the plan file's bytes, the runner config, the policy, the engine version and the provider lock.
+// Two runs with the same fingerprint were planned from the same inputs under the same rules.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunnerConfig } from '../config/schema.ts';
+import { policyHash } from '../policy/policy.ts';
+import { canonicalJson } from './audit.ts';
+
+export interface FingerprintInputs {
+  treeId: string;
+  planSha256: string;
+  /** sha256 of the runner config file's bytes (`LoadedConfig.hash`). */
+  configHash: string;
+  policyHash: string;
+  engineVersion: string;
+  /** sha256 of the workspace's `.terraform.lock.hcl` after init, or "none". */
+  lockFileHash: string;
+}
+
+export interface RunFingerprint extends FingerprintInputs {
+  sha256: string;
+}
+
+/** Pure: the fingerprint of a run from its inputs (canonical JSON of the named inputs, hashed once). */
+export function computeFingerprint(inputs: FingerprintInputs): RunFingerprint {
+  const { treeId, planSha256, configHash, policyHash, engineVersion, lockFileHash } = inputs;
+  const named = { treeId, planSha256, configHash, policyHash, engineVersion, lockFileHash };
+  return { ...named, sha256: createHash('sha256').update(canonicalJson(named)).digest('hex') };
+}
+
+/** The policy domain's hash of the rules that decide what may run and how it is gated (policy + guard). */
+export function policyHashOf(config: RunnerConfig): string {
+  return policyHash(config);
+}
+
+/** sha256 of the provider lock file in `workspaceDir`, or "none" when there is none. */
+export async function lockFileHashIn(workspaceDir: string): Promise<string> {
+  try {
+    return createHash('sha256').update(await readFile(path.join(workspaceDir, '.terraform.lock.hcl'))).digest('hex');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw err;
+  }
+}

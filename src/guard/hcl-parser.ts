@@ -1,0 +1,95 @@
+// The one user of @cdktf/hcl2json (HashiCorp's HCL parser compiled to WebAssembly), through a worker
+// thread (hcl-worker.mjs): a parse blocks its thread, ~0.1-2 s for a few hundred KB of HCL, and the
+// module instantiates ~7 MB of WebAssembly (~250 ms, ~100 MB of memory, measured on node 20). The thread
+// starts on the first guard run, not at start-up, and stops after a minute without work.
+import { Worker } from 'node:worker_threads';
+
+/** One node of an HCL expression as the parser reports it. */
+export interface ExpressionNode {
+  type: string;
+  meta?: { name?: string; value?: string; type?: string; fullAccessor?: string; expandedFinalArgument?: unknown };
+  children?: ExpressionNode[];
+}
+
+// A parse that never answers (a pathological file, a dead runtime) must not hang the plan job.
+const PARSE_TIMEOUT_MS = 60_000;
+const IDLE_MS = 60_000;
+
+let worker: Worker | null = null;
+let idle: NodeJS.Timeout | undefined;
+let nextId = 0;
+// One call at a time: the thread parses sequentially anyway, and each deadline then measures one parse.
+let queue: Promise<unknown> = Promise.resolve();
+
+function stopWorker(): void {
+  clearTimeout(idle);
+  void worker?.terminate();
+  worker = null;
+}
+
+function call<T>(op: 'parse' | 'template', filename: string, text: string): Promise<T> {
+  const run = async (): Promise<T> => {
+    clearTimeout(idle);
+    worker ??= new Worker(new URL('./hcl-worker.mjs', import.meta.url));
+    worker.unref();
+    const current = worker;
+    const id = ++nextId;
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          stopWorker();
+          reject(new Error(`the HCL parser did not answer within ${PARSE_TIMEOUT_MS / 1000} s`));
+        }, PARSE_TIMEOUT_MS);
+        const done = () => {
+          clearTimeout(timer);
+          current.off('message', onMessage);
+          current.off('error', onError);
+          current.off('exit', onExit);
+        };
+        const onMessage = (m: { id: number; ok: boolean; value?: T; message?: string }) => {
+          if (m.id !== id) return;
+          done();
+          if (m.ok) resolve(m.value as T);
+          else reject(new Error(m.message));
+        };
+        const onError = (err: Error) => {
+          done();
+          if (worker === current) worker = null;
+          reject(new Error(`the HCL parser failed: ${err.message}`));
+        };
+        const onExit = (code: number) => {
+          done();
+          if (worker === current) worker = null;
+          reject(new Error(`the HCL parser stopped (exit code ${code})`));
+        };
+        current.on('message', onMessage);
+        current.on('error', onError);
+        current.on('exit', onExit);
+        current.postMessage({ id, op, filename, text });
+      });
+    } finally {
+      if (worker !== null) {
+        idle = setTimeout(stopWorker, IDLE_MS);
+        idle.unref();
+      }
+    }
+  };
+  const result = queue.then(run, run);
+  queue = result.catch(() => undefined);
+  return result;
+}
+
+/** Parse one HCL file into hcl2json's JSON shape; throws with the parser's message (file:line,col). */
+export async function parseHcl(filename: string, contents: string): Promise<Record<string, unknown>> {
+  return call('parse', filename, contents);
+}
+
+/**
+ * Parse `text` as an HCL template (the body of a quoted string, a heredoc or a template file) and return
+ * its expression tree. Throws when it is not a valid template.
+ */
+export async function parseTemplate(filename: string, text: string): Promise<ExpressionNode | null> {
+  let delimiter = 'AIRLOCK_TEMPLATE_END';
+  while (text.split('\n').some((line) => line.trim() === delimiter)) delimiter += '_';
+  return call('template', filename, `<<${delimiter}\n${text}\n${delimiter}\n`);
+}

@@ -1,0 +1,52 @@
+// The plan job's last step when the policy, not a human, decides: an `auto` plan is approved by the
+// policy and queued for apply exactly as a human approval would be; a `deny` plan ends `denied`. Both are
+// recorded like a human decision, with the policy as the actor and the deciding rules in the audit record.
+import type { Logger } from 'pino';
+import type { RunStore } from '../apply/run-store.ts';
+import type { Actor, Run } from '../apply/run.ts';
+import { describeRun } from '../audit/audit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { PolicyDecision } from './policy.ts';
+
+export const POLICY_ACTOR: Actor = { kind: 'runner', id: 'policy' };
+export const POLICY_CHANNEL = 'policy';
+
+export interface PolicyStepDeps {
+  runs: RunStore;
+  audit: AuditLog;
+  log: Logger;
+  enqueueApply(runId: string): Promise<void>;
+}
+
+/** Settle a planned run the policy decides alone; null when a human must decide (or the run moved on). */
+export async function settleByPolicy(deps: PolicyStepDeps, run: Run, decision: PolicyDecision): Promise<Run | null> {
+  if (decision.tier !== 'auto' && decision.tier !== 'deny') return null;
+  const approve = decision.tier === 'auto';
+  const settled = await deps.runs.moveIf(run.id, ['planning'], approve ? 'approved' : 'denied', {
+    decision: {
+      decision: approve ? 'approve' : 'deny',
+      by: POLICY_ACTOR,
+      channel: POLICY_CHANNEL,
+      breakGlass: false,
+      at: new Date().toISOString(),
+      planSha256: run.plan!.sha256,
+    },
+  });
+  if (!settled) return null;
+  await deps.audit.append({
+    type: approve ? 'approval.granted' : 'approval.denied',
+    ...describeRun(settled),
+    actor: POLICY_ACTOR,
+    detail: { channel: POLICY_CHANNEL, breakGlass: false, rules: decision.rules, reason: decision.reasons[0] ?? null, reasons: decision.reasons },
+  });
+  deps.log.info({ rules: decision.rules, tier: decision.tier }, approve ? 'approved by policy' : 'denied by policy');
+  if (approve) await deps.enqueueApply(settled.id);
+  return settled;
+}
+
+/** A policy approval whose apply was never queued (the worker died in between) is queued again. */
+export async function resumePolicyApproval(deps: Pick<PolicyStepDeps, 'enqueueApply'>, run: Run): Promise<boolean> {
+  if (run.state !== 'approved' || run.decision?.channel !== POLICY_CHANNEL) return false;
+  await deps.enqueueApply(run.id);
+  return true;
+}

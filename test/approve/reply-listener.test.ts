@@ -1,0 +1,132 @@
+// The reply listener against the double's switches: 401/403 explained and survived, 429 backed off,
+// garbage and unknown events ignored, a silent stream replaced, and every message handled exactly once.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import type { NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import { createNtfyClient } from '../../src/approve/ntfy-client.ts';
+import { ReplyCursor } from '../../src/approve/reply-cursor.ts';
+import { createReplyListener } from '../../src/approve/reply-listener.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startNtfyDouble, type NtfyDouble } from '../doubles/ntfy-double.ts';
+import { CapturedLog, deletePrefix, REDIS_URL, testPrefix, waitFor } from '../support/harness.ts';
+
+const TOPIC = 'airlocktest-alice-reply-x';
+
+async function setup(t: TestContext, opts: { subscriberToken?: string; grant?: boolean; keepaliveTimeoutMs?: number; failFirst?: number } = {}) {
+  const token = `tk_${randomBytes(13).toString('hex')}`;
+  const writer = `tk_${randomBytes(13).toString('hex')}`;
+  const double: NtfyDouble = await startNtfyDouble({
+    tokens: { [token]: 'subscribe', [writer]: 'alice' },
+    acl: [...(opts.grant === false ? [] : [{ user: 'subscribe', topic: TOPIC, access: 'read-only' as const }]), { user: 'alice', topic: TOPIC, access: 'write-only' }],
+  });
+  const prefix = testPrefix();
+  const redis = new Redis(REDIS_URL);
+  const captured = new CapturedLog();
+  const handled: NtfyEvent[] = [];
+  let failures = opts.failFirst ?? 0;
+  const cursor = new ReplyCursor(redis, prefix);
+  const listener = createReplyListener({
+    client: createNtfyClient(double.url),
+    token: opts.subscriberToken ?? token,
+    topics: [TOPIC],
+    cursor,
+    firstSince: () => 'all',
+    handle: async (_topic, message) => {
+      if (failures > 0) {
+        failures--;
+        throw new Error('redis hiccup');
+      }
+      handled.push(message);
+    },
+    log: createLogger({ level: 'debug', destination: captured.stream, pretty: false }),
+    keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? 60_000,
+    backoff: { initialMs: 20, maxMs: 100, forbiddenMs: 50, rateLimitedMs: 50 },
+  });
+  listener.start();
+  t.after(async () => {
+    await listener.stop();
+    await double.close();
+    redis.disconnect();
+    await deletePrefix(prefix);
+  });
+  const post = async (body: string) => {
+    const r = await fetch(`${double.url}/${TOPIC}`, { method: 'POST', headers: { Authorization: `Bearer ${writer}` }, body });
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { id: string }).id;
+  };
+  const subscriptions = () => double.requests.filter((r) => r.path === `/${TOPIC}/json`);
+  return { double, listener, captured, handled, post, subscriptions, cursor, redis, prefix, token };
+}
+
+test('401 and 403 are logged with what to fix, retried, and the stream comes up once the ACL is right', async (t) => {
+  const unknown = `tk_${randomBytes(13).toString('hex')}`;
+  const s = await setup(t, { subscriberToken: unknown, grant: false });
+  await waitFor('a 401 logged', async () => s.captured.raw.includes('40101'));
+  assert.match(s.captured.raw, /airlock doctor/);
+  s.double.addToken(unknown, 'subscribe');
+  await waitFor('a 403 logged', async () => s.captured.raw.includes('40301'));
+  assert.match(s.captured.raw, /ntfy access USER TOPIC read-only/);
+  s.double.grant({ user: 'subscribe', topic: TOPIC, access: 'read-only' });
+  await s.listener.waitConnected();
+  await s.post('after the fix');
+  await waitFor('the message handled', async () => s.handled.length === 1);
+  assert.ok(!s.captured.raw.includes(unknown), 'the token itself is never logged');
+});
+
+test('429 backs off, then the stream comes up again', async (t) => {
+  const s = await setup(t);
+  await s.listener.waitConnected();
+  s.double.limitRequests({ burst: 0, replenishMs: 60_000 });
+  s.double.dropConnections();
+  await waitFor('a 429 logged', async () => s.captured.raw.includes('rate limiting the reply stream'));
+  s.double.limitRequests(null);
+  await s.listener.waitConnected();
+  await s.post('hello');
+  await waitFor('the message handled', async () => s.handled.length === 1);
+});
+
+test('garbage lines and unknown event types are ignored; the next message is still handled', async (t) => {
+  const s = await setup(t);
+  await s.listener.waitConnected();
+  s.double.injectLine(TOPIC, 'this is not json');
+  s.double.injectLine(TOPIC, '{"event":"poll_request","id":"abcdefabcdef","topic":"x"}');
+  s.double.injectLine(TOPIC, '{"event":"message"}');
+  s.double.injectLine(TOPIC, '\x1b[31m{{{');
+  await s.post('real');
+  await waitFor('the real message handled', async () => s.handled.length === 1);
+  assert.equal(s.handled[0]?.message, 'real');
+  assert.match(s.captured.raw, /not an ntfy event/);
+  assert.doesNotMatch(s.captured.raw, /\\u001b\[31m/, 'the garbage is logged with its control characters made visible');
+  assert.equal(s.subscriptions().length, 1, 'no reconnect was needed');
+});
+
+test('a stream that goes silent past the keepalive timeout is replaced', async (t) => {
+  const s = await setup(t, { keepaliveTimeoutMs: 150 });
+  await waitFor('several reconnects', async () => s.subscriptions().length >= 3);
+  assert.match(s.captured.raw, /silent past the keepalive timeout/);
+  await s.listener.waitConnected();
+  await s.post('still heard');
+  await waitFor('handled', async () => s.handled.length === 1);
+});
+
+test('each message is handled once: across a reconnect, a lost cursor, and a handler that failed once', async (t) => {
+  const s = await setup(t, { failFirst: 1 });
+  await s.listener.waitConnected();
+  const first = await s.post('one');
+  await waitFor('handled after the failed attempt and a reconnect', async () => s.handled.length === 1);
+  assert.ok(s.subscriptions().length >= 2, 'the failure made the listener re-read the stream');
+  assert.equal(await s.cursor.last(TOPIC), first);
+  await s.post('two');
+  await waitFor('two handled', async () => s.handled.length === 2);
+  // The cursor is lost (say, a Redis restore): the server replays its whole cache, nothing runs twice.
+  await s.redis.del(`${s.prefix}:ntfy:cursor:${TOPIC}`);
+  s.double.dropConnections();
+  await waitFor('reconnected with since=all', async () => s.subscriptions().at(-1)?.query['since'] === 'all');
+  await s.listener.waitConnected();
+  await s.post('three');
+  await waitFor('three handled', async () => s.handled.length === 3);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(s.handled.map((m) => m.message), ['one', 'two', 'three']);
+});

@@ -1,0 +1,171 @@
+// Overhead: a plan job's wall time over the engine's own wall time for the same commands on the same tree,
+// with the engine double held at a fixed 3 s; the same for an apply. Airlock and direct runs alternate, so
+// a noisy machine slows both sides of each pair.
+import { spawn } from 'node:child_process';
+import { cp, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildEngineArgs, buildEngineEnv, cliConfigPath, type EngineSpec, type EngineStep } from '../../src/engine/engine.ts';
+import { engineSpecFor } from '../../src/runner/runner.ts';
+import { median, readDoubleLog, round, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
+import { startLoop, terraformFor, type Loop } from './loop.ts';
+
+const DELAY_MS = 3000;
+const PAIRS = 3;
+const WARMUP = 1;
+
+/** The same engine command line the runner builds, run straight from here; resolves with its wall time. */
+async function runDirect(spec: EngineSpec, dir: DirectDir, step: EngineStep, planFile?: string, stdoutFile?: string): Promise<number> {
+  const args = buildEngineArgs(step, spec, planFile);
+  const env = buildEngineEnv(spec, { homeDir: dir.home });
+  const out = stdoutFile ? await open(stdoutFile, 'w', 0o600) : null;
+  const started = performance.now();
+  const child = spawn(spec.binary, args, { cwd: dir.cwd, env, stdio: ['ignore', out ? out.fd : 'pipe', 'pipe'] });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  const ms = performance.now() - started;
+  await out?.close();
+  const expected = step === 'plan' ? [0, 2] : [0];
+  if (!expected.includes(code ?? -1)) throw new Error(`direct \`${step}\` exited ${code} in ${dir.cwd}`);
+  return ms;
+}
+
+interface DirectDir {
+  cwd: string;
+  home: string;
+  planFile: string;
+  planJson: string;
+}
+
+/** A copy of the job's exported tree, its backend pointed at state of its own, for the direct runs. */
+async function copyTree(loop: Loop, runId: string, root: string): Promise<DirectDir> {
+  const dir = path.join(root, `direct-${runId}`);
+  const cwd = path.join(dir, 'tree');
+  await cp(path.join(loop.loaded.config.runner.dataDir, 'jobs', runId, 'tree'), cwd, { recursive: true });
+  await rm(path.join(cwd, '.terraform'), { recursive: true, force: true });
+  const body = { terraform: { backend: { local: { path: path.join(root, 'direct-state', 'terraform.tfstate') } } } };
+  await mkdir(path.join(root, 'direct-state'), { recursive: true });
+  await writeFile(path.join(cwd, 'airlock_backend_override.tf.json'), `${JSON.stringify(body, null, 2)}\n`);
+  const home = path.join(dir, 'home');
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await writeFile(cliConfigPath(home), '', { mode: 0o600 });
+  return { cwd, home, planFile: path.join(dir, 'plan.tfplan'), planJson: path.join(dir, 'plan.json') };
+}
+
+interface Pair {
+  airlockMs: number;
+  engineMs: number;
+  queueWaitMs: number;
+  beforeFirstSpawnMs: number;
+  /** Airlock's own time after each engine step: next spawn (or job end) − this spawn − the step's direct wall time. */
+  afterStepMs?: Record<string, number>;
+}
+
+/** Where the job's own time went, step by step, from the double's spawn times and the direct runs' durations. */
+function afterSteps(invocations: Array<{ argv: string[]; startedAtMs: number }>, direct: Record<string, number>, finishedMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  invocations.forEach((inv, i) => {
+    const step = inv.argv[0]!;
+    const next = invocations[i + 1]?.startedAtMs ?? finishedMs;
+    out[step] = next - inv.startedAtMs - (direct[step] ?? 0);
+  });
+  return out;
+}
+
+async function measurePlans(scope: Scope): Promise<Pair[]> {
+  const loop = await startLoop(scope, 'overhead-plan', { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan' });
+  const spec = await engineSpecFor(loop.loaded.config);
+  const scratch = await scope.tempDir('overhead-direct');
+  const pairs: Pair[] = [];
+  for (let i = 0; i < WARMUP + PAIRS; i++) {
+    const sha = await loop.commit(i + 1, terraformFor(`plan-${i}`));
+    await loop.moveRef(i + 1, sha);
+    await loop.probe.poll();
+    const runId = loop.runId(sha);
+    await loop.waitForState(runId, ['awaiting_approval'], 60_000);
+    const job = await loop.jobTimes('plan', runId);
+    const init = await loop.waitForInvocation(runId, 'init');
+
+    const dir = await copyTree(loop, runId, scratch);
+    const direct: Record<string, number> = {};
+    direct['init'] = await runDirect(spec, dir, 'init');
+    direct['plan'] = await runDirect(spec, dir, 'plan', dir.planFile);
+    direct['version'] = await runDirect(spec, dir, 'version');
+    direct['show'] = await runDirect(spec, dir, 'show', dir.planFile, dir.planJson);
+    const engineMs = Object.values(direct).reduce((a, b) => a + b, 0);
+    if (i >= WARMUP) {
+      const steps = (await readDoubleLog(loop.invocationLog)).filter((inv) => inv.cwd.includes(`${path.sep}jobs${path.sep}${runId}${path.sep}`) || (inv.argv[0] === 'version' && inv.startedAtMs >= init.startedAtMs && inv.startedAtMs <= job.finishedMs));
+      pairs.push({
+        airlockMs: job.finishedMs - job.enqueuedMs,
+        engineMs,
+        queueWaitMs: job.processedMs - job.enqueuedMs,
+        beforeFirstSpawnMs: init.startedAtMs - job.processedMs,
+        afterStepMs: afterSteps(steps.sort((a, b) => a.startedAtMs - b.startedAtMs), direct, job.finishedMs),
+      });
+    }
+  }
+  return pairs;
+}
+
+async function measureApplies(scope: Scope): Promise<Pair[]> {
+  const loop = await startLoop(scope, 'overhead-apply', { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'apply' });
+  const spec = await engineSpecFor(loop.loaded.config);
+  const scratch = await scope.tempDir('overhead-direct');
+  const cli = await loop.cli();
+  const pairs: Pair[] = [];
+  for (let i = 0; i < WARMUP + PAIRS; i++) {
+    const sha = await loop.commit(i + 1, terraformFor(`apply-${i}`));
+    await loop.moveRef(i + 1, sha);
+    await loop.probe.poll();
+    const runId = loop.runId(sha);
+    await loop.waitForState(runId, ['awaiting_approval'], 60_000);
+    const dir = await copyTree(loop, runId, scratch);
+
+    await loop.approve(cli, runId);
+    await loop.waitForState(runId, ['applied'], 60_000);
+    const job = await loop.jobTimes('apply', runId);
+    const apply = await loop.waitForInvocation(runId, 'apply');
+
+    await runDirect(spec, dir, 'init');
+    await runDirect(spec, dir, 'plan', dir.planFile);
+    const engineMs = await runDirect(spec, dir, 'apply', dir.planFile);
+    if (i >= WARMUP) {
+      pairs.push({ airlockMs: job.finishedMs - job.enqueuedMs, engineMs, queueWaitMs: job.processedMs - job.enqueuedMs, beforeFirstSpawnMs: apply.startedAtMs - job.processedMs });
+    }
+  }
+  return pairs;
+}
+
+function summarise(kind: 'plan' | 'apply', pairs: Pair[]): Figure[] {
+  const ratios = pairs.map((p) => p.airlockMs / p.engineMs);
+  const added = pairs.map((p) => p.airlockMs - p.engineMs);
+  const ratio = median(ratios);
+  const addedMs = median(added);
+  return [
+    { figure: `${kind} job / engine wall time (median of ${pairs.length})`, value: round(ratio, 3), unit: '×', goal: '≤ 1.03', met: ratio <= 1.03 },
+    { figure: `${kind}: ms added by Airlock`, value: round(addedMs), unit: 'ms', ...(kind === 'apply' ? { goal: '≤ 100 ms', met: addedMs <= 100 } : {}) },
+    { figure: `${kind}: engine alone (same commands, same tree)`, value: round(median(pairs.map((p) => p.engineMs))), unit: 'ms' },
+  ];
+}
+
+export const overhead: Benchmark = {
+  name: 'overhead',
+  title: 'Overhead over the engine (double at a fixed 3 s)',
+  async run(scope): Promise<BenchResult> {
+    const plans = await measurePlans(scope);
+    const applies = await measureApplies(scope);
+    const round1 = (pairs: Pair[]) =>
+      pairs.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? round(v) : Object.fromEntries(Object.entries(v as Record<string, number>).map(([s, ms]) => [s, round(ms)]))])));
+    return {
+      figures: [...summarise('plan', plans), ...summarise('apply', applies)],
+      data: { delayMs: DELAY_MS, warmupPairsDiscarded: WARMUP, plans: round1(plans), applies: round1(applies) },
+      notes: [
+        'Airlock time is BullMQ’s own enqueued→finished timestamps of the job; the engine time is the same command lines (init, plan, version, show -json; or apply) run straight from the benchmark on a copy of the job’s exported tree.',
+        'queueWaitMs = enqueued→picked up; beforeFirstSpawnMs = picked up→first engine process started (checkout, guard, lock, audit); afterStepMs[step] = Airlock’s own time between that engine step and the next one (or the job’s end), i.e. the gap minus the step’s direct wall time.',
+      ],
+    };
+  },
+};

@@ -1,0 +1,115 @@
+// Throughput: 500 PR heads across 50 repos planned with a zero-time engine, by one runner process and then
+// by two on one Redis. Plans per second, and the invariant that no head is planned twice: that one may
+// fail the benchmark, the timing never does.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RunStore } from '../../src/apply/run-store.ts';
+import { connectRedis } from '../../src/queue/queues.ts';
+import { makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
+import { cpuBetween, startProbe } from './probe.ts';
+
+const REPOS = 50;
+const PRS_PER_REPO = 10;
+const HEADS = REPOS * PRS_PER_REPO;
+// Plans are mostly waiting on git and engine child processes; see BENCHMARKS.md for the sweep behind 8.
+export const PLAN_CONCURRENCY = Number(process.env['BENCH_PLAN_CONCURRENCY'] ?? 8);
+
+interface Phase {
+  runners: number;
+  plansPerSecond: number;
+  windowMs: number;
+  startToLastMs: number;
+  cpu: Array<{ processPct: number; childrenPct: number; maxRssMB: number }>;
+  states: Record<string, number>;
+  enginePlans: number;
+  runs: number;
+  failedJobs: number;
+}
+
+async function runPhase(scope: Scope, root: string, repos: Array<{ name: string; url: string }>, engine: string, runners: number): Promise<Phase> {
+  const prefix = scope.prefix(`throughput-${runners}`);
+  const engineLog = path.join(root, `engine-${runners}.log`);
+  const configs = [];
+  for (let k = 1; k <= runners; k++) {
+    configs.push(
+      await writeBenchConfig({
+        runnerId: `tp${runners}-${k}`,
+        dataDir: path.join(root, `tp${runners}-${k}`, 'data'),
+        prefix,
+        repos: repos.map((r) => ({ ...r, pollInterval: '10s' })),
+        engine: { binary: engine, env: { ZERO_ENGINE_LOG: engineLog } },
+        planConcurrency: PLAN_CONCURRENCY,
+      }),
+    );
+  }
+  const redis = connectRedis(configs[0]!.config.redis.url);
+  scope.defer(async () => redis.disconnect());
+  const started = nowMs();
+  const probes = await Promise.all(configs.map((c) => startProbe(scope, c.file)));
+  const before = await Promise.all(probes.map((p) => p.stats()));
+  const bull = `${prefix}:bull:plan`;
+  await waitUntil(`${HEADS} plans to finish`, async () => {
+    const [runs, done, failed] = await Promise.all([redis.zcard(`${prefix}:runs`), redis.zcard(`${bull}:completed`), redis.zcard(`${bull}:failed`)]);
+    return runs === HEADS && done + failed === HEADS;
+  }, 300_000, 100);
+  const after = await Promise.all(probes.map((p) => p.stats()));
+
+  const runIds = await redis.zrange(`${prefix}:runs`, '0', '-1');
+  const pipeline = redis.pipeline();
+  for (const id of runIds) pipeline.hmget(`${bull}:plan-${id}`, 'timestamp', 'finishedOn');
+  const times = ((await pipeline.exec()) ?? []).map(([, v]) => (v as string[]).map(Number));
+  const firstEnqueued = Math.min(...times.map((t) => t[0]!));
+  const lastFinished = Math.max(...times.map((t) => t[1]!));
+  const states: Record<string, number> = {};
+  for (const run of await new RunStore(redis, prefix).list(HEADS * 2)) states[run.state] = (states[run.state] ?? 0) + 1;
+  const enginePlans = (await readFile(engineLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('plan ')).length;
+  const failedJobs = await redis.zcard(`${bull}:failed`);
+  await Promise.all(probes.map((p) => p.stop()));
+  const windowMs = lastFinished - firstEnqueued;
+  return {
+    runners,
+    plansPerSecond: HEADS / (windowMs / 1000),
+    windowMs,
+    startToLastMs: lastFinished - started,
+    cpu: before.map((b, i) => {
+      const c = cpuBetween(b, after[i]!);
+      return { processPct: round(c.processPct), childrenPct: round(c.childrenPct), maxRssMB: round((after[i]!.maxRssKiB * 1024) / 1e6) };
+    }),
+    states,
+    enginePlans,
+    runs: runIds.length,
+    failedJobs,
+  };
+}
+
+export const throughput: Benchmark = {
+  name: 'throughput',
+  title: `Throughput (${HEADS} PR heads, ${REPOS} repos, zero-time engine)`,
+  async run(scope): Promise<BenchResult> {
+    const root = await scope.tempDir('throughput');
+    const { repos } = await makeRepos(root, { copies: REPOS, prs: PRS_PER_REPO, files: { 'main.tf': 'resource "terraform_data" "a" {\n  input = "zero"\n}\n' } });
+    const engine = await zeroEngine(root);
+    const phases: Phase[] = [];
+    // BENCH_THROUGHPUT_RUNNERS=2 runs one phase only (for profiling).
+    const counts = process.env['BENCH_THROUGHPUT_RUNNERS'] ? [Number(process.env['BENCH_THROUGHPUT_RUNNERS'])] : [1, 2];
+    for (const runners of counts) phases.push(await runPhase(scope, root, repos, engine, runners));
+
+    // The invariant: one engine plan and one run per head, whichever runner took it.
+    for (const p of phases) {
+      assert.equal(p.runs, HEADS, `${p.runners} runner(s): ${p.runs} runs for ${HEADS} heads`);
+      assert.equal(p.enginePlans, HEADS, `${p.runners} runner(s): ${p.enginePlans} engine plan invocations for ${HEADS} heads (a head planned twice?)`);
+    }
+    const figures: Figure[] = phases.flatMap((p) => [
+      { figure: `${p.runners} runner process${p.runners > 1 ? 'es' : ''}: plans/s`, value: round(p.plansPerSecond), unit: '/s', goal: '≥ 20/s', met: p.plansPerSecond >= 20 },
+      { figure: `${p.runners} runner process${p.runners > 1 ? 'es' : ''}: engine plans / runs`, value: p.enginePlans, unit: `/ ${p.runs} (no double plans)` },
+    ]);
+    return {
+      figures,
+      data: { heads: HEADS, repos: REPOS, planConcurrency: PLAN_CONCURRENCY, pollInterval: '10s', phases },
+      notes: [
+        `plans.concurrency ${PLAN_CONCURRENCY} per runner process. plans/s = ${HEADS} / (last plan job finished − first plan job enqueued), BullMQ’s own timestamps; every run ends awaiting_approval (approval requested on the terminal channel).`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,77 @@
+// The guard in a running runner: every refused construct, pushed as its own pull request, ends `refused`
+// with its rule id before any engine process exists; a safe pull request is planned as usual.
+import assert from 'node:assert/strict';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { readAuditRecords } from '../../src/audit/read-audit.ts';
+import { pushCommit } from '../git-fixtures.ts';
+import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
+import { engineForTests } from '../support/engine-under-test.ts';
+import { tempDir, removeDir, waitForState } from '../support/harness.ts';
+import { ALLOW, REFUSED } from './refused-fixtures.ts';
+
+
+/**
+ * The engine under test behind a wrapper that records every start, so "no engine process" is checked the
+ * same way against the double and against a real terraform/tofu.
+ */
+async function recordedEngine(t: import('node:test').TestContext): Promise<{ engine: object; starts: () => Promise<string[]> }> {
+  const dir = await tempDir('engine-wrap');
+  t.after(() => removeDir(dir));
+  const real = engineForTests();
+  const log = path.join(dir, 'starts.log');
+  const wrapper = path.join(dir, 'engine');
+  await writeFile(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec '${real.binary}' "$@"\n`);
+  await chmod(wrapper, 0o755);
+  return {
+    engine: { kind: real.kind, binary: wrapper, path: real.path, env: real.env, timeouts: { init: '2m', plan: '2m', apply: '2m' }, lockTimeout: '1s' },
+    starts: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean),
+  };
+}
+
+test('each refused construct ends its run `refused` with its rule id, and no engine process ever starts', async (t) => {
+  const recorded = await recordedEngine(t);
+  const loop = await setupLoop(t, { extra: { guard: ALLOW, engine: recorded.engine, plans: { attempts: 2, backoff: '1s', concurrency: 4 } } });
+  const pushed: Array<{ id: string; rule: string; name: string }> = [];
+  for (const [i, [name, files, rule]] of REFUSED.entries()) {
+    const sha = await pushCommit(loop.remote, files, { refs: [`refs/pull/${i + 1}/head`] });
+    pushed.push({ id: loop.runId(sha), rule, name });
+  }
+  await loop.runner.watcher.pollAll();
+  for (const { id, rule, name } of pushed) {
+    const run = await waitForState(loop.runner, id, ['refused', 'failed', 'awaiting_approval', 'planned'], 60_000);
+    assert.equal(run.state, 'refused', `${name}: ${JSON.stringify(run.error)}`);
+    assert.equal(run.error?.code, 'airlock:guard-refused', name);
+    assert.ok(run.refusal?.some((r) => r.startsWith(`[${rule}] `)), `${name}: expected [${rule}] in ${JSON.stringify(run.refusal)}`);
+  }
+  assert.deepEqual(await recorded.starts(), [], 'no engine process was spawned for any refused tree');
+
+  // The reasons reach the audit log and `airlock show`.
+  const first = pushed[0]!;
+  const refusedRecord = (await readAuditRecords(loop.runner.cp.paths.auditDir, { run: first.id })).find((r) => r.type === 'plan.refused');
+  assert.ok(Array.isArray(refusedRecord?.detail?.['reasons']));
+  assert.match(String((refusedRecord!.detail!['reasons'] as string[])[0]), /^\[external-data\] main\.tf data\.external\.x: /);
+  const shown = await loop.cli('show', first.id);
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.out, /refused: \[external-data\] main\.tf data\.external\.x/);
+
+  // A safe pull request on the same runner plans as usual.
+  const safe = await pushCommit(loop.remote, { 'main.tf': TF_TWO, 'README.md': 'data "external" in prose is fine\n' }, { refs: ['refs/pull/900/head'] });
+  await loop.runner.watcher.pollAll();
+  const planned = await waitForState(loop.runner, loop.runId(safe), ['awaiting_approval', 'refused', 'failed'], 60_000);
+  assert.equal(planned.state, 'awaiting_approval', JSON.stringify(planned.error ?? planned.refusal));
+  assert.ok((await recorded.starts()).includes('plan'), 'the safe tree was planned through the same recorded engine');
+});
+
+test('lenient mode plans a tree with a host file read and carries the warning as a reason', async (t) => {
+  const loop = await setupLoop(t, { extra: { guard: { mode: 'lenient' } } });
+  // The guard reads every configuration file of the tree, not only the workspace's: a module the root never
+  // calls (so no engine evaluates it) still gets the warning.
+  const tf = 'locals {\n  motd = templatefile("/etc/motd", {})\n}\n';
+  const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO, 'modules/unused/main.tf': tf }, { refs: ['refs/pull/1/head'] });
+  await loop.runner.watcher.pollAll();
+  const run = await waitForState(loop.runner, loop.runId(sha), ['awaiting_approval', 'refused', 'failed'], 60_000);
+  assert.equal(run.state, 'awaiting_approval', JSON.stringify(run.error ?? run.refusal));
+  assert.ok(run.plan?.reasons.some((r) => /^guard warning \(lenient mode\) \[file-function\] modules\/unused\/main\.tf local\.motd: templatefile\(\) reads the absolute path "\/etc\/motd"/.test(r)), JSON.stringify(run.plan?.reasons));
+});
