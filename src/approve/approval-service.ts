@@ -7,11 +7,11 @@ import type { RunStore } from '../apply/run-store.ts';
 import type { Actor, Run } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { toError } from '../errors.ts';
 import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
-import { bindingFor, bindingMismatch, hashToken, newToken, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
+import { bindingMismatch, hashToken, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
 import { ApprovalRefusedError } from './errors.ts';
+import { createRequestSender } from './request-sender.ts';
 
 export type RequestPhase = 'approve' | 'confirm';
 
@@ -68,6 +68,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const confirmTtlMs = deps.confirmTtlMs ?? 5 * 60_000;
   const maxPending = deps.maxPending ?? 20;
+  const { send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
 
   async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
     await record(run, input, reason, input.token === undefined);
@@ -98,56 +99,6 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       await deps.channel.announce?.(run, outcome);
     } catch (err) {
       deps.log.warn({ err, runId: run.id, outcome }, 'could not announce the outcome');
-    }
-  }
-
-  /** Tokens, bindings, expiry timer, audit, then the channel. A channel failure leaves the request pending. */
-  async function send(run: Run, expiresAt: Date, phase: RequestPhase, approvers: Array<string | null>, actor: Actor = RUNNER_ACTOR, via?: Record<string, string>): Promise<void> {
-    const requests = approvers.map((approver) => ({ approver, token: newToken() }));
-    for (const r of requests) {
-      await deps.approvals.put(bindingFor(run, { channel: deps.channel.name, approver: r.approver, phase, expiresAt, tokenHash: hashToken(r.token) }));
-    }
-    await deps.scheduleExpiry(run.id, expiresAt);
-    await deps.audit.append({
-      type: phase === 'approve' ? 'approval.requested' : 'approval.confirm-requested',
-      ...describeRun(run),
-      actor,
-      detail: { channel: deps.channel.name, phase, approvers: requests.map((r) => r.approver ?? 'runner-host'), expiresAt: expiresAt.toISOString(), ...(via ? { via } : {}) },
-    });
-    try {
-      await deps.channel.deliver(run, requests, expiresAt, phase);
-    } catch (thrown) {
-      const err = toError(thrown);
-      await deps.audit.append({ type: 'approval.undelivered', ...describeRun(run), actor: RUNNER_ACTOR, detail: { channel: deps.channel.name, phase, message: err.message } });
-      deps.log.error({ err, runId: run.id }, 'the approval request could not be delivered; it stays pending until it expires (break-glass: `airlock approve|deny`)');
-    }
-  }
-
-  /** Forget slots of runs that are no longer waiting; send out any run a crash left promoted but unsent. */
-  async function tidySlots(): Promise<void> {
-    for (const id of [...(await deps.approvals.pendingRuns()), ...(await deps.approvals.heldRuns())]) {
-      const run = await deps.runs.find(id);
-      if (!run || run.state !== 'awaiting_approval') await deps.approvals.releaseSlot(id);
-    }
-  }
-
-  async function sendHeld(): Promise<void> {
-    if (!deps.sendsHeld) return;
-    await tidySlots();
-    // The first round also sends any run a crash left holding a slot but unsent.
-    let batch = await deps.approvals.pendingRuns();
-    for (let round = 0; round < 100 && (round === 0 || batch.length > 0); round++) {
-      for (const id of batch) {
-        const expiresAt = new Date(now().getTime() + deps.ttlMs);
-        const run = await deps.runs.update(id, (r) =>
-          r.state === 'awaiting_approval' && r.approval?.held
-            ? { ...r, approval: { ...r.approval, held: false, requestedAt: now().toISOString(), expiresAt: expiresAt.toISOString() }, updatedAt: now().toISOString() }
-            : null,
-        );
-        if (run) await send(run, expiresAt, 'approve', deps.channel.approvers());
-        else if ((await deps.runs.find(id))?.state !== 'awaiting_approval') await deps.approvals.releaseSlot(id);
-      }
-      batch = await deps.approvals.promoteHeld(maxPending, now().getTime());
     }
   }
 
@@ -304,3 +255,4 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;
+

@@ -6,7 +6,8 @@
 import type { Run } from '../apply/run.ts';
 import { renderCounts } from '../plan/render.ts';
 import type { NtfyAction, NtfyPublish } from './ntfy-client.ts';
-import { fitBytes, phoneText, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, renderPhoneConfirm, renderPhoneRequest, where } from './phone-summary.ts';
+import { visibleText } from '../plan/untrusted-text.ts';
+import { fitBytes, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, renderPhoneConfirm, renderPhoneRequest, where } from './phone-summary.ts';
 import { renderReply } from './reply.ts';
 import type { RequestPhase } from './approval-service.ts';
 
@@ -48,7 +49,7 @@ const OUTCOMES: Record<string, { title: string; priority: 1 | 2 | 3 | 4 | 5; tag
   expired: { title: 'Expired', priority: 3, tag: 'hourglass', text: () => 'Nobody answered in time: this counts as a denial. Nothing will be applied.' },
   superseded: { title: 'Superseded', priority: 2, tag: 'recycle', text: () => 'A newer commit replaced this plan: taps on its request no longer count. The newer plan asks again if it needs to.' },
   applied: { title: 'Applied', priority: 3, tag: 'rocket', text: (r) => `Applied: ${r.plan ? renderCounts(r.plan.summary) : 'the approved plan'}.` },
-  failed: { title: 'Apply failed', priority: 4, tag: 'x', text: (r) => `The apply failed (${phoneText(r.error?.code ?? 'unknown error', 60)}). It is not retried; see \`airlock show ${r.id}\` on the runner host.` },
+  failed: { title: 'Apply failed', priority: 4, tag: 'x', text: (r) => `The apply failed (${visibleText(r.error?.code ?? 'unknown error', 60)}). It is not retried; see \`airlock show ${r.id}\` on the runner host.` },
   needs_attention: { title: 'Needs attention', priority: 5, tag: 'rotating_light', text: (r) => `The apply was interrupted and may be partial. A human must check it: \`airlock show ${r.id}\` on the runner host.` },
 };
 
@@ -81,5 +82,6 @@ export function buildRefusal(run: Run, reason: string, notifyTopic: string): Ntf
 function decider(run: Run): string {
   const d = run.decision;
   if (!d) return 'someone';
-  return `${phoneText(d.by.id)}${d.breakGlass ? ' on the runner host (break-glass)' : ` via ${phoneText(d.channel, 20)}`}`;
+  // Approver names and OS user names come from the runner host, not the repository: shown, not escaped.
+  return `${visibleText(d.by.id, 64)}${d.breakGlass ? ' on the runner host (break-glass)' : ` via ${visibleText(d.channel, 20)}`}`;
 }

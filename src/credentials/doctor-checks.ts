@@ -5,10 +5,9 @@ import type { Check } from '../cli/doctor.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { scrubber } from '../log/scrub.ts';
-import type { IdentityConfig } from './config.ts';
 import { formatSeconds, isSecretIdCreationPath, neededTtlMs, pathsToRead, secretFields, ttlShortfall, type Phase } from './credentials.ts';
 import { VaultError } from './errors.ts';
-import { endpointFor } from './provider.ts';
+import { endpointFor, listIdentities, type IdentityEntry } from './identities.ts';
 import { readSecretIdFile } from './secret-id.ts';
 import { createVaultClient, type VaultEndpoint, type VaultSession } from './vault-client.ts';
 
@@ -29,6 +28,9 @@ export async function checkVault({ config }: LoadedConfig): Promise<Check[]> {
     return [{ name: 'vault', ok: false, detail: (err as Error).message, fix: (err as VaultError).hint }];
   }
   const checks: Check[] = [];
+  if (process.env['NODE_TLS_REJECT_UNAUTHORIZED'] === '0') {
+    checks.push({ name: 'vault tls', ok: false, detail: 'NODE_TLS_REJECT_UNAUTHORIZED=0 switches certificate checks off for the whole runner', fix: 'remove it from the runner\'s environment; give Vault\'s CA with `vault.caFile` instead' });
+  }
   if (config.vault.address.startsWith('http://') && !LOOPBACK.test(config.vault.address)) {
     checks.push({ name: 'vault tls', ok: true, warn: true, detail: `${config.vault.address} is plain http: tokens and secrets would cross the network in clear`, fix: 'serve Vault over https and set `vault.caFile`' });
   }
@@ -43,33 +45,7 @@ export async function checkVault({ config }: LoadedConfig): Promise<Check[]> {
   return checks;
 }
 
-interface Entry {
-  repo: string;
-  workspace: string;
-  phase: Phase;
-  identity: IdentityConfig;
-  /** For a plan identity: the apply identity's paths it must be denied. */
-  forbidden: string[];
-  where: string;
-}
-
-function listIdentities(config: RunnerConfig): Entry[] {
-  const out: Entry[] = [];
-  config.repos.forEach((repo, r) =>
-    repo.workspaces.forEach((ws, w) => {
-      const c = ws.credentials;
-      if (c === 'none') return;
-      const applyPaths = c.apply === 'none' ? [] : pathsToRead(c.apply.secrets);
-      for (const phase of ['plan', 'apply'] as const) {
-        const identity = c[phase];
-        if (identity !== 'none') out.push({ repo: repo.name, workspace: ws.name, phase, identity, forbidden: phase === 'plan' ? applyPaths : [], where: `repos[${r}].workspaces[${w}].credentials` });
-      }
-    }),
-  );
-  return out;
-}
-
-async function checkIdentity(config: RunnerConfig, endpoint: VaultEndpoint, e: Entry): Promise<Check[]> {
+async function checkIdentity(config: RunnerConfig, endpoint: VaultEndpoint, e: IdentityEntry): Promise<Check[]> {
   const name = `vault ${e.repo}/${e.workspace} ${e.phase}`;
   const label = `the ${e.phase} identity of ${e.repo}/${e.workspace}`;
   const fail = (err: unknown): Check => ({ name, ok: false, detail: (err as Error).message, fix: (err as VaultError).hint });
@@ -117,7 +93,7 @@ async function checkIdentity(config: RunnerConfig, endpoint: VaultEndpoint, e: E
   return checks;
 }
 
-async function checkReads(session: VaultSession, e: Entry, name: string): Promise<Check> {
+async function checkReads(session: VaultSession, e: IdentityEntry, name: string): Promise<Check> {
   const paths = pathsToRead(e.identity.secrets);
   try {
     for (const path of paths) {

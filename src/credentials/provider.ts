@@ -1,19 +1,17 @@
 // Per job: log in with that phase's identity, read the mapped secrets, hand them over as the engine
 // child's only secret variables, and afterwards revoke the leases and then the token. A failure is
 // reported once and never retried here, and a phase never borrows the other phase's identity.
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Run } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditInput } from '../audit/audit.ts';
 import type { RunnerConfig } from '../config/schema.ts';
-import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import type { IdentityConfig, VaultConfig } from './config.ts';
 import { envValue, formatSeconds, neededTtlMs, NO_CREDENTIALS, pathsToRead, secretFields, ttlShortfall, type Credentials, type Phase } from './credentials.ts';
 import { missingKey, vaultNotConfigured, VaultError } from './errors.ts';
+import { endpointFor, identityFor, listIdentities } from './identities.ts';
 import { createSecretIdSource } from './secret-id.ts';
-import { createVaultClient, type VaultEndpoint, type VaultSession } from './vault-client.ts';
+import { createVaultClient, type VaultSession } from './vault-client.ts';
 
 export interface CredentialProviderOptions {
   log: Logger;
@@ -23,31 +21,6 @@ export interface CredentialProviderOptions {
 }
 
 type RunLike = Pick<Run, 'id' | 'repo' | 'workspace'> & Partial<Run>;
-
-/** The identity a run's workspace uses for `phase`, or `none`; `where` names the config key for messages. */
-export function identityFor(config: RunnerConfig, run: Pick<Run, 'repo' | 'workspace'>, phase: Phase): { identity: IdentityConfig | 'none'; where: string } {
-  const r = config.repos.findIndex((x) => x.name === run.repo);
-  const w = r < 0 ? -1 : config.repos[r]!.workspaces.findIndex((x) => x.name === run.workspace);
-  if (w < 0) throw new AirlockError('airlock:workspace-unknown', `workspace ${run.repo}/${run.workspace} is no longer in the runner config`);
-  const creds = config.repos[r]!.workspaces[w]!.credentials;
-  const where = `repos[${r}].workspaces[${w}].credentials`;
-  return { identity: creds === 'none' ? 'none' : creds[phase], where };
-}
-
-/** The endpoint of the configured Vault; the CA file is re-read per job so it can be rotated. */
-export async function endpointFor(vault: VaultConfig): Promise<VaultEndpoint> {
-  let ca: string | undefined;
-  if (vault.caFile) {
-    try {
-      ca = await readFile(vault.caFile, 'utf8');
-    } catch (err) {
-      throw new VaultError('airlock:vault-ca-file', `cannot read \`vault.caFile\` ${vault.caFile} (${(err as NodeJS.ErrnoException).code})`, {
-        hint: 'Point `vault.caFile` at the PEM bundle that signed Vault\'s certificate, readable by the runner user.',
-      });
-    }
-  }
-  return { address: vault.address, namespace: vault.namespace, ca, timeoutMs: vault.timeout };
-}
 
 /** Build the runner's credential provider from its config. */
 export function createCredentialProvider(config: RunnerConfig, options: CredentialProviderOptions) {
@@ -154,18 +127,12 @@ export function createCredentialProvider(config: RunnerConfig, options: Credenti
       if (!config.vault) return;
       const endpoint = await endpointFor(config.vault).catch(() => null);
       if (!endpoint) return;
-      for (const repo of config.repos) {
-        for (const ws of repo.workspaces) {
-          if (ws.credentials === 'none') continue;
-          for (const phase of ['plan', 'apply'] as const) {
-            const identity = ws.credentials[phase];
-            if (identity === 'none' || !identity.wrapped) continue;
-            const label = `the ${phase} identity of ${repo.name}/${ws.name}`;
-            await secretIds.secretIdFor(identity, label, createVaultClient(endpoint, scrubber, label)).catch((err: unknown) => {
-              log.error({ err, alert: err instanceof VaultError && err.alert }, `cannot unwrap the secret_id of ${label}`);
-            });
-          }
-        }
+      for (const { repo, workspace, phase, identity } of listIdentities(config)) {
+        if (!identity.wrapped) continue;
+        const label = `the ${phase} identity of ${repo}/${workspace}`;
+        await secretIds.secretIdFor(identity, label, createVaultClient(endpoint, scrubber, label)).catch((err: unknown) => {
+          log.error({ err, alert: err instanceof VaultError && err.alert }, `cannot unwrap the secret_id of ${label}`);
+        });
       }
     },
   };
@@ -178,12 +145,5 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   return () => (done ??= fn().catch(() => undefined));
 }
 
-/** Refuse a config whose workspaces use Vault identities without a `vault` section. */
-export function assertVaultConfigured(config: RunnerConfig): void {
-  if (config.vault) return;
-  config.repos.forEach((repo, r) =>
-    repo.workspaces.forEach((ws, w) => {
-      if (ws.credentials !== 'none' && (ws.credentials.plan !== 'none' || ws.credentials.apply !== 'none')) throw vaultNotConfigured(`repos[${r}].workspaces[${w}].credentials`);
-    }),
-  );
-}
+
+export { assertVaultConfigured } from './identities.ts';

@@ -164,6 +164,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await stillLatest(run);
         await deps.approvals.request(run);
       } catch (thrown) {
+        await creds?.release(); // revoked before the outcome is recorded, as on success
         if (thrown instanceof Superseded) return;
         const err = toError(thrown);
         const retry = isRetryable(err) && attempt.attempt < attempt.maxAttempts;

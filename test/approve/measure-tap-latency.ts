@@ -87,3 +87,5 @@ const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorte
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 console.log(`reply published → apply process spawned, ${samples.length} taps against the ntfy double`);
 console.log(`  median ${fmt(at(0.5))}  p95 ${fmt(at(0.95))}  min ${fmt(sorted[0]!)}  max ${fmt(sorted.at(-1)!)}  mean ${fmt(samples.reduce((a, b) => a + b, 0) / samples.length)}`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+if (samples.length >= 20) console.log(`  first 10 taps median ${fmt(median(samples.slice(0, 10)))}, last 10 median ${fmt(median(samples.slice(-10)))}`);

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import pino from 'pino';
+import { TokenFileError } from '../../src/approve/errors.ts';
 import { checkNtfy } from '../../src/approve/ntfy-doctor.ts';
+import { startRunner } from '../../src/runner/runner.ts';
 import { renderChecks } from '../../src/cli/doctor.ts';
 import { removeDir, tempDir, testPrefix, writeConfig } from '../support/harness.ts';
 import { ntfyUnderTest, type NtfyUnderTest } from './ntfy-fixture.ts';
@@ -69,4 +72,22 @@ test('an unknown token: 401 explained; a readable token file and a dead server f
   const server = dead.find((c) => c.name === 'ntfy server');
   assert.equal(server?.ok, false);
   assert.match(server?.fix ?? '', /approval\.ntfy\.url/);
+});
+
+test('the runner refuses to start when a token file is readable by others', async (t) => {
+  const ntfy = await ntfyUnderTest(t);
+  await chmod(path.join(ntfy.tokenDir, 'subscribe.token'), 0o640);
+  const loaded = await configFor(t, ntfy);
+  const err = await startRunner(loaded, { log: pino({ level: 'silent' }), watch: false }).then(
+    async (r) => {
+      await r.stop();
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TokenFileError, String(err));
+  assert.equal(err.code, 'airlock:token-file');
+  assert.match(err.message, /subscribe\.token: has mode 640/);
+  assert.match(err.hint ?? '', /chmod 600/);
+  assert.ok(!err.message.includes(ntfy.tokens.subscribe));
 });

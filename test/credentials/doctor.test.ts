@@ -140,3 +140,13 @@ test('a sealed Vault is one failing line; nothing else is tried', { skip: realVa
   assert.match(checks[0]!.fix ?? '', /operator unseal/);
   assert.equal(vault.double!.requests.filter((r) => r.path === 'auth/approle/login').length, 0);
 });
+
+test('certificate checks switched off process-wide are a failing line', async (t) => {
+  const saved = process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+  process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+  t.after(() => (saved === undefined ? delete process.env['NODE_TLS_REJECT_UNAUTHORIZED'] : (process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = saved)));
+  const { checks } = await doctorFor(t);
+  const tls = byName(checks, 'vault tls');
+  assert.equal(tls.ok, false);
+  assert.match(tls.detail, /NODE_TLS_REJECT_UNAUTHORIZED=0 switches certificate checks off/);
+});

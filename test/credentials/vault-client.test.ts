@@ -1,11 +1,16 @@
 // The node-vault adapter against the Vault double (or a real dev server): AppRole login, KV v1/v2 and
 // dynamic reads, revocation, response wrapping, and every failure classified from a real HTTP answer.
 import assert from 'node:assert/strict';
-import { inspect } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { inspect } from 'node:util';
 import { createVaultClient } from '../../src/credentials/vault-client.ts';
 import type { VaultError } from '../../src/credentials/errors.ts';
 import { Scrubber } from '../../src/log/scrub.ts';
+import { VaultDouble } from '../doubles/vault-double.ts';
 import { createScenario, DB, KV1, KV2, vaultForTests, type Scenario, type VaultUnderTest } from './vault-fixture.ts';
 
 async function setup(t: { after(fn: () => Promise<void>): void }): Promise<{ vault: VaultUnderTest; s: Scenario }> {
@@ -192,4 +197,29 @@ test('sealed, down and hung servers are told apart, each after exactly one reque
   await double.resume();
   const session = await client.login('approle', s.apply.roleId, secretId);
   await session.revokeSelf();
+});
+
+test('TLS is verified against vault.caFile and cannot be switched off through VAULT_SKIP_VERIFY', { skip: !!process.env['AIRLOCK_TEST_VAULT_ADDR'] && 'serves its own certificate' }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'airlock-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl is not installed');
+    return;
+  }
+  const double = await VaultDouble.start({ tls: { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') } });
+  t.after(() => double.close());
+  assert.match(double.address, /^https:/);
+  const saved = process.env['VAULT_SKIP_VERIFY'];
+  process.env['VAULT_SKIP_VERIFY'] = '1';
+  t.after(() => (saved === undefined ? delete process.env['VAULT_SKIP_VERIFY'] : (process.env['VAULT_SKIP_VERIFY'] = saved)));
+
+  const untrusted = await rejects(createVaultClient({ address: double.address, timeoutMs: 5000 }, new Scrubber()).health());
+  assert.equal(untrusted.code, 'airlock:vault-unreachable');
+  assert.match(untrusted.message, /SELF_SIGNED|CERT|certificate/i, 'refused for its certificate, not silently trusted');
+  const trusted = await createVaultClient({ address: double.address, ca: await readFile(cert, 'utf8'), timeoutMs: 5000 }, new Scrubber()).health();
+  assert.equal(trusted.sealed, false);
 });

@@ -7,7 +7,11 @@
 // real dev server. See README.md beside this file for what it models and what it does not.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { DEFAULT_POLICY, matches, parsePolicy, specificity, type Rule } from './vault-double/policy.ts';
+
+export { parsePolicy } from './vault-double/policy.ts';
 
 export interface VaultRequestRecord {
   method: string;
@@ -66,60 +70,11 @@ interface WrapRec {
   expiresAt: number;
 }
 
-interface Rule {
-  pattern: string;
-  capabilities: string[];
-}
-
 type Reply = { status: number; body?: unknown };
-
-const DEFAULT_POLICY = `
-path "auth/token/lookup-self" { capabilities = ["read"] }
-path "auth/token/renew-self" { capabilities = ["update"] }
-path "auth/token/revoke-self" { capabilities = ["update"] }
-path "sys/leases/renew" { capabilities = ["update"] }
-path "sys/leases/lookup" { capabilities = ["update"] }
-path "sys/wrapping/wrap" { capabilities = ["update"] }
-path "sys/wrapping/lookup" { capabilities = ["update"] }
-path "sys/wrapping/unwrap" { capabilities = ["update"] }
-`;
 
 const denied: Reply = { status: 403, body: { errors: ['permission denied'] } };
 const sealedReply: Reply = { status: 503, body: { errors: ['Vault is sealed'] } };
 const badWrap: Reply = { status: 400, body: { errors: ['wrapping token is not valid or does not exist'] } };
-
-/** Parse `path "x" { capabilities = [...] }` blocks: the subset of HCL that ACL policies use. */
-export function parsePolicy(text: string): Rule[] {
-  const rules: Rule[] = [];
-  const clean = text.replace(/(^|\s)(#|\/\/).*$/gm, '');
-  for (const m of clean.matchAll(/path\s+"([^"]+)"\s*\{([^}]*)\}/g)) {
-    const caps = /capabilities\s*=\s*\[([^\]]*)\]/.exec(m[2]!);
-    rules.push({ pattern: m[1]!, capabilities: caps ? [...caps[1]!.matchAll(/"([^"]+)"/g)].map((c) => c[1]!) : [] });
-  }
-  return rules;
-}
-
-function matches(pattern: string, path: string): boolean {
-  const glob = pattern.endsWith('*');
-  const base = glob ? pattern.slice(0, -1) : pattern;
-  const pSegs = base.split('/');
-  const segs = path.split('/');
-  if (!glob && pSegs.length !== segs.length) return false;
-  for (let i = 0; i < pSegs.length; i++) {
-    const p = pSegs[i]!;
-    const s = segs[i];
-    if (s === undefined) return false;
-    const last = i === pSegs.length - 1;
-    if (p === '+') continue;
-    if (last && glob ? !s.startsWith(p) : s !== p) return false;
-  }
-  return true;
-}
-
-// Vault picks the most specific matching rule within a policy: exact beats glob, longer beats shorter.
-function specificity(pattern: string): number {
-  return (pattern.endsWith('*') ? 0 : 1_000_000) + pattern.length * 10 - (pattern.split('+').length - 1);
-}
 
 function parseTtl(value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -155,25 +110,29 @@ export class VaultDouble {
   #kv = new Map<string, Array<{ data: Record<string, unknown> | null; created: string; deleted: string }>>();
   #dbRoles = new Map<string, { ttl: number }>();
 
-  private constructor(rootToken: string) {
+  readonly #tls: boolean;
+
+  private constructor(rootToken: string, tls?: { key: string; cert: string }) {
     this.rootToken = rootToken;
+    this.#tls = tls !== undefined;
     this.#tokens.set(rootToken, { id: rootToken, accessor: id('acc'), policies: ['root'], meta: {}, ttl: 0, expiresAt: null, numUses: 0, revoked: false, createdAt: Date.now() });
-    this.#server = createServer((req, res) => void this.#handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    this.#server = tls ? createTlsServer(tls, handler) : createServer(handler);
     this.#server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
     });
   }
 
-  /** Start a double on a free loopback port. */
-  static async start(options: { rootToken?: string } = {}): Promise<VaultDouble> {
-    const double = new VaultDouble(options.rootToken ?? id('hvs'));
+  /** Start a double on a free loopback port; with `tls` (PEM key and certificate) it serves https. */
+  static async start(options: { rootToken?: string; tls?: { key: string; cert: string } } = {}): Promise<VaultDouble> {
+    const double = new VaultDouble(options.rootToken ?? id('hvs'), options.tls);
     await double.resume();
     return double;
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
 
   /** Stop listening (Vault is down); state is kept for `resume()`. */
