@@ -58,6 +58,8 @@ export interface RunPlan {
   reasons: string[];
   engineVersion: string;
   treeId: string;
+  /** The runner that planned, and so holds the plan file: only it may apply. */
+  runnerId?: string;
 }
 
 export interface RunDecision {

@@ -59,6 +59,8 @@ export interface ApprovalServiceDeps {
   enqueueApply(runId: string): Promise<void>;
   scheduleExpiry(runId: string, at: Date): Promise<void>;
   log: Logger;
+  /** This process's runner id: decisions are taken only on the runner that planned the run. */
+  runnerId?: string;
   now?: () => Date;
   /** The agent an approver identity belongs to (audit.agents), or null: an agent can never decide. */
   agentFor?: (identity: string) => string | null;
@@ -161,6 +163,10 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       const run = await deps.runs.find(runId);
       if (!run) return refuse(null, { ...input, runId }, 'no such run');
       if (input.by.kind !== 'human') return refuse(run, input, `decisions must come from a human, not a ${input.by.kind}`);
+      // The plan file and the audit chain the apply checks live on the runner that planned.
+      if (deps.runnerId !== undefined && run.plan?.runnerId !== undefined && run.plan.runnerId !== deps.runnerId) {
+        return refuse(run, input, `planned by runner ${run.plan.runnerId}, so only it can take the decision`, `Decide on the host of runner ${run.plan.runnerId} (its config and audit chain).`);
+      }
       // Checks on who `input.by` is belong here, before anything is consumed.
       const agent = deps.agentFor?.(input.by.id) ?? null;
       if (agent !== null) return refuse(run, input, `${input.by.id} is an identity of the agent ${agent}: an agent can never decide`);

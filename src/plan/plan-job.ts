@@ -143,7 +143,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
           ...guarded.warnings.map((w) => `guard warning (lenient mode) ${describeViolation(w)}`),
         ];
         run = (await runs.update(run.id, (r) =>
-          r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId }, updatedAt: new Date().toISOString() } : null,
+          r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId, runnerId: config.runner.id }, updatedAt: new Date().toISOString() } : null,
         )) ?? (await runs.get(run.id));
         if (run.state !== 'planning') return;
         run = await recordFingerprint({ runs, audit, log }, run, { config, configHash: deps.configHash ?? 'unknown', workspaceDir: call.cwd });

@@ -7,8 +7,15 @@ export const QUEUE_NAMES = { plan: 'plan', apply: 'apply', control: 'control' } 
 
 const KEEP = { age: 7 * 24 * 3600, count: 10_000 };
 
+/** The apply queue of one runner. */
+export function applyQueueName(runnerId: string): string {
+  return `${QUEUE_NAMES.apply}-${runnerId}`;
+}
+
 export interface QueueOptions {
   redisUrl: string;
+  /** This process's runner id: the default apply queue it reports on. */
+  runnerId: string;
   /** Key prefix of the runner; BullMQ keys live under `<prefix>:bull`. */
   prefix: string;
   planAttempts: number;
@@ -24,7 +31,14 @@ export function createQueues(options: QueueOptions) {
   const connection = connectRedis(options.redisUrl);
   const prefix = `${options.prefix}:bull`;
   const plan = new Queue(QUEUE_NAMES.plan, { connection, prefix });
-  const apply = new Queue(QUEUE_NAMES.apply, { connection, prefix });
+  // One apply queue per runner: the plan file lives in the planning runner's data dir, so only that
+  // runner can apply exactly the approved bytes.
+  const applyQueues = new Map<string, Queue>();
+  const applyQueue = (runnerId: string) => {
+    let q = applyQueues.get(runnerId);
+    if (!q) applyQueues.set(runnerId, (q = new Queue(applyQueueName(runnerId), { connection, prefix })));
+    return q;
+  };
   const control = new Queue(QUEUE_NAMES.control, { connection, prefix });
   return {
     /** Idempotent: the job id is derived from the run id, which is derived from (repo, workspace, sha). */
@@ -38,8 +52,8 @@ export function createQueues(options: QueueOptions) {
       });
     },
     /** One attempt only: an apply is never retried automatically. */
-    async enqueueApply(runId: string): Promise<void> {
-      await apply.add('apply', { runId }, { jobId: `apply-${runId}`, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    async enqueueApply(runId: string, runnerId: string): Promise<void> {
+      await applyQueue(runnerId).add('apply', { runId }, { jobId: `apply-${runId}`, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
     },
     async scheduleExpiry(runId: string, at: Date): Promise<void> {
       await control.add('expire', { runId }, {
@@ -54,11 +68,11 @@ export function createQueues(options: QueueOptions) {
     async counts(): Promise<Record<string, Record<string, number>>> {
       return {
         plan: await plan.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-        apply: await apply.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+        apply: await applyQueue(options.runnerId).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
       };
     },
     async close(): Promise<void> {
-      await Promise.all([plan.close(), apply.close(), control.close()]);
+      await Promise.all([plan.close(), control.close(), ...[...applyQueues.values()].map((q) => q.close())]);
       connection.disconnect();
     },
   };
@@ -74,6 +88,7 @@ export interface AttemptInfo {
 
 export interface WorkerOptions {
   redisUrl: string;
+  runnerId: string;
   prefix: string;
   planConcurrency: number;
   lockDurationMs: number;
@@ -99,7 +114,7 @@ export async function startWorkers(options: WorkerOptions) {
     connection: connections[0],
     concurrency: options.planConcurrency,
   });
-  const apply = new Worker(QUEUE_NAMES.apply, (job) => options.apply(runIdOf(job)), {
+  const apply = new Worker(applyQueueName(options.runnerId), (job) => options.apply(runIdOf(job)), {
     ...common,
     connection: connections[1],
     concurrency: 1,

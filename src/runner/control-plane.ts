@@ -33,7 +33,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   const runs = new RunStore(redis, prefix, scrubber);
   const approvalStore = new ApprovalStore(redis, prefix);
   const locks = new WorkspaceLocks(redis, prefix);
-  const queues = createQueues({ redisUrl: config.redis.url, prefix, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
+  const queues = createQueues({ redisUrl: config.redis.url, prefix, runnerId: config.runner.id, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
   const auditFile = path.join(paths.auditDir, options.writer === 'runner' ? `${config.runner.id}.jsonl` : `${config.runner.id}-cli.jsonl`);
   let audit: AuditLog;
   try {
@@ -43,7 +43,13 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     redis.disconnect();
     throw err;
   }
+  /** Apply on the runner that planned: it alone holds the approved plan file. */
+  const enqueueApply = async (runId: string): Promise<void> => {
+    const run = await runs.get(runId);
+    await queues.enqueueApply(runId, run.plan?.runnerId ?? config.runner.id);
+  };
   const approvals = createApprovalService({
+    runnerId: config.runner.id,
     runs,
     approvals: approvalStore,
     audit,
@@ -52,7 +58,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     confirmTtlMs: config.approval.confirmTtl,
     maxPending: config.approval.maxPending,
     sendsHeld: options.writer === 'runner',
-    enqueueApply: (id) => queues.enqueueApply(id),
+    enqueueApply: (id) => enqueueApply(id),
     scheduleExpiry: (id, at) => queues.scheduleExpiry(id, at),
     log: options.log,
     agentFor: (identity) => agentForApprover(config.audit.agents, identity),
@@ -68,6 +74,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     queues,
     audit,
     approvals,
+    enqueueApply,
     channel,
     async close(): Promise<void> {
       await audit.close();

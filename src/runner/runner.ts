@@ -62,7 +62,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const { paths, runs, audit } = cp;
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
-  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.queues.enqueueApply(id) });
+  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
   const applySteps = createApplySteps({
@@ -132,6 +132,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   await reconcile();
   await sweepJobDirs();
   const workers = await startWorkers({
+    runnerId: config.runner.id,
     redisUrl: config.redis.url,
     prefix: config.redis.prefix,
     planConcurrency: config.plans.concurrency,

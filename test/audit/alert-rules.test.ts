@@ -50,7 +50,7 @@ test('every alert rule matches a line the code really writes', async (t) => {
   await loop.runner.cp.runs.moveIf(second.id, ['awaiting_approval'], 'approved', {
     decision: { decision: 'approve', by: { kind: 'human', id: 'mallory' }, channel: 'ntfy', breakGlass: false, at: new Date().toISOString(), planSha256: second.plan!.sha256 },
   });
-  await loop.runner.cp.queues.enqueueApply(second.id);
+  await loop.runner.cp.enqueueApply(second.id);
   await waitForState(loop.runner, second.id, ['failed']);
   // An agent identity trying to decide.
   const third = await push(3);

@@ -97,7 +97,7 @@ test('an apply whose approval is not on the audit chain is refused and alerted; 
   await loop.runner.cp.runs.moveIf(id, ['awaiting_approval'], 'approved', {
     decision: { decision: 'approve', by: { kind: 'human', id: 'mallory' }, channel: 'ntfy', breakGlass: false, at: new Date().toISOString(), planSha256: run.plan!.sha256 },
   });
-  await loop.runner.cp.queues.enqueueApply(id);
+  await loop.runner.cp.enqueueApply(id);
   const failed = await waitForState(loop.runner, id, ['failed', 'applied', 'applying']);
   assert.equal(failed.state, 'failed');
   assert.equal(failed.error?.code, 'airlock:apply-unapproved');

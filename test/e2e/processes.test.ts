@@ -68,6 +68,26 @@ test('two runner processes on one Redis plan each head once', { skip: !isDouble 
   const plans = (await readInvocations(invocations)).filter((i) => i.argv.includes('plan'));
   assert.equal(plans.length, shas.length, 'one plan process per head across both runners');
   assert.equal((await runs.list()).length, shas.length);
+
+  // Each runner keeps its own plan files: an approved run is applied by the runner that planned it.
+  const planners = new Set<string>();
+  for (const sha of shas) {
+    const id = deriveRunId('infra', 'default', sha);
+    const planner = (await runs.get(id)).plan!.runnerId!;
+    const other = configs.find((c) => c.config.runner.id !== planner)!;
+    assert.equal(await main(['node', 'airlock', 'approve', id, '--yes', '--config', other.file], silent), 1, 'refused on the other runner');
+    const own = configs.find((c) => c.config.runner.id === planner)!;
+    assert.equal(await main(['node', 'airlock', 'approve', id, '--yes', '--config', own.file], silent), 0);
+    const done = await waitFor(`run ${id} to finish applying`, async () => {
+      const r = await runs.find(id);
+      return r && ['applied', 'failed'].includes(r.state) ? r : undefined;
+    });
+    // Later plans of the same workspace may be stale once an earlier one applied; never refused for a missing plan.
+    assert.ok(done.state === 'applied' || done.error?.code === 'airlock:plan-stale', `${id}: ${done.state} ${JSON.stringify(done.error)}`);
+    if (done.apply) assert.equal(done.apply.runnerId, done.plan?.runnerId, 'applied where it was planned');
+    planners.add(done.plan!.runnerId!);
+  }
+  assert.equal(planners.size, 2, 'both runners planned some of the heads');
 });
 
 test('SIGKILL mid-apply: no second apply, ever; the run needs attention with what is known', { skip: !isDouble && 'needs the double to slow the apply down' }, async (t) => {
