@@ -21,6 +21,11 @@ export interface ReplyHandlerDeps {
   approvals: Pick<ApprovalService, 'decide' | 'reject'>;
   findRun(id: string): Promise<Run | null>;
   log: Logger;
+  /**
+   * With several runners on one Redis every runner hears every reply; only the runner that planned the run
+   * decides on it (it holds the plan file and the audit chain the apply checks). Others stay silent.
+   */
+  ownsReply?(nonce: string): Promise<boolean>;
 }
 
 /** Turn one reply message into a decision (or an audited refusal). Throws only when it could not be handled. */
@@ -49,6 +54,10 @@ export function createReplyHandler(deps: ReplyHandlerDeps) {
     }
     if ('invalid' in reply) {
       await deps.approvals.reject({ by, channel: 'ntfy', approver: approver.name, via }, `malformed reply: ${reply.invalid}`);
+      return;
+    }
+    if (deps.ownsReply && !(await deps.ownsReply(reply.nonce))) {
+      deps.log.debug({ topic }, 'reply for a run planned by another runner; left to that runner');
       return;
     }
     try {

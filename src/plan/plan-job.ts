@@ -1,7 +1,7 @@
 // The plan job: checkout → guard → init → plan → show → summarize → tier → request approval.
 // Each step may run attacker-controlled code only inside the engine child; between steps the run is
 // checked for a newer head, so a superseded plan never reaches an approver.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RunStore } from '../apply/run-store.ts';
@@ -53,7 +53,12 @@ const PERMANENT = new Set([
   'airlock:engine-failed',
   'airlock:engine-env',
   'airlock:engine-not-found',
+  'airlock:workspace-missing',
 ]);
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return stat(dir).then((s) => s.isDirectory(), () => false);
+}
 
 /** Whether a plan failure is worth another attempt. */
 export function isRetryable(err: unknown): boolean {
@@ -110,6 +115,11 @@ export function createPlanSteps(deps: PlanStepsDeps) {
 
         // guard
         const call = engineCall(run, log);
+        if (!(await isDirectory(call.cwd))) {
+          throw new AirlockError('airlock:workspace-missing', `workspace ${JSON.stringify(run.workspace)} plans directory ${JSON.stringify(workspaceOf(config, run).dir)}, which commit ${run.sha.slice(0, 12)} does not have`, {
+            hint: 'Add the directory in the pull request, or fix `dir` of the workspace in the runner config.',
+          });
+        }
         const guarded = await guardTree(job.tree, { config: config.guard, engineKind: config.engine.kind, workDir: workspaceOf(config, run).dir });
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 

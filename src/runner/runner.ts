@@ -20,6 +20,7 @@ import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
+import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
 
 export interface RunnerOptions {
@@ -163,7 +164,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
-  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), ownsReply: (nonce) => ownsReply(cp, nonce, config.runner.id), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
   const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
   sendHeld();
@@ -197,6 +198,14 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
 }
 
 export type Runner = Awaited<ReturnType<typeof startRunner>>;
+
+/** Whether a reply's nonce belongs to a run this runner planned; unknown nonces are handled (and refused) by all. */
+async function ownsReply(cp: ControlPlane, nonce: string, runnerId: string): Promise<boolean> {
+  const binding = await cp.approvalStore.peek(hashToken(nonce));
+  if (!binding) return true;
+  const run = await cp.runs.find(binding.runId);
+  return run?.plan?.runnerId === undefined || run.plan.runnerId === runnerId;
+}
 
 function isAlive(pid: number): boolean {
   try {

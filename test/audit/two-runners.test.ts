@@ -62,17 +62,26 @@ test('two runner processes apply in parallel: every chain verifies', async (t) =
   });
   const runs = new RunStore(redis, prefix);
 
-  // Runner one plans (one mirror writer), then runner two joins before anything is approved.
-  children.push(await spawnRunner(one!.file));
+  // Each runner plans two of the workspaces (a run is applied where it was planned), then both apply.
   const files = Object.fromEntries(workspaces.map((w) => [`${w.dir}/main.tf`, TF_TWO.replace('one', `one-${w.name}`)]));
-  const sha = await pushCommit(remote, files, { refs: ['refs/pull/1/head'] });
-  const ids = workspaces.map((w) => deriveRunId('infra', w.name, sha));
-  for (const id of ids) await waitFor(`${id} awaiting approval`, async () => (await runs.find(id))?.state === 'awaiting_approval');
-  children.push(await spawnRunner(two!.file));
+  const planOn = async (config: typeof one, pr: number, names: string[]) => {
+    const child = await spawnRunner(config!.file);
+    const sha = await pushCommit(remote, files, { refs: [`refs/pull/${pr}/head`] });
+    const planned = workspaces.map((w) => deriveRunId('infra', w.name, sha));
+    for (const id of planned) await waitFor(`${id} planned`, async () => (await runs.find(id))?.state === 'awaiting_approval');
+    return { child, ids: names.map((n) => deriveRunId('infra', n, sha)) };
+  };
+  const first = await planOn(one, 1, ['a', 'b']);
+  await stopRunner(first.child);
+  const second = await planOn(two, 2, ['c', 'd']);
+  children.push(second.child, await spawnRunner(one!.file));
+  const ids = [...first.ids, ...second.ids];
+  assert.equal(ids.length, 4);
 
-  // Approvals come through both runners' CLIs, so both CLI chains are written too.
-  for (const [i, id] of ids.entries()) {
-    assert.equal(await main(['node', 'airlock', 'approve', id, '--yes', '--config', (i % 2 === 0 ? one : two)!.file], silent), 0);
+  // Approvals come through both runners' CLIs (each for the runs it planned), so both CLI chains are written too.
+  for (const id of ids) {
+    const planner = (await runs.get(id)).plan!.runnerId === 'one' ? one : two;
+    assert.equal(await main(['node', 'airlock', 'approve', id, '--yes', '--config', planner!.file], silent), 0);
   }
   for (const id of ids) {
     const run = await waitFor(`${id} to finish`, async () => {

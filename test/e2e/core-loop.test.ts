@@ -230,3 +230,14 @@ function lockInfoPath(stateFile: string): string {
 }
 
 void readFile;
+
+test('a workspace directory missing from the commit fails with a clear reason and no engine process', async (t) => {
+  const loop = await setupLoop(t, { workspaces: [{ name: 'prod', dir: 'envs/prod' }] });
+  const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/20/head'] });
+  await loop.runner.watcher.pollAll();
+  const run = await waitForState(loop.runner, loop.runId(sha, 'prod'), ['failed', 'refused', 'awaiting_approval']);
+  assert.equal(run.state, 'failed');
+  assert.equal(run.error?.code, 'airlock:workspace-missing');
+  assert.match(run.error?.message ?? '', /"envs\/prod"/);
+  if (isDouble) assert.equal((await loop.invocations()).length, 0);
+});
