@@ -1,7 +1,8 @@
 // `airlock demo`: the whole loop on this machine, against a temporary repo: an agent's PR moves, the
 // runner plans it, a human decides (through the same code as `airlock approve`), the runner applies
 // exactly that plan, and the audit trail is printed.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const say = (s: string) => output.out(s);
   const root = await mkdtemp(path.join(tmpdir(), 'airlock-demo-'));
   const cleanups: Array<() => Promise<void>> = [() => rm(root, { recursive: true, force: true })];
+  let failureHint = async (): Promise<void> => undefined;
   try {
     const loaded = await loadConfig(opts.configFile);
     const { config } = loaded;
@@ -71,7 +73,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     config.repos[0]!.url = remote.url;
     say(`remote:  ${remote.url}  (the agent pushed ${remote.sha.slice(0, 10)} to refs/pull/1/head)\n`);
 
-    const runner = await startRunner(loaded, { log: createLogger({ level: 'warn', pretty: output.isTTY }) });
+    // The runner's own log goes to a file so the demo's story stays readable; its tail is shown on failure.
+    const logFile = path.join(root, 'runner.log');
+    const logStream = createWriteStream(logFile, { mode: 0o600 });
+    cleanups.push(async () => void logStream.end());
+    const runner = await startRunner(loaded, { log: createLogger({ level: 'info', destination: logStream, pretty: false }) });
+    failureHint = async () => {
+      const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
+      if (tail) say(`\nlast runner log lines:\n${tail}`);
+    };
     cleanups.push(() => runner.stop());
 
     const timeoutMs = opts.timeoutMs ?? 180_000;
@@ -103,6 +113,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (run.state !== expected) throw new AirlockError('airlock:demo-failed', `the run ended ${run.state}, expected ${expected}`, { hint: `Inspect it: the error was ${run.error?.message ?? 'none'}` });
     say(`\ndemo finished: the run was ${run.state}.`);
     return 0;
+  } catch (err) {
+    await failureHint();
+    throw err;
   } finally {
     // Undo in reverse order of acquisition: runner, keys, private Redis, temp dir.
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

@@ -14,6 +14,8 @@ export interface Probe {
   /** Run one watcher round now (for probes started with watch: false). */
   poll(): Promise<ProbeStats>;
   stats(): Promise<ProbeStats>;
+  /** Stats now, and start a new event-loop delay window. */
+  window(): Promise<ProbeStats>;
   stop(): Promise<ProbeStats | null>;
 }
 
@@ -48,7 +50,7 @@ export async function startProbe(scope: Scope, configFile: string, options: Prob
     child.once('message', (m: { ready?: boolean }) => (m.ready ? resolve() : reject(new Error('runner probe did not start'))));
     child.once('exit', (code) => reject(new Error(`runner probe exited ${code} before it was ready; see ${logFile}`)));
   });
-  const request = (cmd: 'poll' | 'stats' | 'stop') =>
+  const request = (cmd: 'poll' | 'stats' | 'window' | 'stop') =>
     new Promise<ProbeStats>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
@@ -59,6 +61,7 @@ export async function startProbe(scope: Scope, configFile: string, options: Prob
     logFile,
     poll: () => request('poll'),
     stats: () => request('stats'),
+    window: () => request('window'),
     async stop() {
       if (stopped || child.exitCode !== null || child.signalCode !== null) return null;
       stopped = true;

@@ -1,8 +1,10 @@
 // A runner in its own OS process, driven over IPC by the benchmarks: `poll` runs one watcher round (when
-// started with --no-watch), `stats` reports the process's own CPU, its children's CPU and its peak RSS,
-// `stop` stops the runner and exits. Logs go to a file at info level, as a production runner's would.
+// started with --no-watch), `stats` reports the process's own CPU, its children's CPU, its peak RSS and
+// its event-loop delay since the last `window` (which starts a new measurement window), `stop` stops the
+// runner and exits. Logs go to a file at info level, as a production runner's would.
 // Usage: node --import tsx test/bench/runner-probe.ts CONFIG LOGFILE [--no-watch]
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -18,6 +20,9 @@ export interface ProbeStats {
   maxRssKiB: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** Event-loop delay since the last `window` command: how long timers and I/O callbacks waited, ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   atMs: number;
 }
 
@@ -27,6 +32,9 @@ const log = createLogger({ level: 'info', pretty: false, destination: pino.desti
 const runner = await startRunner(loaded, { log, watch: !flags.includes('--no-watch') });
 // With the ntfy channel, ready means subscribed to the reply topics.
 await (runner as { replies?: { waitConnected(): Promise<void> } | null }).replies?.waitConnected();
+
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 // getconf CLK_TCK is 100 on every Linux this runs on.
 const TICK_US = 10_000;
@@ -51,13 +59,16 @@ function stats(): ProbeStats {
     maxRssKiB: process.resourceUsage().maxRSS,
     rssBytes: process.memoryUsage.rss(),
     heapUsedBytes: process.memoryUsage().heapUsed,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
     atMs: performance.timeOrigin + performance.now(),
   };
 }
 
-process.on('message', (message: { id: number; cmd: 'poll' | 'stats' | 'stop' }) => {
+process.on('message', (message: { id: number; cmd: 'poll' | 'stats' | 'window' | 'stop' }) => {
   void (async () => {
     try {
+      if (message.cmd === 'window') loopDelay.reset();
       if (message.cmd === 'poll') await runner.watcher.pollAll();
       if (message.cmd === 'stop') await runner.stop();
       process.send!({ id: message.id, ok: true, stats: stats() }, () => {
