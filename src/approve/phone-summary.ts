@@ -5,17 +5,12 @@
 import { renderCounts, renderCutLine } from '../plan/render.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
 import { escapeMarkdown, hasMixedScripts, visibleText } from '../plan/untrusted-text.ts';
+import type { RenderContext } from '../plan/render.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
 export const PHONE_TITLE_BYTES = 200;
 
-export interface PhoneContext {
-  repo: string;
-  workspace: string;
-  pr: number | null;
-  sha: string;
-  planSha256: string;
-  author?: string;
+export interface PhoneContext extends RenderContext {
   runId?: string;
   /** Why the policy gave this tier (`[rule] what`); at most three are shown. */
   reasons?: string[];

@@ -6,13 +6,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Run } from '../apply/run.ts';
 import { isFinal } from '../apply/run.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
+import { deleteKeysUnder } from '../runner/delete-prefix.ts';
 import { startRunner, type Runner } from '../runner/runner.ts';
 import { ENGINE_DOUBLE, findRealEngine, makeDemoRemote, redisAnswers, startPrivateRedis } from './demo-env.ts';
 import type { Output } from './output.ts';
@@ -65,7 +65,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       say(`redis:   ${config.redis.url}`);
     }
     config.redis.prefix = `${config.redis.prefix}-${randomBytes(4).toString('hex')}`;
-    cleanups.push(() => deleteKeys(config.redis.url, config.redis.prefix));
+    cleanups.push(() => deleteKeysUnder(config.redis.url, config.redis.prefix));
     config.runner.dataDir = path.join(root, 'data');
 
     // The agent's side
@@ -144,19 +144,4 @@ async function follow(runner: Runner, say: (s: string) => void, done: (r: Run) =
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new AirlockError('airlock:demo-timeout', `the demo run did not finish within ${timeoutMs / 1000}s`, { hint: 'Run `airlock doctor --config runners/demo.yaml`.' });
-}
-
-/** Remove the demo's keys (its own prefix only; never a flush). */
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -1,10 +1,10 @@
 // Two runner processes on one Redis and one data directory apply in parallel; each writes its own chain
 // (`one.jsonl`, `two.jsonl`, and the CLI's `one-cli.jsonl`, `two-cli.jsonl`), and every chain verifies.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnRunner, stopRunner } from '../support/spawn-runner.ts';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { RunStore } from '../../src/apply/run-store.ts';
 import { deriveRunId } from '../../src/apply/run.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
@@ -16,28 +16,7 @@ import { makeRemote, pushCommit } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { deletePrefix, removeDir, tempDir, testPrefix, waitFor, writeConfig } from '../support/harness.ts';
 
-const RUNNER = fileURLToPath(new URL('../support/runner-process.ts', import.meta.url));
 const isDouble = engineForTests().isDouble;
-
-function spawnRunner(configFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('RUNNER-READY')) resolve(child);
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`runner exited ${code}: ${out}`)));
-  });
-}
-
-async function stopRunner(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 const silent = { out: () => undefined, err: () => undefined, isTTY: false };
 

@@ -1,10 +1,10 @@
 // Runners as separate OS processes: two on one Redis never plan twice, and a runner killed with
 // SIGKILL mid-apply never leads to a second apply; the run ends in needs_attention.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnRunner, stopRunner } from '../support/spawn-runner.ts';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { makeRemote, pushCommit } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
@@ -15,28 +15,7 @@ import { deriveRunId } from '../../src/apply/run.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
 import { TF_TWO } from './loop-fixture.ts';
 
-const RUNNER = fileURLToPath(new URL('../support/runner-process.ts', import.meta.url));
 const isDouble = engineForTests().isDouble;
-
-function spawnRunner(configFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('RUNNER-READY')) resolve(child);
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`runner exited ${code}: ${out}`)));
-  });
-}
-
-async function stopRunner(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 const silent = { out: () => undefined, err: () => undefined, isTTY: false };
 

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { Redis } from 'ioredis';
+import { deleteKeysUnder } from '../../src/runner/delete-prefix.ts';
 import { stringify } from 'yaml';
 import type { Run } from '../../src/apply/run.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
@@ -22,17 +22,7 @@ export function testPrefix(): string {
 
 /** Delete every key under `prefix` (never FLUSHDB: Redis is shared). */
 export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysUnder(url, prefix);
 }
 
 export async function tempDir(label: string): Promise<string> {
