@@ -85,6 +85,16 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     return { cwd: path.join(job.tree, ws.dir), homeDir: job.home, logFile: job.planLog, onLine: (line) => log.debug({ engine: line }, 'engine output') };
   }
 
+  // The binary does not change under a running runner: one `version` process per runner, not per plan.
+  let versionPromise: Promise<string> | null = null;
+  function engineVersionOnce(homeDir: string): Promise<string> {
+    versionPromise ??= deps.engine.version({ homeDir }).then((v) => v.version);
+    versionPromise.catch(() => {
+      versionPromise = null;
+    });
+    return versionPromise;
+  }
+
   return {
     /** Run the plan job for `runId`. Throws when BullMQ should retry; ends the run itself otherwise. */
     async plan(runId: string, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
@@ -130,7 +140,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await stillLatest(run);
         const outcome = await deps.engine.plan(call, job.planFile);
         if (!outcome.changes) await creds.release(); // the engine is done with them: revoke before recording
-        const engineVersion = (await deps.engine.version({ homeDir: job.home })).version;
+        const engineVersion = await engineVersionOnce(job.home);
         if (!outcome.changes) {
           run = (await runs.moveIf(run.id, ['planning'], 'no_changes'))!;
           await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion } });

@@ -1,6 +1,7 @@
 // One remote, one runner process on the terraform double, and the bench's own view of Redis: the setup the
 // overhead, detection and decision benchmarks share.
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { RunStore } from '../../src/apply/run-store.ts';
 import { deriveRunId, type Run } from '../../src/apply/run.ts';
@@ -38,6 +39,17 @@ export interface Loop {
   cli(): Promise<ControlPlane>;
   /** `airlock approve RUN --yes`, from decideRun on (returns once the decision is stored and the apply queued). */
   approve(cp: ControlPlane, runId: string): Promise<void>;
+}
+
+/** The hash of job `<queue>-<runId>`, whichever queue holds it (apply queues are per runner: `apply-<runner id>`). */
+async function findJobKey(redis: Redis, prefix: string, queue: string, runId: string): Promise<string | null> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:bull:${queue}*:${queue}-${runId}`, 'COUNT', 1000);
+    if (keys[0]) return keys[0];
+    cursor = next;
+  } while (cursor !== '0');
+  return null;
 }
 
 export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: { watch?: boolean; pollInterval?: string; approval?: Record<string, unknown> } = {}): Promise<Loop> {
@@ -86,7 +98,9 @@ export async function startLoop(scope: Scope, label: string, engineEnv: Record<s
     // The run reaches its state before the job returns (an apply still removes its job dir), so wait for BullMQ.
     jobTimes: (queue, runId) =>
       waitUntil(`${queue} job of ${runId} to finish`, async () => {
-        const [ts, processed, finished] = await redis.hmget(`${prefix}:bull:${queue}:${queue}-${runId}`, 'timestamp', 'processedOn', 'finishedOn');
+        const key = await findJobKey(redis, prefix, queue, runId);
+        if (!key) return undefined;
+        const [ts, processed, finished] = await redis.hmget(key, 'timestamp', 'processedOn', 'finishedOn');
         return finished ? { enqueuedMs: Number(ts), processedMs: Number(processed), finishedMs: Number(finished) } : undefined;
       }, 30_000, 5),
     async cli() {
