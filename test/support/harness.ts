@@ -23,6 +23,10 @@ export function testPrefix(): string {
 /** Delete every key under `prefix` (never FLUSHDB: Redis is shared). */
 export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
   await deleteKeysUnder(url, prefix);
+  // BullMQ writes a queue's `meta` key asynchronously after construction; a write still in flight from a
+  // process that just exited can land after the first sweep, so sweep once more.
+  await new Promise((r) => setTimeout(r, 300));
+  await deleteKeysUnder(url, prefix);
 }
 
 export async function tempDir(label: string): Promise<string> {
