@@ -8,7 +8,7 @@ import { renderChecks, runDoctor, type Check } from '../../src/cli/doctor.ts';
 import { makeRemote } from '../git-fixtures.ts';
 import { deletePrefix, removeDir, tempDir, testPrefix, writeConfig } from '../support/harness.ts';
 import { createScenario, KV2, vaultForTests, type Scenario, type VaultUnderTest } from './vault-fixture.ts';
-import { mappings } from './vault-loop.ts';
+import { credentialedWorkspace } from './vault-loop.ts';
 
 const realVault = !!process.env['AIRLOCK_TEST_VAULT_ADDR'];
 
@@ -25,22 +25,12 @@ async function doctorFor(t: TestContext, opts: { tokenTtl?: string; applyWrapped
     await removeDir(root);
     await deletePrefix(prefix);
   });
-  const files = { plan: await s.secretIdFile('plan'), apply: await s.secretIdFile('apply', opts.applyWrapped ? { wrapped: true } : {}) };
-  const map = mappings(s, vault);
+  const { files, workspace } = await credentialedWorkspace(s, vault, opts.applyWrapped ?? false);
   const loaded = await writeConfig({
     remoteUrl: remote.url,
     dataDir: path.join(root, 'data'),
     prefix,
-    workspaces: [
-      {
-        name: 'default',
-        dir: '.',
-        credentials: {
-          plan: { roleId: s.plan.roleId, secretIdFile: files.plan, secrets: map.plan },
-          apply: { roleId: s.apply.roleId, secretIdFile: files.apply, wrapped: opts.applyWrapped ?? false, secrets: map.apply },
-        },
-      },
-    ],
+    workspaces: [workspace],
     extra: { vault: { address: vault.address, timeout: '2s' } },
   });
   await opts.prepare?.(s, vault);

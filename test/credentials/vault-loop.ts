@@ -36,25 +36,30 @@ export function mappings(s: Scenario, vault: VaultUnderTest) {
   };
 }
 
+/** The `default` workspace with a plan and an apply identity of scenario `s`, and their secret-id files. */
+export async function credentialedWorkspace(s: Scenario, vault: VaultUnderTest, applyWrapped: boolean) {
+  const files = { plan: await s.secretIdFile('plan'), apply: await s.secretIdFile('apply', applyWrapped ? { wrapped: true } : {}) };
+  const map = mappings(s, vault);
+  const workspace = {
+    name: 'default',
+    dir: '.',
+    credentials: {
+      plan: { roleId: s.plan.roleId, secretIdFile: files.plan, secrets: map.plan },
+      apply: { roleId: s.apply.roleId, secretIdFile: files.apply, wrapped: applyWrapped, secrets: map.apply },
+    },
+  };
+  return { files, workspace };
+}
+
 export async function setupVaultLoop(
   t: TestContext,
   opts: { engineEnv?: Record<string, string>; engineTimeouts?: TestConfigInput['engineTimeouts']; applyWrapped?: boolean; vault?: Record<string, unknown> } = {},
 ): Promise<VaultLoop> {
   const vault = await vaultForTests();
   const s = await createScenario(vault);
-  const files = { plan: await s.secretIdFile('plan'), apply: await s.secretIdFile('apply', opts.applyWrapped ? { wrapped: true } : {}) };
-  const map = mappings(s, vault);
+  const { files, workspace } = await credentialedWorkspace(s, vault, opts.applyWrapped ?? false);
   const loop = await setupLoop(t, {
-    workspaces: [
-      {
-        name: 'default',
-        dir: '.',
-        credentials: {
-          plan: { roleId: s.plan.roleId, secretIdFile: files.plan, secrets: map.plan },
-          apply: { roleId: s.apply.roleId, secretIdFile: files.apply, wrapped: opts.applyWrapped ?? false, secrets: map.apply },
-        },
-      },
-    ],
+    workspaces: [workspace],
     extra: { vault: { address: vault.address, timeout: '2s', ...opts.vault } },
     ...(opts.engineEnv ? { engineEnv: opts.engineEnv } : {}),
     ...(opts.engineTimeouts ? { engineTimeouts: opts.engineTimeouts } : {}),
@@ -65,6 +70,7 @@ export async function setupVaultLoop(
     await s.cleanup().catch(() => undefined);
     await vault.close();
   });
+  const map = mappings(s, vault);
   return { loop, vault, s, files, planSecrets: map.plan, applySecrets: map.apply };
 }
 
