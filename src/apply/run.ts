@@ -146,11 +146,3 @@ export function transition(run: Run, to: RunState, patch: Partial<Run> = {}, now
   if (!canTransition(run.state, to)) throw new IllegalTransitionError(run, to);
   return { ...run, ...patch, state: to, updatedAt: now.toISOString() };
 }
-
-/** Pure: whether a decision may be taken on this run right now. */
-export function canDecide(run: Run, now = new Date()): { ok: true } | { ok: false; reason: string } {
-  if (run.state !== 'awaiting_approval') return { ok: false, reason: `run is ${run.state}, not awaiting approval` };
-  if (!run.plan || !run.approval) return { ok: false, reason: 'run has no durable plan yet' };
-  if (Date.parse(run.approval.expiresAt) <= now.getTime()) return { ok: false, reason: 'approval request expired' };
-  return { ok: true };
-}

@@ -16,11 +16,3 @@ export function parseSize(text: string): number | null {
   const m = SIZE.exec(text.trim());
   return m ? Number(m[1]) * SIZE_BYTES[m[2]!]! : null;
 }
-
-/** Render milliseconds the way the config writes them, for messages. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canDecide, canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
+import { bindingFor, bindingMismatch } from '../../src/approve/approve.ts';
+import { canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
 
 // One row per allowed transition; every pair not listed must be refused.
 const ALLOWED: Array<[RunState, RunState]> = [
@@ -59,12 +60,21 @@ test('run ids are derived from (repo, workspace, sha) only', () => {
   assert.match(deriveRunId('infra', 'default', sha), /^r[0-9a-f]{15}$/);
 });
 
-test('canDecide: only an unexpired awaiting run with a durable plan', () => {
+test('bindingMismatch: a decision counts only for the exact plan of an awaiting, current, unexpired run', () => {
   const now = new Date('2026-01-01T00:00:00Z');
-  const plan = { sha256: 'x', summary: {} as never, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
-  const approval = { requestedAt: '', expiresAt: '2026-01-01T00:15:00Z', tier: 'approve' as const, channel: 'terminal' };
-  assert.deepEqual(canDecide(run('awaiting_approval', { plan, approval }), now), { ok: true });
-  assert.equal(canDecide(run('planning', { plan, approval }), now).ok, false);
-  assert.equal(canDecide(run('awaiting_approval', { approval }), now).ok, false);
-  assert.equal(canDecide(run('awaiting_approval', { plan, approval: { ...approval, expiresAt: '2025-12-31T23:59:59Z' } }), now).ok, false);
+  const plan = { sha256: 'x'.repeat(64), summary: {} as never, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
+  const awaiting = run('awaiting_approval', { plan });
+  const binding = bindingFor(awaiting, { channel: 'terminal', approver: null, phase: 'approve', expiresAt: new Date('2026-01-01T00:15:00Z'), tokenHash: 'h' });
+  const rows: Array<[string, Parameters<typeof bindingMismatch>, string | null]> = [
+    ['matching', [binding, awaiting, 'r1', now], null],
+    ['expired', [{ ...binding, expiresAt: '2025-12-31T23:59:59Z' }, awaiting, 'r1', now], 'expired'],
+    ['another run', [{ ...binding, runId: 'r2' }, awaiting, 'r1', now], 'bound to another run'],
+    ['not awaiting', [binding, run('approved', { plan }), 'r1', now], 'run is approved'],
+    ['no plan', [binding, run('awaiting_approval'), 'r1', now], 'run has no durable plan'],
+    ['other plan file', [{ ...binding, planSha256: 'y'.repeat(64) }, awaiting, 'r1', now], 'bound to a different plan file'],
+    ['other commit', [{ ...binding, sha: 'c'.repeat(40) }, awaiting, 'r1', now], 'bound to a different commit or workspace'],
+    ['other tier', [{ ...binding, tier: 'confirm' }, awaiting, 'r1', now], 'bound to a different risk tier'],
+    ['superseded', [binding, awaiting, 'r9', now], 'superseded by a newer head'],
+  ];
+  for (const [name, args, expected] of rows) assert.equal(bindingMismatch(...args), expected, name);
 });
