@@ -53,7 +53,7 @@ test('doctor names what is wrong and how to fix it', async (t) => {
   await chmod(dataDir, 0o755);
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 1);
-  assert.match(r.out, /^✖ redis: cannot reach redis:\/\/127\.0\.0\.1:1/m);
+  assert.match(r.out, /^✖ redis: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1$/m);
   assert.match(r.out, /fix: start Redis or fix `redis.url`/);
   assert.match(r.out, /^✖ data dir: .* has mode 755/m);
   assert.match(r.out, /fix: chmod 700 /);
@@ -67,7 +67,7 @@ test('doctor on a broken config names the key and value, and stops there', async
   await writeFile(file, 'approval:\n  ttl: soon\n');
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 1);
-  assert.match(r.out, /✖ config: .*bad\.yaml: `approval\.ttl` must be a duration like "15m", got `"soon"`/);
+  assert.match(r.out, /✖ config: .*bad\.yaml: `approval\.ttl` must be a duration like "15m" \(.*compound durations like "1h30m" are fine\), got `"soon"`/);
   assert.doesNotMatch(r.out, /redis/);
 });
 
@@ -89,7 +89,7 @@ test('a missing config file is named, with what to do', async () => {
   const r = await run('runs', '--config', '/nonexistent/runner.yaml');
   assert.equal(r.code, 1);
   assert.match(r.err, /\/nonexistent\/runner\.yaml: the file does not exist/);
-  assert.match(r.err, /next: Fix \/nonexistent\/runner\.yaml/);
+  assert.match(r.err, /next: Start from the commented example: `cp \/.*\/runners\/example\.yaml \/nonexistent\/runner\.yaml`/);
 });
 
 test('usage errors exit 2; help exits 0', async () => {
@@ -100,8 +100,11 @@ test('usage errors exit 2; help exits 0', async () => {
   assert.match(help.out, /doctor/);
 });
 
-test('the README demo command runs to an applied plan without a terminal', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd: ROOT, timeout: 150_000 });
+test('the README demo command runs to an applied plan without a terminal, from any directory', async (t) => {
+  // Outside the checkout: the demo finds its own runners/demo.yaml.
+  const cwd = await tempDir('demo-cwd');
+  t.after(() => removeDir(cwd));
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd, timeout: 150_000 });
   assert.match(stdout, /run r[0-9a-f]{15}: awaiting_approval/);
   assert.match(stdout, /\+\s+terraform_data\.vm/);
   assert.match(stdout, /approval\.granted\s+by human:os:/);
