@@ -37,7 +37,15 @@ test('approve without a terminal needs --yes; a confirm-tier plan that only crea
   assert.equal(run.plan?.tier, 'confirm');
   assert.equal(run.plan?.summary.counts.delete, 0);
 
-  // No terminal, no --yes: nothing is approved (it used to approve without asking).
+  // No terminal, no --yes: nothing is approved (it used to approve a plain plan without asking).
+  const plainSha = await pushCommit(loop.remote, { 'main.tf': 'resource "terraform_data" "c" {\n  input = "c"\n}\n' }, { refs: ['refs/pull/2/head'] });
+  await loop.runner.watcher.pollAll();
+  const plain = await waitForState(loop.runner, loop.runId(plainSha), ['awaiting_approval']);
+  assert.equal(plain.plan?.tier, 'approve');
+  const unasked = await runCli(['approve', plain.id, '--config', loop.loaded.file]);
+  assert.equal(unasked.code, 1, unasked.stdout + unasked.stderr);
+  assert.match(unasked.stderr, /code: airlock:approve-needs-yes/);
+  assert.equal((await loop.runner.cp.runs.get(plain.id)).state, 'awaiting_approval', 'nothing approved');
   const blind = await runCli(['approve', run.id, '--config', loop.loaded.file]);
   assert.equal(blind.code, 1, blind.stdout + blind.stderr);
   assert.match(blind.stderr, new RegExp(`^error: no terminal to ask on: approving run ${run.id} without asking needs --yes$`, 'm'));
