@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';
-import { makeRemote } from '../git-fixtures.ts';
-import { configYaml, deletePrefix, removeDir, tempDir, testPrefix } from '../support/harness.ts';
+import { configFixture } from '../support/config-fixture.ts';
+import { removeDir, tempDir } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'src/cli/bin.js');
@@ -22,23 +22,8 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-async function fixture(t: import('node:test').TestContext, overrides: Record<string, unknown> = {}) {
-  const root = await tempDir('cli');
-  const remote = await makeRemote();
-  const prefix = testPrefix();
-  const dataDir = path.join(root, 'data');
-  const file = path.join(root, 'runner.yaml');
-  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix, extra: overrides }));
-  t.after(async () => {
-    await deletePrefix(prefix);
-    await remote.cleanup();
-    await removeDir(root);
-  });
-  return { root, file, dataDir };
-}
-
 test('doctor passes on a working setup and prints one line per check', async (t) => {
-  const { file } = await fixture(t);
+  const { file } = await configFixture(t);
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 0, r.out + r.err);
   for (const name of ['config', 'data dir', 'redis', 'redis maxmemory-policy', 'engine', 'repo infra', 'applies']) {
@@ -48,7 +33,7 @@ test('doctor passes on a working setup and prints one line per check', async (t)
 });
 
 test('doctor names what is wrong and how to fix it', async (t) => {
-  const { file, dataDir } = await fixture(t, { redis: { url: 'redis://127.0.0.1:1', prefix: 'x' } });
+  const { file, dataDir } = await configFixture(t, { redis: { url: 'redis://127.0.0.1:1', prefix: 'x' } });
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755);
   const r = await run('doctor', '--config', file);
@@ -72,7 +57,7 @@ test('doctor on a broken config names the key and value, and stops there', async
 });
 
 test('runs, show and approve on unknown things fail with a next step', async (t) => {
-  const { file } = await fixture(t);
+  const { file } = await configFixture(t);
   const runs = await run('runs', '--json', '--config', file);
   assert.equal(runs.code, 0);
   assert.deepEqual(JSON.parse(runs.out), []);

@@ -8,30 +8,18 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RunStore } from '../../src/apply/run-store.ts';
 import { deriveRunId } from '../../src/apply/run.ts';
-import { makeRemote, pushCommit } from '../git-fixtures.ts';
+import { pushCommit } from '../git-fixtures.ts';
 import { runCli, spawnCli } from '../support/cli-process.ts';
-import { configYaml, removeDir, tempDir, testPrefix, waitFor } from '../support/harness.ts';
+import { configFixture } from '../support/config-fixture.ts';
+import { waitFor } from '../support/harness.ts';
 import { freePort, startPrivateRedis } from '../support/private-redis.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
 
 const STACK_FRAME = /^\s+at .+\(?.*:\d+:\d+\)?$/m;
 
-async function setup(t: import('node:test').TestContext, extra: Record<string, unknown>, input: { dataDir?: string } = {}) {
-  const root = await tempDir('startup');
-  const remote = await makeRemote();
-  t.after(async () => {
-    await remote.cleanup();
-    await removeDir(root);
-  });
-  const dataDir = input.dataDir ?? path.join(root, 'data');
-  const file = path.join(root, 'runner.yaml');
-  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix: testPrefix(), extra }));
-  return { root, remote, file, dataDir };
-}
-
 test('start with nothing listening at redis.url exits 1 at once with one coded error and no stack', async (t) => {
   const port = await freePort();
-  const { file, dataDir } = await setup(t, { redis: { url: `redis://127.0.0.1:${port}`, prefix: 'airlock-startup' } });
+  const { file, dataDir } = await configFixture(t, { redis: { url: `redis://127.0.0.1:${port}`, prefix: 'airlock-startup' } });
   // The old runner never exited here; the kill turns that hang into a failure instead of a stuck suite.
   const r = await runCli(['start', '--config', file], { timeoutMs: 60_000 });
   assert.equal(r.code, 1, `exit code; stderr:\n${r.stderr}`);
@@ -47,7 +35,7 @@ test('start with nothing listening at redis.url exits 1 at once with one coded e
 test('start refuses a Redis that may evict keys (allkeys-lru) before BullMQ starts', async (t) => {
   const redis = await startPrivateRedis(['--maxmemory-policy', 'allkeys-lru']);
   t.after(() => redis.stop());
-  const { file } = await setup(t, { redis: { url: redis.url, prefix: 'airlock-startup' } });
+  const { file } = await configFixture(t, { redis: { url: redis.url, prefix: 'airlock-startup' } });
   const r = await runCli(['start', '--config', file], { timeoutMs: 60_000 });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^error: Redis has maxmemory-policy allkeys-lru: under memory pressure it would evict queue jobs, runs and approvals$/m);
@@ -60,12 +48,12 @@ test('start refuses a Redis that may evict keys (allkeys-lru) before BullMQ star
 });
 
 test('start refuses an engine that is missing or is not terraform, naming engine.binary', async (t) => {
-  const { file: missing } = await setup(t, { engine: { kind: 'terraform', binary: '/nonexistent/terraform' } });
+  const { file: missing } = await configFixture(t, { engine: { kind: 'terraform', binary: '/nonexistent/terraform' } });
   const a = await runCli(['start', '--config', missing], { timeoutMs: 60_000 });
   assert.equal(a.code, 1, a.stderr);
   assert.match(a.stderr, /code: airlock:engine-(not-found|unusable)/);
   assert.match(a.stderr, /engine\.binary/);
-  const { file: wrong } = await setup(t, { engine: { kind: 'terraform', binary: '/bin/false' } });
+  const { file: wrong } = await configFixture(t, { engine: { kind: 'terraform', binary: '/bin/false' } });
   const b = await runCli(['start', '--config', wrong], { timeoutMs: 60_000 });
   assert.equal(b.code, 1, b.stderr);
   assert.match(b.stderr, /^error: the engine \/bin\/false does not run: /m);
@@ -74,12 +62,12 @@ test('start refuses an engine that is missing or is not terraform, naming engine
 });
 
 test('start refuses a data dir it cannot use or that others can read', async (t) => {
-  const { file, dataDir } = await setup(t, {});
+  const { file, dataDir } = await configFixture(t, {});
   await writeFile(dataDir, 'not a directory');
   const a = await runCli(['start', '--config', file], { timeoutMs: 60_000 });
   assert.equal(a.code, 1, a.stderr);
   assert.match(a.stderr, /code: airlock:data-dir-unusable/);
-  const { file: loose, dataDir: looseDir } = await setup(t, {});
+  const { file: loose, dataDir: looseDir } = await configFixture(t, {});
   await mkdir(looseDir);
   await chmod(looseDir, 0o755);
   const b = await runCli(['start', '--config', loose], { timeoutMs: 60_000 });
@@ -90,7 +78,7 @@ test('start refuses a data dir it cannot use or that others can read', async (t)
 });
 
 test('a data dir under /proc (or led there by a symlink) is refused by doctor and start, which both exit', async (t) => {
-  const { file } = await setup(t, {}, { dataDir: '/proc/airlock-test/data' });
+  const { file } = await configFixture(t, {}, { dataDir: '/proc/airlock-test/data' });
   // Node's recursive mkdir spins forever under /proc; the old doctor never came back.
   const doctor = await runCli(['doctor', '--config', file], { timeoutMs: 60_000 });
   assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
@@ -100,9 +88,9 @@ test('a data dir under /proc (or led there by a symlink) is refused by doctor an
   assert.equal(start.code, 1);
   assert.match(start.stderr, /code: airlock:config-invalid/);
 
-  const { root } = await setup(t, {});
+  const { root } = await configFixture(t, {});
   await symlink('/proc/self', path.join(root, 'link'));
-  const { file: viaLink } = await setup(t, {}, { dataDir: path.join(root, 'link', 'airlock') });
+  const { file: viaLink } = await configFixture(t, {}, { dataDir: path.join(root, 'link', 'airlock') });
   const linked = await runCli(['doctor', '--config', viaLink], { timeoutMs: 60_000 });
   assert.equal(linked.code, 1, linked.stdout);
   assert.match(linked.stdout, /must not be under \/proc, \/sys or \/dev: \/proc is a kernel pseudo-filesystem, where nothing the runner writes is kept \(it leads to \/proc\/\d+\/airlock\)/);
@@ -110,8 +98,8 @@ test('a data dir under /proc (or led there by a symlink) is refused by doctor an
 
 test('Redis going away and coming back: one line each for lost, retrying and back; the runner plans again', async (t) => {
   const redis = await startPrivateRedis();
-  const prefix = testPrefix();
-  const { file, remote } = await setup(t, { redis: { url: redis.url, prefix } });
+  const prefix = 'airlock-outage';
+  const { file, remote } = await configFixture(t, { redis: { url: redis.url, prefix } });
   const child = spawnCli(['start', '--config', file]);
   let stdout = '';
   let stderr = '';

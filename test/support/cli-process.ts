@@ -42,3 +42,18 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     });
   });
 }
+
+/** Run a shell command line with a pseudo-terminal (util-linux script), so the CLI sees a TTY. */
+export function withTerminal(command: string, env: Record<string, string | undefined> = {}) {
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+/** The shell command line of `airlock ARGS --config FILE`. */
+export function cliLine(file: string, ...args: string[]): string {
+  return `${process.execPath} ${BIN} ${args.join(' ')} --config ${file}`;
+}
