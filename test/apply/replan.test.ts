@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { nextAttempt, replanProblem } from '../../src/apply/replan.ts';
 import { deriveRunId, type Run, type RunState } from '../../src/apply/run.ts';
 import { readChainRecords } from '../../src/audit/read-audit.ts';
+import { main } from '../../src/cli/main.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { runCli } from '../support/cli-process.ts';
@@ -95,13 +96,20 @@ test('airlock replan: a head planned while applies were off is planned again onc
     [secondId, /it is awaiting_approval, not finished/],
     [first.id, new RegExp(`it was already replanned as ${secondId}`)],
   ];
+  // The refusals run the same CLI code in this process (the first replan above was its own process).
+  const cli = async (...args: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main(['node', 'airlock', ...args, '--config', loaded.file], { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`), isTTY: false });
+    return { code, stdout: out, stderr: err };
+  };
   for (const [id, why] of refusals) {
-    const r = await runCli(['replan', id, '--config', loaded.file]);
+    const r = await cli('replan', id);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, why);
     assert.match(r.stderr, /code: airlock:replan-refused/);
   }
-  const shown = await runCli(['show', secondId, '--config', loaded.file]);
+  const shown = await cli('show', secondId);
   assert.match(shown.stdout, new RegExp(`attempt 2 at this head: replans ${first.id}`));
 
   // A newer commit on the PR supersedes the replanned attempt, which can then not be replanned.
@@ -109,12 +117,12 @@ test('airlock replan: a head planned while applies were off is planned again onc
   await runner.watcher.pollAll();
   assert.equal((await waitForState(runner, secondId, ['superseded'])).supersededBy, deriveRunId('infra', 'default', newer));
   const third = await waitForState(runner, deriveRunId('infra', 'default', newer), ['awaiting_approval']);
-  const stale = await runCli(['replan', secondId, '--config', loaded.file]);
+  const stale = await cli('replan', secondId);
   assert.equal(stale.code, 1);
   assert.match(stale.stderr, /a newer head .*replaced it: an older commit is never planned for approval again/);
-  assert.equal((await runCli(['approve', third.id, '--yes', '--config', loaded.file])).code, 0);
+  assert.equal((await cli('approve', third.id, '--yes')).code, 0);
   await waitForState(runner, third.id, ['applied']);
-  const done = await runCli(['replan', third.id, '--config', loaded.file]);
+  const done = await cli('replan', third.id);
   assert.equal(done.code, 1);
   assert.match(done.stderr, /it was applied/);
 

@@ -41,9 +41,7 @@ test('read-only commands create nothing and take no lock, while an approve holds
 
   const readOnly = [
     ['runs'],
-    ['runs', '--json'],
     ['show', applied.id],
-    ['show', applied.id, '--json'],
     ['audit', 'show', '--run', applied.id],
     ['audit', 'tail', '-n', '100'],
     ['audit', 'verify'],
