@@ -10,6 +10,7 @@ import type { ApproverConfig, NtfyConfig } from './config.ts';
 import { NtfyError } from './errors.ts';
 import type { NtfyClient, NtfyPublish } from './ntfy-client.ts';
 import { buildOutcome, buildRefusal, buildRequest } from './ntfy-messages.ts';
+import type { ExposureGate } from './ntfy-exposure.ts';
 import { readTokenFile, resolveTokenFile } from './token-files.ts';
 
 export interface NtfyTokens {
@@ -37,7 +38,8 @@ export async function loadNtfyTokens(config: NtfyConfig, configFile: string, scr
 
 const ATTEMPTS = 3;
 
-export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number }): NtfyChannel {
+/** The channel; with a `gate`, no request (and so no nonce) goes out until the server is known closed to anyone. */
+export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number; gate?: ExposureGate }): NtfyChannel {
   const { config, tokens, client, log } = deps;
   const byName = new Map<string, ApproverConfig>(config.approvers.map((a) => [a.name, a]));
 
@@ -69,6 +71,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
     approvers: () => config.approvers.map((a) => a.name),
 
     async deliver(run: Run, requests, expiresAt: Date, phase: RequestPhase) {
+      await deps.gate?.ensureClosed();
       const failures: string[] = [];
       for (const { approver: name, token } of requests) {
         try {
