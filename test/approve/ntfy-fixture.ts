@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { NtfyAction, NtfyEvent } from '../../src/approve/ntfy-client.ts';
-import { startNtfyDouble, type NtfyDouble } from '../doubles/ntfy-double.ts';
+import { startNtfyDouble, type NtfyDouble, type NtfyDoubleOptions } from '../doubles/ntfy-double.ts';
 
 export const REAL_NTFY_URL = process.env['AIRLOCK_TEST_NTFY_URL'];
 /** The phone's address as the double sees it (documentation range, RFC 5737). */
@@ -43,7 +43,7 @@ export interface NtfyUnderTest {
 }
 
 /** Fresh topics and tokens on the double or the real server; torn down after the test. */
-export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number } = {}): Promise<NtfyUnderTest> {
+export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number; double?: Partial<NtfyDoubleOptions> } = {}): Promise<NtfyUnderTest> {
   const suffix = randomBytes(6).toString('hex');
   const topics = {
     alice: { notify: `airlocktest-alice-notify-${suffix}`, reply: `airlocktest-alice-reply-${suffix}` },
@@ -73,6 +73,7 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
       keepaliveMs: opts.keepaliveMs ?? 45_000,
       behindProxy: true,
       limits: { exemptHosts: [PHONE_IP] },
+      ...opts.double,
     });
     url = double.url;
   }
