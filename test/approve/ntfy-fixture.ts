@@ -40,6 +40,8 @@ export interface NtfyUnderTest {
   notifications(approver: 'alice' | 'bob'): Promise<NtfyEvent[]>;
   /** Perform a button's request exactly as published. */
   tap(action: NtfyAction): Promise<Response>;
+  /** Run `fn` (stop a runner) before the server goes away, so no client is left retrying a closed port. */
+  beforeClose(fn: () => Promise<unknown>): void;
 }
 
 /** Fresh topics and tokens on the double or the real server; torn down after the test. */
@@ -83,7 +85,9 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
     await writeFile(file, `${tokens[role]}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
   }
+  const closing: Array<() => Promise<unknown>> = [];
   t.after(async () => {
+    for (const fn of closing) await fn().catch(() => undefined);
     await double?.close();
     await rm(tokenDir, { recursive: true, force: true });
   });
@@ -114,6 +118,9 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
     },
     async tap(action) {
       return fetch(action.url!, { method: action.method ?? 'POST', headers: { ...action.headers, ...asPhone }, body: action.body });
+    },
+    beforeClose(fn) {
+      closing.push(fn);
     },
   };
 }

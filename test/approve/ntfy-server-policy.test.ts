@@ -92,6 +92,7 @@ test('32 approvers: one subscription hears all of them, and a tap by the last on
   const section = ntfy.approvalSection();
   Object.assign(section['ntfy'] as Record<string, unknown>, { approvers, requestBudget: false });
   const s = await setupLoop(t, { extra: { approval: section } });
+  ntfy.beforeClose(() => s.runner.stop());
   await s.runner.replies!.waitConnected();
   assert.equal(s.runner.replies!.groups.length, 1, 'all 32 reply topics on one stream');
   if (ntfy.double) assert.equal(ntfy.double.subscriptionsOf('127.0.0.1'), 1, 'the runner holds one of its 30 subscriptions');
