@@ -16,15 +16,16 @@ import { CapturedLog, deletePrefix, REDIS_URL, testPrefix, waitFor } from '../su
 
 const TOPIC = 'airlocktest-alice-reply-x';
 
-export const ntfyToken = () => `tk_${randomBytes(15).toString('hex').slice(0, 29)}`;
+const ntfyToken = () => `tk_${randomBytes(15).toString('hex').slice(0, 29)}`;
 
-async function setup(t: TestContext, opts: { subscriberToken?: string; grant?: boolean; keepaliveTimeoutMs?: number; failFirst?: number } = {}) {
+async function setup(t: TestContext, opts: { subscriberToken?: string; grant?: boolean; keepaliveTimeoutMs?: number; failFirst?: number; topics?: string[] } = {}) {
   const token = ntfyToken();
   const writer = ntfyToken();
+  const topics = opts.topics ?? [TOPIC];
   // A deny-all server (deploy/ntfy/server.yml), so a missing grant is a 403.
   const double: NtfyDouble = await startNtfyDouble({
     tokens: { [token]: 'subscribe', [writer]: 'alice' },
-    acl: [...(opts.grant === false ? [] : [{ user: 'subscribe', topic: TOPIC, access: 'read-only' as const }]), { user: 'alice', topic: TOPIC, access: 'write-only' }],
+    acl: topics.flatMap((topic) => [...(opts.grant === false ? [] : [{ user: 'subscribe', topic, access: 'read-only' as const }]), { user: 'alice', topic, access: 'write-only' as const }]),
     defaultAccess: 'deny-all',
   });
   const prefix = testPrefix();
@@ -37,7 +38,7 @@ async function setup(t: TestContext, opts: { subscriberToken?: string; grant?: b
   const listener = createReplyListener({
     client: createNtfyClient(double.url, { budget: null }),
     token: opts.subscriberToken ?? token,
-    topics: [TOPIC],
+    topics,
     cursor,
     watermark,
     firstSince: () => 'all',
@@ -59,8 +60,8 @@ async function setup(t: TestContext, opts: { subscriberToken?: string; grant?: b
     redis.disconnect();
     await deletePrefix(prefix);
   });
-  const post = async (body: string) => {
-    const r = await fetch(`${double.url}/${TOPIC}`, { method: 'POST', headers: { Authorization: `Bearer ${writer}` }, body });
+  const post = async (body: string, topic = TOPIC) => {
+    const r = await fetch(`${double.url}/${topic}`, { method: 'POST', headers: { Authorization: `Bearer ${writer}` }, body });
     assert.equal(r.status, 200);
     return ((await r.json()) as { id: string }).id;
   };
@@ -167,34 +168,12 @@ test('a lockout after failed logins (42909) is named in the log, not taken for r
 });
 
 test('several reply topics share one stream, and a message names its topic', async (t) => {
-  const token = ntfyToken();
-  const writer = ntfyToken();
   const topics = Array.from({ length: 5 }, (_, i) => `airlocktest-a${i}-reply-x`);
-  const double = await startNtfyDouble({ tokens: { [token]: 'subscribe', [writer]: 'phones' }, acl: [{ user: 'subscribe', topic: 'airlocktest-*-reply-x', access: 'read-only' }, { user: 'phones', topic: 'airlocktest-*-reply-x', access: 'write-only' }], defaultAccess: 'deny-all' });
-  const prefix = testPrefix();
-  const redis = new Redis(REDIS_URL);
-  const heard: Array<[string, string]> = [];
-  const listener = createReplyListener({
-    client: createNtfyClient(double.url, { budget: null }),
-    token,
-    topics,
-    cursor: new ReplyCursor(redis, prefix),
-    watermark: new ReplyWatermark(redis, prefix),
-    firstSince: () => 'all',
-    handle: async (topic, message) => void heard.push([topic, String(message.message)]),
-    log: createLogger({ level: 'silent', pretty: false }),
-    keepaliveTimeoutMs: 60_000,
-  });
-  listener.start();
-  t.after(async () => {
-    await listener.stop();
-    await double.close();
-    redis.disconnect();
-    await deletePrefix(prefix);
-  });
-  await listener.waitConnected();
-  assert.equal(double.subscriberCount(), 1, 'one stream for all five topics');
-  for (const topic of [topics[4]!, topics[0]!]) await fetch(`${double.url}/${topic}`, { method: 'POST', headers: { Authorization: `Bearer ${writer}` }, body: `to ${topic}` });
-  await waitFor('both heard', async () => heard.length === 2);
-  assert.deepEqual(heard, [[topics[4], `to ${topics[4]}`], [topics[0], `to ${topics[0]}`]]);
+  const s = await setup(t, { topics });
+  await s.listener.waitConnected();
+  assert.equal(s.double.subscriberCount(), 1, 'one stream for all five topics');
+  assert.equal(s.double.requests.filter((r) => r.path === `/${topics.join(',')}/json`).length, 1);
+  for (const topic of [topics[4]!, topics[0]!]) await s.post(`to ${topic}`, topic);
+  await waitFor('both heard', async () => s.handled.length === 2);
+  assert.deepEqual(s.handled.map((m) => [m.topic, m.message]), [[topics[4], `to ${topics[4]}`], [topics[0], `to ${topics[0]}`]]);
 });

@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createVaultClient } from '../../src/credentials/vault-client.ts';
 import { Scrubber } from '../../src/log/scrub.ts';
-import { DB, KV2, vaultForTests, type VaultUnderTest } from './vault-fixture.ts';
+import { DB, KV2, vaultScope, type VaultUnderTest } from './vault-fixture.ts';
 
 const shipped = (name: string) => readFile(fileURLToPath(new URL(`../../deploy/vault/${name}.hcl`, import.meta.url)), 'utf8');
 
@@ -25,14 +25,9 @@ interface Setup {
 }
 
 async function setup(t: TestContext): Promise<Setup> {
-  const vault = await vaultForTests();
+  const { vault, defer } = await vaultScope(t);
   const id = `t${randomBytes(5).toString('hex')}`;
   const ws = `ws${id}`;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await vault.close();
-  });
   const must = async (method: string, p: string, body?: unknown) => {
     const r = await vault.api(method, p, body);
     if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -40,7 +35,7 @@ async function setup(t: TestContext): Promise<Setup> {
   };
   for (const phase of ['plan', 'apply']) {
     await must('POST', `${KV2}/data/airlock/${ws}/${phase}`, { data: { secret: `${phase}-value` } });
-    cleanups.push(() => vault.api('DELETE', `${KV2}/metadata/airlock/${ws}/${phase}`));
+    defer(() => vault.api('DELETE', `${KV2}/metadata/airlock/${ws}/${phase}`));
   }
   if (vault.double) await must('POST', `${DB}/roles/airlock-apply`, { default_ttl: '1h' });
   let n = 0;
@@ -51,14 +46,14 @@ async function setup(t: TestContext): Promise<Setup> {
       const role = `${id}-${++n}`;
       for (const [name, text] of Object.entries(policies)) {
         await must('PUT', `sys/policies/acl/${role}-${name}`, { policy: text });
-        cleanups.push(() => vault.api('DELETE', `sys/policies/acl/${role}-${name}`));
+        defer(() => vault.api('DELETE', `sys/policies/acl/${role}-${name}`));
       }
       await must('POST', `auth/approle/role/${role}`, { token_policies: Object.keys(policies).map((name) => `${role}-${name}`), token_no_default_policy: true, token_ttl: '1h' });
-      cleanups.push(() => vault.api('DELETE', `auth/approle/role/${role}`));
+      defer(() => vault.api('DELETE', `auth/approle/role/${role}`));
       const roleId = (await must('GET', `auth/approle/role/${role}/role-id`)).data.role_id;
       const secretId = (await must('POST', `auth/approle/role/${role}/secret-id`, {})).data.secret_id;
       const session = await createVaultClient({ address: vault.address, timeoutMs: 5000 }, new Scrubber()).login('approle', roleId, secretId);
-      cleanups.push(() => session.revokeSelf());
+      defer(() => session.revokeSelf());
       return session;
     },
   };

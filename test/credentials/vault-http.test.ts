@@ -5,20 +5,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import vaultFactory from 'node-vault';
-import { KV2, vaultForTests, type VaultUnderTest } from './vault-fixture.ts';
+import { KV2, vaultScope, type VaultUnderTest } from './vault-fixture.ts';
 
 async function setup(t: TestContext): Promise<{ vault: VaultUnderTest; id: string; tokenFor(policy: string): Promise<string> }> {
-  const vault = await vaultForTests();
+  const { vault, defer } = await vaultScope(t);
   const id = `t${randomBytes(5).toString('hex')}`;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const c of cleanups) await c().catch(() => undefined);
-    await vault.close();
-  });
   for (const key of ['a', 'b', 'sub/c']) {
     const r = await vault.api('POST', `${KV2}/data/${id}/${key}`, { data: { v: key } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    cleanups.push(() => vault.api('DELETE', `${KV2}/metadata/${id}/${key}`));
+    defer(() => vault.api('DELETE', `${KV2}/metadata/${id}/${key}`));
   }
   let n = 0;
   return {
@@ -27,11 +22,11 @@ async function setup(t: TestContext): Promise<{ vault: VaultUnderTest; id: strin
     async tokenFor(policy) {
       const name = `${id}-${++n}`;
       assert.equal((await vault.api('PUT', `sys/policies/acl/${name}`, { policy })).status, 204);
-      cleanups.push(() => vault.api('DELETE', `sys/policies/acl/${name}`));
+      defer(() => vault.api('DELETE', `sys/policies/acl/${name}`));
       const created = await vault.api('POST', 'auth/token/create', { policies: [name], ttl: '10m', no_default_policy: true });
       assert.equal(created.status, 200, JSON.stringify(created.body));
       const token = created.body.auth.client_token as string;
-      cleanups.push(() => fetch(`${vault.address}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'X-Vault-Token': token } }));
+      defer(() => fetch(`${vault.address}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'X-Vault-Token': token } }));
       return token;
     },
   };

@@ -9,7 +9,9 @@ import { accessFor, authenticate, canRead, canWrite, upsert, validateToken, type
 import { MessageCache, validateSince, type StoredMessage } from './ntfy-double/cache.ts';
 import { ERRORS, HttpError } from './ntfy-double/errors.ts';
 import { DEFAULT_LIMITS, TokenBucket, Visitor, type Limits } from './ntfy-double/limits.ts';
-import { DISALLOWED_TOPICS, fromJsonPublish, isUtf8, MESSAGE_SIZE_LIMIT, parseActions, parsePriority, randomId, TOPIC } from './ntfy-double/publish.ts';
+import { buildMessage, DISALLOWED_TOPICS, paramsOf, type Params } from './ntfy-double/publish.ts';
+import { fromJsonPublish } from './ntfy-double/publish-json.ts';
+import { Streams } from './ntfy-double/streams.ts';
 
 export type { Access, AclEntry } from './ntfy-double/acl.ts';
 export type { StoredMessage } from './ntfy-double/cache.ts';
@@ -33,12 +35,6 @@ export interface NtfyDoubleOptions {
   limits?: Partial<Limits>;
 }
 
-interface Subscriber {
-  topics: string[];
-  res: ServerResponse;
-  keepalive: NodeJS.Timeout;
-}
-
 export interface RequestRecord {
   method: string;
   path: string;
@@ -50,7 +46,6 @@ export interface RequestRecord {
   code: number | null;
 }
 
-type Params = (...names: string[]) => string;
 
 /** Start the double on 127.0.0.1:0. */
 export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
@@ -60,16 +55,13 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
   for (const entry of options.acl ?? []) upsert(acl, entry);
   const authFile = options.authFile ?? (options.tokens !== undefined || options.passwords !== undefined || options.acl !== undefined);
   let defaultAccess: DefaultAccess = options.defaultAccess ?? 'read-write';
-  let keepaliveMs = options.keepaliveMs ?? 45_000;
   const cacheDurationS = Math.floor((options.cacheDurationMs ?? 12 * 3600_000) / 1000);
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const visitors = new Map<string, Visitor>();
   const cache = new MessageCache();
-  const subscribers = new Set<Subscriber>();
+  const streams = new Streams(options.keepaliveMs ?? 45_000);
   const sockets = new Set<Socket>();
   const requests: RequestRecord[] = [];
-  let blockSubscriptions = false;
-  let raceNext = false;
 
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', url);
@@ -160,54 +152,18 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
     throw new HttpError(ERRORS.notFound);
   }
 
-  // server.go, handlePublishInternal and parsePublishParams, behind limitRequestsWithTopic and authorizeTopicWrite.
+  // server.go: limitRequestsWithTopic (a reserved topic first), authorizeTopicWrite, then handlePublishInternal.
   function publish(res: ServerResponse, ok: () => void, visitor: Visitor, user: string | null, topic: string, param: Params, body: Buffer): void {
     if (DISALLOWED_TOPICS.includes(topic)) throw new HttpError(ERRORS.topicDisallowed);
     limitRequests(visitor);
     authorize(user, topic, 'write');
-    const keep = !['no', 'false', '0'].includes(param('x-cache', 'cache').toLowerCase());
-    const priority = parsePriority(param('x-priority', 'priority', 'prio', 'p'));
-    const actionsText = param('x-actions', 'actions', 'action');
-    const actions = actionsText ? parseActions(actionsText) : [];
-    for (const unmodelled of ['x-email', 'x-call', 'x-delay', 'x-attach', 'x-filename', 'x-template', 'x-poll-id']) {
-      if (param(unmodelled, unmodelled.slice(2))) throw new HttpError({ code: 40000, http: 400, error: 'invalid request' }, `${unmodelled} is not modelled by the double`);
-    }
-    const time = Math.floor(Date.now() / 1000);
-    const id = randomId(12);
-    const attachment = bodyAsAttachment(body, id, time);
-    const text = attachment ? `You received a file: ${String(attachment['name'])}` : goTrimSpace(body.toString('utf8'));
-    const tags = param('x-tags', 'tags', 'tag', 'ta').split(',').map((t) => t.trim()).filter(Boolean);
-    const markdown = ['1', 'yes', 'true'].includes(param('x-markdown', 'markdown', 'md').toLowerCase()) || param('content-type').toLowerCase() === 'text/markdown';
-    const message: StoredMessage = {
-      id,
-      time,
-      ...(keep ? { expires: time + cacheDurationS } : {}),
-      event: 'message',
-      topic,
-      ...(param('x-title', 'title', 't') ? { title: param('x-title', 'title', 't') } : {}),
-      message: text === '' ? 'triggered' : text,
-      ...(priority !== 0 ? { priority } : {}),
-      ...(tags.length ? { tags } : {}),
-      ...(param('x-click', 'click') ? { click: param('x-click', 'click') } : {}),
-      ...(actions.length ? { actions } : {}),
-      ...(attachment ? { attachment } : {}),
-      ...(markdown ? { content_type: 'text/markdown' } : {}),
-    };
-    for (const sub of subscribers) if (sub.topics.includes(topic)) write(sub, message);
+    const { message, keep } = buildMessage(topic, param, body, { cacheDurationS, attachmentsUrl: options.attachments ? url : null });
+    streams.deliver(topic, message);
     if (keep) cache.add(message);
     sendJson(res, ok, message);
   }
 
-  // handlePublishBody: under the message limit and UTF-8 → the message; otherwise an attachment.
-  function bodyAsAttachment(body: Buffer, id: string, time: number): Record<string, unknown> | null {
-    const peeked = body.subarray(0, MESSAGE_SIZE_LIMIT);
-    if (body.length < MESSAGE_SIZE_LIMIT && isUtf8(peeked)) return null;
-    if (!options.attachments) throw new HttpError(ERRORS.attachmentsDisallowed);
-    const text = isUtf8(peeked);
-    return { name: `attachment${text ? '.txt' : '.bin'}`, type: text ? 'text/plain; charset=utf-8' : 'application/octet-stream', size: body.length, expires: time + 3 * 3600, url: `${url}/file/${id}${text ? '.txt' : '.bin'}` };
-  }
-
-  // server.go, handleSubscribeHTTP: a subscription slot first, then `since`; `open`, the cache, then live.
+  // server.go, handleSubscribeHTTP: a subscription slot first (given back when the response ends), then `since`.
   function subscribe(req: IncomingMessage, res: ServerResponse, ok: () => void, visitor: Visitor, topics: string[], query: URLSearchParams): void {
     if (!visitor.subscriptionAllowed()) throw new HttpError(ERRORS.tooManySubscriptions);
     let released = false;
@@ -222,31 +178,11 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
       validateSince(since);
       const cached = since === 'none' ? [] : cache.since(topics, since);
       ok();
-      if (blockSubscriptions && !poll) return void req.socket.destroy();
-      res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Access-Control-Allow-Origin': '*' });
-      if (poll) return void res.end(cached.map((m) => `${JSON.stringify(m)}\n`).join(''));
-      const event = (name: string) => ({ id: randomId(12), time: Math.floor(Date.now() / 1000), event: name, topic: topics.join(',') });
-      const sub: Subscriber = { topics, res, keepalive: setInterval(() => write(sub, event('keepalive')), keepaliveMs) };
-      subscribers.add(sub);
-      // The subscriber is registered before the cache is read: a message published in between goes out
-      // live (even before `open`) and again from the cache. raceNextSubscription() makes that happen.
-      if (raceNext && cached.length > 0) write(sub, cached.at(-1)!);
-      raceNext = false;
-      write(sub, event('open'));
-      for (const m of cached) write(sub, m);
-      res.on('close', () => {
-        clearInterval(sub.keepalive);
-        subscribers.delete(sub);
-      });
+      streams.open(req, res, topics, cached, poll);
     } catch (err) {
       release();
       throw err;
     }
-  }
-
-  function write(sub: Subscriber, event: object | string): void {
-    if (sub.res.writableEnded || sub.res.destroyed) return;
-    sub.res.write(typeof event === 'string' ? `${event}\n` : `${JSON.stringify(event)}\n`);
   }
 
   function sendJson(res: ServerResponse, ok: () => void, body: unknown): void {
@@ -264,7 +200,7 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
     },
     /** Open `/json` streams (a subscriber of several topics counts once). */
     subscriberCount(topic?: string): number {
-      return [...subscribers].filter((s) => topic === undefined || s.topics.includes(topic)).length;
+      return streams.count(topic);
     },
     /** Subscriptions (streams and polls being answered) held by one visitor address. */
     subscriptionsOf(ip: string): number {
@@ -282,7 +218,7 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
       defaultAccess = access;
     },
     setKeepalive(ms: number): void {
-      keepaliveMs = ms;
+      streams.keepaliveMs = ms;
     },
     /** Replace the request limit (burst, then one per `replenishMs`) for every visitor; null removes it. */
     limitRequests(limit: { burst: number; replenishMs: number } | null): void {
@@ -291,26 +227,22 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
     },
     /** Cut every open stream, as a network failure would (no clean end of the response). */
     dropConnections(): void {
-      for (const sub of subscribers) {
-        clearInterval(sub.keepalive);
-        sub.res.socket?.destroy();
-      }
-      subscribers.clear();
+      streams.drop();
     },
     /** While on, new subscriptions are cut at once; publishing still works (the phone can still reply). */
     blockSubscriptions(on: boolean): void {
-      blockSubscriptions = on;
+      streams.blocked = on;
     },
     /** The next stream with a `since` gets the newest cached message twice, as if it was published while subscribing. */
     raceNextSubscription(): void {
-      raceNext = true;
+      streams.raceNext = true;
     },
     /** Write a raw line to every open stream of `topic` (garbage, unknown event types). */
     injectLine(topic: string, line: string): void {
-      for (const sub of subscribers) if (sub.topics.includes(topic)) write(sub, line);
+      streams.deliver(topic, line);
     },
     async close(): Promise<void> {
-      for (const sub of subscribers) clearInterval(sub.keepalive);
+      streams.stopTimers();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -318,26 +250,6 @@ export async function startNtfyDouble(options: NtfyDoubleOptions = {}) {
 }
 
 export type NtfyDouble = Awaited<ReturnType<typeof startNtfyDouble>>;
-
-/** readParam: a header (trimmed), else the query parameter of the same name. */
-function paramsOf(req: IncomingMessage, u: URL): Params {
-  return (...names) => {
-    for (const n of names) {
-      const v = req.headers[n.toLowerCase()];
-      if (typeof v === 'string' && v.trim() !== '') return v.trim();
-    }
-    for (const n of names) {
-      const v = u.searchParams.get(n.toLowerCase());
-      if (v && v.trim() !== '') return v.trim();
-    }
-    return '';
-  };
-}
-
-// Go's strings.TrimSpace (unicode.IsSpace), which unlike String.prototype.trim keeps U+FEFF.
-function goTrimSpace(s: string): string {
-  return s.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
-}
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -2,6 +2,7 @@
 // message id is looked up across all topics (selectRowIDFromMessageID, "Do not include topic") and each
 // topic then returns its messages after that row; an unknown id returns everything. Durations are Go's
 // (time.ParseDuration: `90s`, `1h30m`; no `d`). Messages of several topics are ordered by time only.
+import { randomBytes } from 'node:crypto';
 import { ERRORS, HttpError } from './errors.ts';
 
 export interface StoredMessage {
@@ -76,4 +77,10 @@ export class MessageCache {
 export function validateSince(since: string): void {
   if (['none', 'all', 'latest'].includes(since) || MESSAGE_ID.test(since) || /^\d+$/.test(since) || parseGoDuration(since) !== null) return;
   throw new HttpError(ERRORS.invalidSince);
+}
+
+/** A random id of ntfy's alphabet (util.RandomString): messages, actions, events. */
+export function randomId(length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from(randomBytes(length), (b) => alphabet[b % alphabet.length]).join('');
 }

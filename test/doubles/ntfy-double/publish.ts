@@ -1,112 +1,16 @@
 // Publishing, as server.go does it: a JSON publish to `/` is turned into a body publish with headers
-// (transformBodyJSON: the body at most 2 × message-size-limit = 8192 bytes, else 413/41303; JSON that
-// does not decode into publishMessage is 400/40024), then parsePublishParams reads headers or query
-// parameters and handlePublishBody decides: a body under message-size-limit (4096 bytes) that is UTF-8 is
-// the message, trimmed; anything else is an attachment, which needs an attachment cache (40014 without).
-import { randomBytes } from 'node:crypto';
+// (transformBodyJSON, in publish-json.ts: the body at most 2 × message-size-limit = 8192 bytes, else
+// 413/41303; JSON that does not decode into publishMessage is 400/40024), then parsePublishParams reads
+// headers or query parameters and handlePublishBody decides: a body under message-size-limit (4096
+// bytes) that is UTF-8 is the message, trimmed; anything else is an attachment, which needs an
+// attachment cache (40014 without).
+import type { IncomingMessage } from 'node:http';
+import { randomId, type StoredMessage } from './cache.ts';
 import { ERRORS, HttpError } from './errors.ts';
+import { MESSAGE_SIZE_LIMIT, parseActions } from './publish-json.ts';
 
-export const MESSAGE_SIZE_LIMIT = 4096;
-export const JSON_BODY_LIMIT = MESSAGE_SIZE_LIMIT * 2;
-export const TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
 // config.go, DefaultDisallowedTopics
 export const DISALLOWED_TOPICS = ['docs', 'static', 'file', 'app', 'metrics', 'account', 'settings', 'signup', 'login', 'v1'];
-
-type GoType = 'string' | 'int' | 'bool' | 'strings' | 'stringMap' | 'actions';
-// types.go, publishMessage; unknown fields are ignored, a wrong type fails the whole decode.
-const PUBLISH_FIELDS: Record<string, GoType> = { topic: 'string', title: 'string', message: 'string', priority: 'int', tags: 'strings', click: 'string', icon: 'string', actions: 'actions', attach: 'string', markdown: 'bool', filename: 'string', email: 'string', call: 'string', cache: 'string', firebase: 'string', delay: 'string' };
-// types.go, action
-const ACTION_FIELDS: Record<string, GoType> = { id: 'string', action: 'string', label: 'string', clear: 'bool', url: 'string', method: 'string', headers: 'stringMap', body: 'string', intent: 'string', extras: 'stringMap' };
-
-function fitsGo(value: unknown, type: GoType): boolean {
-  if (value === null) return true;
-  switch (type) {
-    case 'string':
-      return typeof value === 'string';
-    case 'int':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'bool':
-      return typeof value === 'boolean';
-    case 'strings':
-      return Array.isArray(value) && value.every((v) => v === null || typeof v === 'string');
-    case 'stringMap':
-      return typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every((v) => v === null || typeof v === 'string');
-    case 'actions':
-      return Array.isArray(value) && value.every((a) => a === null || decodesAs(a, ACTION_FIELDS));
-  }
-}
-
-function decodesAs(value: unknown, fields: Record<string, GoType>): boolean {
-  if (value === null) return true;
-  if (typeof value !== 'object' || Array.isArray(value)) return false;
-  return Object.entries(value as Record<string, unknown>).every(([k, v]) => fields[k] === undefined || fitsGo(v, fields[k]!));
-}
-
-/** A JSON publish body as its request: the topic, header-style parameters, and the message as the body. */
-export function fromJsonPublish(body: Buffer): { topic: string; params: Record<string, string>; body: Buffer } {
-  if (body.length >= JSON_BODY_LIMIT) throw new HttpError(ERRORS.jsonTooLarge);
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpError(ERRORS.invalidJson);
-  }
-  if (!decodesAs(value, PUBLISH_FIELDS)) throw new HttpError(ERRORS.invalidJson);
-  const m = (value ?? {}) as Record<string, unknown>;
-  const str = (k: string) => (typeof m[k] === 'string' ? (m[k] as string) : '');
-  const topic = str('topic');
-  if (!TOPIC.test(topic)) throw new HttpError(ERRORS.invalidTopic);
-  const params: Record<string, string> = {};
-  const set = (name: string, v: string) => v !== '' && (params[name] = v);
-  set('x-title', str('title'));
-  if (typeof m['priority'] === 'number' && m['priority'] !== 0) set('x-priority', String(m['priority']));
-  if (Array.isArray(m['tags']) && m['tags'].length > 0) set('x-tags', (m['tags'] as unknown[]).map((t) => t ?? '').join(','));
-  set('x-click', str('click'));
-  set('x-icon', str('icon'));
-  if (m['markdown'] === true) set('x-markdown', 'yes');
-  if (Array.isArray(m['actions']) && m['actions'].length > 0) set('x-actions', JSON.stringify(m['actions']));
-  for (const k of ['attach', 'filename', 'email', 'call', 'cache', 'firebase', 'delay']) set(`x-${k}`, str(k));
-  return { topic, params, body: Buffer.from(str('message') === '' ? 'triggered' : str('message'), 'utf8') };
-}
-
-export type Action = Record<string, unknown>;
-
-/** actions.go, parseActions: the JSON form (the only one the double reads), at most 3, each valid. */
-export function parseActions(text: string): Action[] {
-  const fail = (why: string) => new HttpError(ERRORS.invalidActions, why);
-  if (!text.trim().startsWith('[')) throw fail('only the JSON form of actions is modelled by the double');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw fail(`JSON error: ${(err as Error).message}`);
-  }
-  if (!Array.isArray(raw) || !fitsGo(raw, 'actions')) throw fail('JSON error: cannot unmarshal into actions');
-  const actions = raw.map((a: Record<string, unknown> | null) => {
-    const s = (k: string) => (typeof a?.[k] === 'string' ? (a[k] as string) : '');
-    const maps = (k: string) => (a?.[k] && Object.keys(a[k] as object).length > 0 ? { [k]: a[k] } : {});
-    return {
-      id: randomId(10),
-      action: s('action').toLowerCase(),
-      label: s('label'),
-      clear: a?.['clear'] === true,
-      ...(s('url') ? { url: s('url') } : {}),
-      ...(s('method') ? { method: s('method').toUpperCase() } : {}),
-      ...maps('headers'),
-      ...(s('body') ? { body: s('body') } : {}),
-      ...(s('intent') ? { intent: s('intent') } : {}),
-      ...maps('extras'),
-    } as Action;
-  });
-  if (actions.length > 3) throw fail('only 3 actions allowed');
-  for (const a of actions) {
-    if (!['view', 'broadcast', 'http'].includes(a['action'] as string)) throw fail(`parameter 'action' cannot be '${String(a['action'])}', valid values are 'view', 'broadcast' and 'http'`);
-    if (!a['label']) throw fail(`parameter 'label' is required`);
-    if ((a['action'] === 'view' || a['action'] === 'http') && !a['url']) throw fail(`parameter 'url' is required for action '${String(a['action'])}'`);
-    if (a['action'] === 'http' && ['GET', 'HEAD'].includes(String(a['method'] ?? '')) && a['body']) throw fail(`parameter 'body' cannot be set if method is ${String(a['method'])}`);
-  }
-  return actions;
-}
 
 /** util.ParsePriority: empty is 0 (the default, left out of the message), names and 1-5; else 40007. */
 export function parsePriority(text: string): number {
@@ -125,7 +29,76 @@ export function isUtf8(bytes: Buffer): boolean {
   }
 }
 
-export function randomId(length: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from(randomBytes(length), (b) => alphabet[b % alphabet.length]).join('');
+
+/** A request parameter by any of its names (server/util.go, readParam). */
+export type Params = (...names: string[]) => string;
+
+/** readParam: a header (trimmed), else the query parameter of the same name. */
+export function paramsOf(req: IncomingMessage, u: URL): Params {
+  return (...names) => {
+    for (const n of names) {
+      const v = req.headers[n.toLowerCase()];
+      if (typeof v === 'string' && v.trim() !== '') return v.trim();
+    }
+    for (const n of names) {
+      const v = u.searchParams.get(n.toLowerCase());
+      if (v && v.trim() !== '') return v.trim();
+    }
+    return '';
+  };
+}
+
+const UNMODELLED = ['x-email', 'x-call', 'x-delay', 'x-attach', 'x-filename', 'x-template', 'x-poll-id'];
+
+/** The stored message of a publish (handlePublishInternal, parsePublishParams); `keep`: it goes to the cache. */
+export function buildMessage(topic: string, param: Params, body: Buffer, opts: { cacheDurationS: number; attachmentsUrl: string | null }): { message: StoredMessage; keep: boolean } {
+  const keep = !['no', 'false', '0'].includes(param('x-cache', 'cache').toLowerCase());
+  const priority = parsePriority(param('x-priority', 'priority', 'prio', 'p'));
+  const actionsText = param('x-actions', 'actions', 'action');
+  const actions = actionsText ? parseActions(actionsText) : [];
+  for (const name of UNMODELLED) {
+    if (param(name, name.slice(2))) throw new HttpError({ code: 40000, http: 400, error: 'invalid request' }, `${name} is not modelled by the double`);
+  }
+  const time = Math.floor(Date.now() / 1000);
+  const id = randomId(12);
+  const attachment = bodyAsAttachment(body, id, time, opts.attachmentsUrl);
+  const text = attachment ? `You received a file: ${String(attachment['name'])}` : goTrimSpace(body.toString('utf8'));
+  const tags = param('x-tags', 'tags', 'tag', 'ta').split(',').map((t) => t.trim()).filter(Boolean);
+  const markdown = ['1', 'yes', 'true'].includes(param('x-markdown', 'markdown', 'md').toLowerCase()) || param('content-type').toLowerCase() === 'text/markdown';
+  const title = param('x-title', 'title', 't');
+  const click = param('x-click', 'click');
+  const message: StoredMessage = {
+    id,
+    time,
+    ...(keep ? { expires: time + opts.cacheDurationS } : {}),
+    event: 'message',
+    topic,
+    ...(title ? { title } : {}),
+    message: text === '' ? 'triggered' : text,
+    ...(priority !== 0 ? { priority } : {}),
+    ...(tags.length ? { tags } : {}),
+    ...(click ? { click } : {}),
+    ...(actions.length ? { actions } : {}),
+    ...(attachment ? { attachment } : {}),
+    ...(markdown ? { content_type: 'text/markdown' } : {}),
+  };
+  return { message, keep };
+}
+
+// handlePublishBody: under the message limit and UTF-8 → the message; otherwise an attachment, which
+// needs an attachment cache (handleBodyAsAttachment).
+function bodyAsAttachment(body: Buffer, id: string, time: number, baseUrl: string | null): Record<string, unknown> | null {
+  const peeked = body.subarray(0, MESSAGE_SIZE_LIMIT);
+  if (body.length < MESSAGE_SIZE_LIMIT && isUtf8(peeked)) return null;
+  if (baseUrl === null) throw new HttpError(ERRORS.attachmentsDisallowed);
+  const ext = isUtf8(peeked) ? '.txt' : '.bin';
+  return { name: `attachment${ext}`, type: ext === '.txt' ? 'text/plain; charset=utf-8' : 'application/octet-stream', size: body.length, expires: time + 3 * 3600, url: `${baseUrl}/file/${id}${ext}` };
+}
+
+// Go's strings.TrimSpace (unicode.IsSpace), which unlike String.prototype.trim keeps U+FEFF.
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
+
+function goTrimSpace(s: string): string {
+  return s.replace(GO_TRIM, '');
 }
