@@ -15,6 +15,7 @@ import { pushCommit } from '../git-fixtures.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
 import { CapturedLog, removeDir, tempDir, testPrefix, waitForState, waitFor, writeConfig } from '../support/harness.ts';
 import { button, ntfyUnderTest, PHONE_IP, type NtfyUnderTest } from './ntfy-fixture.ts';
+import { setupNtfyLoop } from './ntfy-loop-fixture.ts';
 
 async function configFor(t: TestContext, ntfy: NtfyUnderTest, extra: Record<string, unknown> = {}) {
   const root = await tempDir('ntfy-open');
@@ -82,6 +83,21 @@ test('doctor names a lockout after failed logins (42909) instead of a bad grant'
   assert.match(publish?.detail ?? '', /locked out this address after too many failed logins \(429, 42909\)/);
   assert.match(publish?.fix ?? '', /A token sent from this host is wrong or revoked/);
   assert.ok(!checks.some((c) => /rate limit/i.test(c.detail)), 'not mistaken for rate limiting');
+});
+
+test('a runner host locked out after failed logins: the request is recorded undelivered, and the log says why', async (t) => {
+  const s = await setupNtfyLoop(t);
+  if (!s.ntfy.double) return t.skip('locking the test host out of a real server would stall the other tests');
+  // A stale token elsewhere on the runner host (127.0.0.1) fails 30 logins: ntfy locks the address out.
+  for (let i = 0; i < 30; i++) await fetch(`${s.ntfy.url}/${s.ntfy.topics.alice.reply}/json?poll=1`, { headers: { Authorization: `Bearer tk_${'0'.repeat(29)}` } });
+  const sha = await pushCommit(s.loop.remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/1/head'] });
+  await s.loop.runner.watcher.pollAll();
+  const id = s.loop.runId(sha);
+  const undelivered = await waitFor('the undelivered record', async () => (await s.audit(id)).find((r) => r.type === 'approval.undelivered'));
+  assert.match(String(undelivered.detail?.['message']), /HTTP 429 \(42909\)/);
+  const line = s.loop.log.lines().find((l) => l['runId'] === id && /could not be delivered/.test(String(l['msg'])));
+  assert.match(JSON.stringify(line), /locked out this address after 30 failed logins/);
+  assert.equal((await s.loop.runner.cp.runs.get(id)).state, 'awaiting_approval', 'break-glass still decides it');
 });
 
 test('32 approvers: one subscription hears all of them, and a tap by the last one counts (double or real server)', async (t) => {
