@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 
 const TTL_S = 48 * 3600; // as long as the claims that make a replay harmless
 
+/** Per reply topic, the newest message time handled, under `<prefix>:ntfy:handled-at:<topic>`. */
 export class ReplyWatermark {
   constructor(
     readonly redis: Redis,

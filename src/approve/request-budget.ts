@@ -11,6 +11,7 @@ export interface BudgetConfig {
 /** What the runner allows itself by default: two thirds of ntfy's default burst, a slower refill. */
 export const DEFAULT_BUDGET: BudgetConfig = { burst: 40, everyMs: 6_000 };
 
+/** A token bucket the client waits on before each request (golang.org/x/time/rate semantics, like the server's). */
 export class RequestBudget {
   #tokens: number;
   #at = Date.now();

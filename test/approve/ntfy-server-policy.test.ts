@@ -95,7 +95,8 @@ test('a runner host locked out after failed logins: the request is recorded unde
   const id = s.loop.runId(sha);
   const undelivered = await waitFor('the undelivered record', async () => (await s.audit(id)).find((r) => r.type === 'approval.undelivered'));
   assert.match(String(undelivered.detail?.['message']), /HTTP 429 \(42909\)/);
-  const line = s.loop.log.lines().find((l) => l['runId'] === id && /could not be delivered/.test(String(l['msg'])));
+  // The audit record is written before the log line: wait for the line too.
+  const line = await waitFor('the log line', async () => s.loop.log.lines().find((l) => l['runId'] === id && /could not be delivered/.test(String(l['msg']))));
   assert.match(JSON.stringify(line), /locked out this address after 30 failed logins/);
   assert.equal((await s.loop.runner.cp.runs.get(id)).state, 'awaiting_approval', 'break-glass still decides it');
 });
