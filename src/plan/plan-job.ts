@@ -16,7 +16,8 @@ import type { CredentialProvider, Credentials } from '../credentials/credentials
 import { VaultError } from '../credentials/errors.ts';
 import type { Engine, EngineCall } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
-import { describeViolation, guardTree, GuardRefusedError } from '../guard/guard.ts';
+import { describeViolation, guardFetchedModules, guardTree, GuardRefusedError } from '../guard/guard.ts';
+import { guardOptionsFor } from '../guard/options.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
@@ -130,13 +131,15 @@ export function createPlanSteps(deps: PlanStepsDeps) {
             hint: 'Add the directory in the pull request, or fix `dir` of the workspace in the runner config.',
           });
         }
-        const guarded = await guardTree(job.tree, { config: config.guard, engineKind: config.engine.kind, workDir: workspaceOf(config, run).dir });
+        const guardOptions = guardOptionsFor(config, run);
+        const guarded = await guardTree(job.tree, guardOptions);
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 
         // init, plan (with the plan identity's secrets, fetched now and revoked in `finally`)
         creds = await deps.credentials.forPlan(run);
         call.secrets = creds.env;
         await deps.engine.init(call);
+        guarded.warnings.push(...(await guardFetchedModules(job.tree, guardOptions)).warnings); // the code init fetched, before plan runs it
         await stillLatest(run);
         const outcome = await deps.engine.plan(call, job.planFile);
         if (!outcome.changes) await creds.release(); // the engine is done with them: revoke before recording
