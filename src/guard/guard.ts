@@ -6,7 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
 import { findBlockViolations } from './block-rules.ts';
 import { guardSchema, type GuardConfig } from './config.ts';
 import { findFileFunctionViolations } from './file-function-rules.ts';
@@ -138,7 +138,7 @@ async function fetchedModuleDirs(root: string, workDir: string): Promise<string[
 
 /** One violation as a line for the audit log, `airlock show` and the pull request. */
 export function describeViolation(v: GuardViolation): string {
-  return `[${v.rule}] ${visibleText(v.file, 200)}${v.address ? ` ${visibleText(v.address, 200)}` : ''}: ${visibleText(v.message, 400)}`;
+  return `[${v.rule}] ${flaggedText(v.file, 200)}${v.address ? ` ${flaggedText(v.address, 200)}` : ''}: ${visibleText(v.message, 400)}`;
 }
 
 export class GuardRefusedError extends AirlockError {
