@@ -173,3 +173,23 @@ test('a lock whose holder was SIGKILLed does not block the next run (the OS lock
   const next = await e.run(['plan', '-input=false', '-no-color', '-lock-timeout=0s']);
   assert.equal(next.code, 0, next.err);
 });
+
+test('configurations terraform accepts are accepted: outputs, checks, validations, lifecycle, and a repo backend an override replaces', async (t) => {
+  const e = await engine(t);
+  await writeFile(e.job.at('ws', 'override.tf'), 'terraform {\n  backend "local" {\n    path = "state/o.tfstate"\n  }\n}\n');
+  const p = await e.plan(
+    [
+      'terraform {\n  backend "s3" {\n    bucket = "never-used"\n    key    = "k"\n    region = "eu-west-1"\n  }\n}\n',
+      'variable "env" {\n  type    = string\n  default = "lab"\n\n  validation {\n    condition     = var.env != "prod"\n    error_message = "not prod"\n  }\n}\n',
+      'resource "terraform_data" "a" {\n  input = var.env\n\n  lifecycle {\n    ignore_changes = [triggers_replace]\n  }\n}\n',
+      'check "c" {\n  assert {\n    condition     = terraform_data.a.input == "lab"\n    error_message = "x"\n  }\n}\n',
+      'output "o" {\n  value = terraform_data.a.input\n}\n',
+    ].join('\n'),
+  );
+  assert.equal(p.code, 2, p.text);
+  assert.deepEqual(rc(p.json).map((r) => [r['address'], r['change']['actions']]), [['terraform_data.a', ['create']]]);
+  assert.deepEqual(p.json!['output_changes']['o']['actions'], ['create']);
+  const bad = await e.run(['plan', '-input=false', '-no-color'], { TF_VAR_env: 'prod' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /not prod/);
+});

@@ -2,30 +2,15 @@
 // only as the runner config says, the variables the runner injects, the code init fetched, and the config
 // keys that can never be set.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.ts';
 import { guardSchema } from '../../src/guard/config.ts';
 import { guardFetchedModules, GuardRefusedError, inspectTree, type GuardOptions } from '../../src/guard/guard.ts';
 import { guardOptionsFor } from '../../src/guard/options.ts';
-import { removeDir, tempDir } from '../support/harness.ts';
+import { treeMaker } from './tree-fixture.ts';
 import { ALLOW } from './refused-fixtures.ts';
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await removeDir(d);
-});
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const root = await tempDir('guard-routes');
-  dirs.push(root);
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), text);
-  }
-  return root;
-}
+const tree = treeMaker('guard-routes');
 
 const options = (config: object = ALLOW, extra: Partial<GuardOptions> = {}): GuardOptions => ({ config: guardSchema.parse(config), engineKind: 'terraform', workDir: '.', ...extra });
 const rules = async (files: Record<string, string>, opts = options()) => (await inspectTree(await tree(files), opts)).refusals.map((v) => v.rule);
