@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UNKNOWN, conditionHolds, evalExpr, isUnknown, literalMessage } from './config.mjs';
+import { UNKNOWN, conditionHolds, evalExpr, isUnknown, literalMessage } from './eval.mjs';
 import { HclError } from './hcl.mjs';
 import { ctyType } from './state.mjs';
 
