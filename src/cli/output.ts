@@ -18,8 +18,8 @@ export function processOutput(): Output {
 }
 
 /** `--json` output: bidi, C1 and other display-steering characters written as `\uXXXX`, never raw. */
-export function renderJson(value: unknown): string {
-  return escapeJsonText(JSON.stringify(value, null, 2));
+export function renderJson(value: unknown, opts: { oneLine?: boolean } = {}): string {
+  return escapeJsonText(opts.oneLine ? JSON.stringify(value) : JSON.stringify(value, null, 2));
 }
 
 /** Print an error with its code and hint; returns the exit code to use. */

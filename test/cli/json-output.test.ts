@@ -18,12 +18,12 @@ test('--json output escapes bidi and control characters from the repository; tex
   assert.equal(run.state, 'awaiting_approval', JSON.stringify(run.error));
   assert.ok(JSON.stringify(run.plan?.summary.changes).includes('\\u202e') || run.plan!.summary.changes.some((c) => c.address.includes('\u202E')), 'the raw name is in the run');
 
-  for (const args of [['runs', '--json'], ['show', run.id, '--json']]) {
+  for (const args of [['runs', '--json'], ['show', run.id, '--json'], ['audit', 'show', '--run', run.id, '--json'], ['audit', 'tail', '--json']]) {
     const { code, out } = await loop.cli(...args);
     assert.equal(code, 0);
     assert.ok(!RAW.test(out), `${args.join(' ')} printed a raw display-steering character`);
     assert.match(out, /\\u202e/, `${args.join(' ')} carries it escaped`);
-    JSON.parse(out); // still valid JSON, with the same values
+    for (const doc of args[0] === 'audit' ? out.trim().split('\n') : [out]) JSON.parse(doc); // still valid JSON, with the same values
   }
   const parsed = JSON.parse((await loop.cli('show', run.id, '--json')).out) as { author: string };
   assert.equal(parsed.author, 'Mallory \u202Etoor\u200B <m@evil.example>', 'the escape means the same character');
