@@ -9,12 +9,12 @@ import { confirmationCount, confirmationReason } from '../approve/confirmation.t
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
-import { renderSummaryText } from '../plan/render.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { colorAllowed } from '../log/color.ts';
+import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
+import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
 import { openControlPlane, openRunReader, type ControlPlane, type RunReader } from '../runner/control-plane.ts';
 import { probeRedis } from '../runner/preflight.ts';
-import { colorAllowed } from '../log/color.ts';
-import type { Output } from './output.ts';
+import { renderJson, type Output } from './output.ts';
 
 /** Open the control plane for one CLI command that writes (decide, replan) and always close it. */
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
@@ -42,8 +42,7 @@ export async function withRunReader<T>(configFile: string, fn: (reader: RunReade
 
 /** One line per run, newest first. */
 export function renderRunLine(run: Run): string {
-  const counts = run.plan?.summary.counts;
-  const changes = counts ? `+${counts.create} ~${counts.update} -${counts.delete} ±${counts.replace}` : '';
+  const changes = run.plan ? renderShortCounts(run.plan.summary) : '';
   const pr = run.pr === null ? visibleText(run.ref, 40) : `PR #${run.pr}`;
   const attempt = run.attempt ? `attempt ${run.attempt}` : '';
   return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), attempt, changes, run.createdAt]
@@ -54,7 +53,7 @@ export function renderRunLine(run: Run): string {
 export async function listRuns(cp: RunReader, output: Output, json: boolean): Promise<number> {
   const runs = await cp.runs.list(100);
   if (json) {
-    output.out(JSON.stringify(runs, null, 2));
+    output.out(renderJson(runs));
     return 0;
   }
   if (runs.length === 0) output.out('no runs yet');
@@ -65,9 +64,9 @@ export async function listRuns(cp: RunReader, output: Output, json: boolean): Pr
 /** Everything about one run a human needs before deciding. */
 export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Promise<string> {
   const color = tty && colorAllowed();
-  const lines = [`run ${run.id}: ${run.state}`, `  ref ${visibleText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  const lines = [`run ${run.id}: ${run.state}`, `  ref ${flaggedText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
   if (run.replanOf) lines.push(`  attempt ${run.attempt ?? 2} at this head: replans ${run.replanOf} (\`airlock replan\`)`);
-  if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${visibleText(run.agent)}` : 'no mapped agent'} (author ${visibleText(run.author, 120)}, committer ${visibleText(run.committer ?? '?', 120)})`);
+  if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${flaggedText(run.agent)}` : 'no mapped agent'} (author ${flaggedText(run.author, 120)}, committer ${flaggedText(run.committer ?? '?', 120)})`);
   if (run.plan) {
     lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
     if (run.state === 'planned') lines.push('  APPLIES ARE OFF in the runner config (applies.enabled: false): this plan is reported only; nothing will be applied');
@@ -100,7 +99,7 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
 
 export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await cp.runs.get(runId);
-  output.out(json ? JSON.stringify(run, null, 2) : await renderRunDetail(cp, run, output.isTTY));
+  output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
 }
 
