@@ -22,6 +22,22 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', ARGV[3], 'doc', ARGV[4]
 return 1
 `;
 
+// A new attempt at a head (`airlock replan`): only from the attempt the head's PR still points at, only
+// once (the previous run is compare-and-set), and the PR then points at the new attempt.
+const CREATE_ATTEMPT = `
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 'changed' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+local latest = redis.call('HGET', KEYS[4], 'run')
+if latest and latest ~= ARGV[6] then return 'not-latest' end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'doc', ARGV[3])
+redis.call('HSET', KEYS[2], 'state', 'planning', 'version', '1', 'doc', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+redis.call('HSET', KEYS[4], 'run', ARGV[7])
+return 'created'
+`;
+
+export type AttemptOutcome = 'created' | 'changed' | 'exists' | 'not-latest';
+
 export interface NewRun {
   repo: string;
   ref: string;
@@ -137,6 +153,26 @@ export class RunStore {
   /** Move a run to `to` if its current state allows it; null when it is already elsewhere. */
   async moveIf(id: string, from: readonly RunState[], to: RunState, patch: Partial<Run> = {}): Promise<Run | null> {
     return this.update(id, (run) => (from.includes(run.state) ? transition(run, to, patch) : null));
+  }
+
+  /** Store `next` (state planning) as the new attempt after `previous`, marking `previous` replanned; atomic. */
+  async createAttempt(previous: Run, next: Run, now = new Date()): Promise<AttemptOutcome> {
+    const marked: Run = { ...previous, replannedBy: next.id, version: previous.version + 1 };
+    return (await this.redis.eval(
+      CREATE_ATTEMPT,
+      4,
+      this.#key('run', previous.id),
+      this.#key('run', next.id),
+      this.#key('runs'),
+      this.#key('latest', Buffer.from(supersedeKey(previous)).toString('base64url')),
+      String(previous.version),
+      String(marked.version),
+      this.#serialise(marked),
+      this.#serialise(next),
+      String(now.getTime()),
+      previous.id,
+      next.id,
+    )) as AttemptOutcome;
   }
 
   /** Newest first. */

@@ -111,13 +111,27 @@ export interface Run {
   attention?: { reason: string; lockId?: string; outputTail?: string };
   refusal?: string[];
   supersededBy?: string;
+  /**
+   * Which plan of this head this is: absent (1) for the sighting, 2 and up for each `airlock replan`.
+   * Not the queue's retry count (`plan.started` detail.attempt).
+   */
+  attempt?: number;
+  /** The run this one plans again (`airlock replan`). */
+  replanOf?: string;
+  /** The run that plans this head again; set once, so a head is replanned from its latest attempt only. */
+  replannedBy?: string;
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));
 
-/** The run id for (repo, workspace, sha): the same triple always yields the same id, on every replica. */
-export function deriveRunId(repo: string, workspace: string, sha: string): string {
-  return `r${createHash('sha256').update(`${repo}\0${workspace}\0${sha}`).digest('hex').slice(0, 15)}`;
+/**
+ * The run id for (repo, workspace, sha): the same triple always yields the same id, on every replica, so
+ * a sighting never plans twice. `airlock replan` numbers further attempts at the same head; attempt 1 is
+ * the sighting's id, so ids of runs from before replans existed stay the same.
+ */
+export function deriveRunId(repo: string, workspace: string, sha: string, attempt = 1): string {
+  const triple = `${repo}\0${workspace}\0${sha}`;
+  return `r${createHash('sha256').update(attempt === 1 ? triple : `${triple}\0attempt ${attempt}`).digest('hex').slice(0, 15)}`;
 }
 
 /** The key under which runs of one PR (or branch) and workspace supersede each other. */

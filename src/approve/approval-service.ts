@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
+import { confirmationReason } from './confirmation.ts';
 import { ApprovalRefusedError } from './errors.ts';
 import { createRequestSender } from './request-sender.ts';
 
@@ -49,6 +50,11 @@ export interface ApprovalServiceDeps {
   approvals: ApprovalStore;
   audit: AuditLog;
   channel: ApprovalChannel;
+  /**
+   * `approval.channel` of the runner config. A decision through it is the ordinary path; one through any
+   * other channel (the CLI beside ntfy) bypasses it and is break-glass. Defaults to the channel's name.
+   */
+  configuredChannel?: string;
   ttlMs: number;
   /** How long the second tap of a destructive plan may take after the first. */
   confirmTtlMs?: number;
@@ -71,9 +77,11 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   const confirmTtlMs = deps.confirmTtlMs ?? 5 * 60_000;
   const maxPending = deps.maxPending ?? 20;
   const { send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
+  const configuredChannel = deps.configuredChannel ?? deps.channel.name;
+  const isBreakGlass = (input: RefusalInput) => input.channel !== configuredChannel;
 
   async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
-    await record(run, input, reason, input.token === undefined);
+    await record(run, input, reason, isBreakGlass(input));
     throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint);
   }
 
@@ -176,7 +184,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       }
       const destructive = input.decision === 'approve' && run.plan !== undefined && needsConfirmation(run.plan.tier);
       if (destructive && !tokenHash && !input.confirmed) {
-        return refuse(run, input, 'this plan destroys resources and needs an explicit confirmation', `Re-run with --confirm after reading \`airlock show ${run.id}\`.`);
+        return refuse(run, input, `this plan needs an explicit confirmation (tier confirm): ${confirmationReason(run.plan!)}`, `Read \`airlock show ${run.id}\`, then re-run with --confirm.`);
       }
       if (!tokenHash && run.approval?.held) {
         return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
@@ -197,7 +205,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
           decision: input.decision,
           by: input.by,
           channel: input.channel,
-          breakGlass: input.token === undefined,
+          breakGlass: isBreakGlass(input),
           at: now().toISOString(),
           planSha256: binding.planSha256,
         },
@@ -209,7 +217,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         actor: input.by,
         detail: {
           channel: input.channel,
-          breakGlass: input.token === undefined,
+          breakGlass: isBreakGlass(input),
           approver: binding.approver,
           phase: binding.phase,
           ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),

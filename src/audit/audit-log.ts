@@ -5,6 +5,7 @@
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import type { Actor } from '../apply/run.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { GENESIS, RUNNER_ACTOR, sealRecord, toJsonData, type AuditInput, type AuditRecord, type ChainHead } from './audit.ts';
 import { AuditClosedError, AuditCorruptError, AuditWriteFailedError } from './errors.ts';
@@ -21,6 +22,8 @@ export interface AuditLogOptions {
   lockWaitMs?: number;
   /** Seal and fsync appends that queue up during a write together (default). Off: one fsync per record. */
   groupCommit?: boolean;
+  /** `runner.id`: records by RUNNER_ACTOR name this runner (default `airlock`, the default runner id). */
+  runnerId?: string;
 }
 
 interface Pending {
@@ -42,6 +45,7 @@ export class AuditLog {
     private readonly handle: FileHandle,
     private readonly scrubber: Scrubber,
     private readonly groupCommit: boolean,
+    private readonly runnerActor: Actor,
   ) {}
 
   /** Open (creating 0600) and lock a chain file; a torn last line from a crash is moved aside and recorded. */
@@ -56,7 +60,8 @@ export class AuditLog {
       // The mode given to open() only applies to a new file; an old one may have been loosened.
       await chmod(file, 0o600);
       if (!existed) await syncDir(dir);
-      const log = new AuditLog(file, handle, options.scrubber, options.groupCommit ?? true);
+      const runnerActor: Actor = options.runnerId === undefined ? RUNNER_ACTOR : { kind: 'runner', id: options.runnerId };
+      const log = new AuditLog(file, handle, options.scrubber, options.groupCommit ?? true, runnerActor);
       log.#bytes = (await handle.stat()).size;
       log.#head = await readHead(file, log.#bytes);
       if (torn) {
@@ -90,7 +95,7 @@ export class AuditLog {
     if (this.#failed) return Promise.reject(this.#failed);
     let clean: AuditInput;
     try {
-      clean = scrubInput(this.scrubber, input);
+      clean = scrubInput(this.scrubber, isRunnerActor(input.actor) ? { ...input, actor: this.runnerActor } : input);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -141,6 +146,11 @@ export class AuditLog {
     await this.handle.close();
     await releaseChainLock(this.file);
   }
+}
+
+/** Whether a record is by "the runner writing this chain", which the log names by its runner id. */
+function isRunnerActor(actor: Actor): boolean {
+  return actor.kind === RUNNER_ACTOR.kind && actor.id === RUNNER_ACTOR.id;
 }
 
 /** Secrets are removed from values and, through the serialized text, from keys too; the result is plain JSON. */

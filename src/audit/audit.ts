@@ -114,6 +114,7 @@ export function describeRun(run: Run): Pick<AuditInput, 'run' | 'subject' | 'pla
   };
 }
 
+/** The runner writing the record; the audit log replaces it with `runner:<runner.id>` (audit-log.ts). */
 export const RUNNER_ACTOR: Actor = { kind: 'runner', id: 'airlock' };
 
 /** The record types a detection rule or an alert reads; the exact strings the code writes. */

@@ -23,6 +23,11 @@ export interface ChainRecord {
 export interface CheckOptions {
   /** The agent an actor id belongs to (audit.agents), or null. */
   agentFor?: (actorId: string) => string | null;
+  /**
+   * `approval.channel` of the runner config. Break-glass means bypassing it: a decision through it is the
+   * ordinary path, even if an older runner recorded it as break-glass (the terminal channel).
+   */
+  configuredChannel?: string;
 }
 
 /** What an approval must match: the exact run, commit and plan bytes, and the request's expiry. */
@@ -93,10 +98,16 @@ export function checkChain(records: ChainRecord[], options: CheckOptions = {}): 
     if (r.type === RECORD_TYPES.approvalGranted || r.type === RECORD_TYPES.approvalDenied) {
       const agent = r.actor.kind === 'agent' ? r.actor.id : (options.agentFor?.(r.actor.id) ?? null);
       if (agent !== null) found('agent-decision', cr, `run ${r.run}: ${r.type} by ${r.actor.id}, an identity of agent ${agent}`);
-      if (r.detail?.['breakGlass'] === true) found('break-glass', cr, `run ${r.run}: ${r.type} by ${r.actor.id} on the runner host (break-glass)`);
+      if (isBreakGlass(r, options)) found('break-glass', cr, `run ${r.run}: ${r.type} by ${r.actor.id} on the runner host (break-glass), bypassing the ${options.configuredChannel ?? 'configured'} channel`);
     }
   }
   return findings.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.seq - b.seq));
+}
+
+/** Pure: whether a decision record bypassed the configured approval channel. */
+export function isBreakGlass(record: AuditRecord, options: Pick<CheckOptions, 'configuredChannel'> = {}): boolean {
+  if (record.detail?.['breakGlass'] !== true) return false;
+  return options.configuredChannel === undefined || record.detail['channel'] !== options.configuredChannel;
 }
 
 /** The expiry of the request an approval answered: the latest request (or confirm request) of the run before it. */

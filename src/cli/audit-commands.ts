@@ -4,8 +4,8 @@ import { stat } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import type { AuditRecord } from '../audit/audit.ts';
 import { agentForApprover } from '../audit/attribution.ts';
-import { checkChain } from '../audit/check.ts';
-import { auditDir, readAuditRecords, tailAuditRecords } from '../audit/read-audit.ts';
+import { checkChain, type ChainRecord } from '../audit/check.ts';
+import { auditDir, readChainRecords, tailChainRecords } from '../audit/read-audit.ts';
 import { readVerifiedRecords, verifyChains } from '../audit/verify-files.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
@@ -17,15 +17,23 @@ export interface AuditTargetOptions {
   file?: string;
 }
 
-/** The chain file or directory a command reads, and the config's agent map when a config was loaded. */
-async function resolveTarget(opts: AuditTargetOptions): Promise<{ target: string; agents: Record<string, string> }> {
+interface AuditTarget {
+  target: string;
+  agents: Record<string, string>;
+  /** `approval.channel`, when a config was loaded. */
+  channel?: string;
+}
+
+/** The chain file or directory a command reads, and the config's agent map and channel when a config was loaded. */
+async function resolveTarget(opts: AuditTargetOptions): Promise<AuditTarget> {
   if (opts.file) {
     const info = await stat(opts.file).catch(() => null);
     if (!info) throw new AirlockError('airlock:audit-missing', `no audit chain at ${opts.file}`, { hint: 'Pass a chain file (`<runner-id>.jsonl`) or the audit directory under the runner data dir.' });
-    return { target: opts.file, agents: await loadConfig(opts.config).then((l) => l.config.audit.agents, () => ({})) };
+    const config = await loadConfig(opts.config).then((l) => l.config, () => null);
+    return { target: opts.file, agents: config?.audit.agents ?? {}, ...(config ? { channel: config.approval.channel } : {}) };
   }
   const { config } = await loadConfig(opts.config);
-  return { target: auditDir(config.runner.dataDir), agents: config.audit.agents };
+  return { target: auditDir(config.runner.dataDir), agents: config.audit.agents, channel: config.approval.channel };
 }
 
 /** `audit verify`: exit 0 with each chain's record count and head; exit 1 naming the first bad seq and why. */
@@ -63,7 +71,8 @@ export async function verifyAudit(output: Output, opts: AuditTargetOptions & { a
 /** `audit show --run ID`: every record of one run, across chains, oldest first. */
 export async function showAuditRun(output: Output, opts: AuditTargetOptions & { run: string; json?: boolean }): Promise<number> {
   const { target } = await resolveTarget(opts);
-  const records = await readAuditRecords(target, { run: opts.run });
+  const onChains = await readChainRecords(target, { run: opts.run });
+  const records = onChains.map((cr) => cr.record);
   if (records.length === 0) {
     output.err(`no audit records for run ${visibleText(opts.run, 80)}`);
     return 1;
@@ -81,23 +90,32 @@ export async function showAuditRun(output: Output, opts: AuditTargetOptions & { 
   }
   const plan = [...records].reverse().find((r) => r.plan)?.plan;
   if (plan) output.out(`  plan sha256 ${plan.sha256}  tier ${plan.tier ?? '?'}${plan.fingerprint ? `  fingerprint ${plan.fingerprint}` : ''}`);
-  for (const r of records) output.out(renderRecordLine(r));
+  renderChainLines(output, onChains);
   return 0;
+}
+
+/** Records from several chains, oldest first, each named `chain#seq` (seq numbers are per chain). */
+function renderChainLines(output: Output, records: ChainRecord[]): void {
+  const chains = [...new Set(records.map((cr) => cr.chain))].sort();
+  output.out(`  chains: ${chains.map((c) => `${c} (${c.endsWith('-cli.jsonl') ? 'the CLI on the runner host' : 'the runner'})`).join(', ')}`);
+  const width = Math.max(...records.map((cr) => `${cr.chain}#${cr.record.seq}`.length));
+  for (const { chain, record } of records) output.out(renderRecordLine(record, `${chain}#${record.seq}`.padEnd(width)));
 }
 
 /** `audit tail`: the newest records across chains. */
 export async function tailAudit(output: Output, opts: AuditTargetOptions & { lines: number; json?: boolean }): Promise<number> {
   const { target } = await resolveTarget(opts);
-  const records = await tailAuditRecords(target, opts.lines);
-  for (const r of records) output.out(opts.json ? renderJson(r, { oneLine: true }) : renderRecordLine(r));
+  const records = await tailChainRecords(target, opts.lines);
+  if (opts.json) for (const { record } of records) output.out(renderJson(record, { oneLine: true }));
+  else if (records.length > 0) renderChainLines(output, records);
   return 0;
 }
 
 /** `audit check`: applies without a matching approval, approvals after expiry, agent and break-glass decisions. */
 export async function checkAudit(output: Output, opts: AuditTargetOptions & { json?: boolean }): Promise<number> {
-  const { target, agents } = await resolveTarget(opts);
+  const { target, agents, channel } = await resolveTarget(opts);
   const { records, reports } = await readVerifiedRecords(target, { ignorePartialTail: true });
-  const findings = checkChain(records, { agentFor: (id) => agentForApprover(agents, id) });
+  const findings = checkChain(records, { agentFor: (id) => agentForApprover(agents, id), ...(channel ? { configuredChannel: channel } : {}) });
   const damaged = reports.filter((r) => !r.result.ok);
   if (opts.json) {
     output.out(JSON.stringify({ ok: findings.length === 0 && damaged.length === 0, findings, damaged: damaged.map((d) => ({ chain: d.chain, ...(d.result.ok ? {} : d.result.break) })) }, null, 2));
@@ -109,14 +127,14 @@ export async function checkAudit(output: Output, opts: AuditTargetOptions & { js
   return findings.length > 0 || damaged.length > 0 ? 1 : 0;
 }
 
-const SHOWN_DETAIL = ['outcome', 'reason', 'code', 'channel', 'approver', 'breakGlass', 'agent', 'matchedBy', 'fingerprint', 'expiresAt', 'supersededBy', 'movedTo', 'bytes'];
+const SHOWN_DETAIL = ['outcome', 'reason', 'code', 'channel', 'approver', 'breakGlass', 'agent', 'matchedBy', 'fingerprint', 'expiresAt', 'supersededBy', 'replanOf', 'note', 'movedTo', 'bytes'];
 
-/** One record as a line: seq, time, type, actor, and the detail fields a reader looks for. */
-export function renderRecordLine(r: AuditRecord): string {
+/** One record as a line: where (`chain#seq`), time, type, actor, and the detail fields a reader looks for. */
+export function renderRecordLine(r: AuditRecord, where = String(r.seq).padStart(6)): string {
   const detail = SHOWN_DETAIL.filter((k) => r.detail?.[k] !== undefined && r.detail[k] !== null)
     .map((k) => `${k}=${visibleText(String(r.detail![k]), 160)}`)
     .join(' ');
-  return `${String(r.seq).padStart(6)}  ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id, 80)}${r.run ? `  ${r.run}` : ''}${detail ? `  ${detail}` : ''}`;
+  return `${where}  ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id, 80)}${r.run ? `  ${r.run}` : ''}${detail ? `  ${detail}` : ''}`;
 }
 
 /** commander argument parser for a positive integer option. */

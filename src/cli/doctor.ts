@@ -1,11 +1,10 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
-import { mkdir, stat } from 'node:fs/promises';
-import { Redis } from 'ioredis';
 import { checkNtfy } from '../approve/ntfy-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
+import { checkDataDir as checkRunnerDataDir, evictionProblem, probeRedis } from '../runner/preflight.ts';
 import { engineSpecFor } from '../runner/runner.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
 import type { Output } from './output.ts';
@@ -22,46 +21,34 @@ export interface Check {
 type CheckFn = (loaded: LoadedConfig) => Promise<Check[]>;
 
 async function checkDataDir({ config }: LoadedConfig): Promise<Check[]> {
-  const dir = config.runner.dataDir;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const s = await stat(dir);
-    const uid = process.getuid?.();
-    if (uid !== undefined && s.uid !== uid) {
-      return [{ name: 'data dir', ok: false, detail: `${dir} is owned by uid ${s.uid}, not the runner (uid ${uid})`, fix: `chown -R $(id -u) ${dir}` }];
-    }
-    if ((s.mode & 0o077) !== 0) {
-      return [{ name: 'data dir', ok: false, detail: `${dir} has mode ${(s.mode & 0o777).toString(8)}; plan files and state inside embed secrets`, fix: `chmod 700 ${dir}` }];
-    }
-    return [{ name: 'data dir', ok: true, detail: `${dir} (mode 700)` }];
+    return [{ name: 'data dir', ok: true, detail: await checkRunnerDataDir(config.runner.dataDir) }];
   } catch (err) {
-    return [{ name: 'data dir', ok: false, detail: `${dir}: ${(err as Error).message}`, fix: 'set `runner.dataDir` to a directory the runner user can create' }];
+    return [failed('data dir', err)];
   }
 }
 
-async function checkRedis({ config }: LoadedConfig): Promise<Check[]> {
-  const redis = new Redis(config.redis.url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+async function checkRedis({ config, file }: LoadedConfig): Promise<Check[]> {
+  let policy: string | null;
   try {
-    await redis.connect();
-    await redis.ping();
-    const checks: Check[] = [{ name: 'redis', ok: true, detail: `reachable at ${maskUrl(config.redis.url)} (key prefix ${config.redis.prefix})` }];
-    try {
-      const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
-      checks.push(
-        policy === 'noeviction'
-          ? { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' }
-          : { name: 'redis maxmemory-policy', ok: false, detail: `${policy}: Redis may evict queue and approval keys under memory pressure`, fix: 'set `maxmemory-policy noeviction` in redis.conf (BullMQ requires it)' },
-      );
-    } catch {
-      checks.push({ name: 'redis maxmemory-policy', ok: true, warn: true, detail: 'CONFIG GET is not allowed; cannot check', fix: 'make sure `maxmemory-policy` is `noeviction`' });
-    }
-    return checks;
+    ({ policy } = await probeRedis(config.redis.url, file));
   } catch (err) {
-    return [{ name: 'redis', ok: false, detail: `cannot reach ${maskUrl(config.redis.url)}: ${(err as Error).message}`, fix: 'start Redis or fix `redis.url` in the runner config' }];
-  } finally {
-    redis.disconnect();
+    return [failed('redis', err)];
   }
+  const evicts = evictionProblem(policy);
+  return [
+    { name: 'redis', ok: true, detail: `reachable at ${maskUrl(config.redis.url)} (key prefix ${config.redis.prefix})` },
+    policy === null
+      ? { name: 'redis maxmemory-policy', ok: true, warn: true, detail: 'neither CONFIG GET nor INFO is allowed; cannot check', fix: 'make sure `maxmemory-policy` is `noeviction`' }
+      : evicts
+        ? failed('redis maxmemory-policy', evicts)
+        : { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' },
+  ];
+}
+
+/** A failed check from a coded error: its message, and its hint as the fix. */
+function failed(name: string, err: unknown): Check {
+  return { name, ok: false, detail: (err as Error).message, fix: (err as AirlockError).hint };
 }
 
 async function checkEngine({ config }: LoadedConfig): Promise<Check[]> {

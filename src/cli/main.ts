@@ -1,4 +1,6 @@
 // The `airlock` command.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log/logger.ts';
@@ -7,9 +9,12 @@ import { checkAudit, parsePositiveInt, showAuditRun, tailAudit, verifyAudit } fr
 import { runDemo } from './demo.ts';
 import { renderChecks, runDoctor } from './doctor.ts';
 import { processOutput, reportError, type Output } from './output.ts';
-import { decideRun, listRuns, showRun, withControlPlane } from './run-commands.ts';
+import { decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
 
 const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
+// Shipped with the package, so `airlock demo` works from any directory.
+const DEMO_CONFIG = fileURLToPath(new URL('../../runners/demo.yaml', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Parse argv, run the command, and return the exit code. */
 export async function main(argv: string[], output: Output = processOutput()): Promise<number> {
@@ -17,6 +22,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
   const program = new Command()
     .name('airlock')
     .description('Plans AI-agent pull requests unattended; applies only plans a human approved.')
+    .version(VERSION, '-V, --version', 'print the Airlock version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
     .showHelpAfterError('(run `airlock --help` for usage)');
@@ -41,7 +47,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
   program
     .command('demo')
     .description('run the whole loop against a temporary repo: PR → plan → approve → apply → audit')
-    .option('-c, --config <file>', 'demo runner config', 'runners/demo.yaml')
+    .option('-c, --config <file>', 'demo runner config', DEMO_CONFIG)
     .option('--approve', 'approve without asking, even in a terminal')
     .option('--deny', 'deny without asking')
     .action(async (opts: { config: string; approve?: boolean; deny?: boolean }) => {
@@ -54,7 +60,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--json', 'machine-readable output')
     .action(async (opts: { config: string; json?: boolean }) => {
-      code = await withControlPlane(opts.config, (cp) => listRuns(cp, output, opts.json === true));
+      code = await withRunReader(opts.config, (reader) => listRuns(reader, output, opts.json === true));
     });
 
   program
@@ -64,7 +70,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--json', 'machine-readable output')
     .action(async (run: string, opts: { config: string; json?: boolean }) => {
-      code = await withControlPlane(opts.config, (cp) => showRun(cp, output, run, opts.json === true));
+      code = await withRunReader(opts.config, (reader) => showRun(reader, output, run, opts.json === true));
     });
 
   for (const decision of ['approve', 'deny'] as const) {
@@ -79,6 +85,16 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
         code = await withControlPlane(opts.config, (cp) => decideRun(cp, output, run, decision, opts));
       });
   }
+
+  program
+    .command('replan')
+    .description('plan a finished run\'s head again as a new attempt (operator only: recorded with your OS user)')
+    .argument('<run>', 'run id (the newest attempt of its head)')
+    .option(...configOption)
+    .option('--reason <text>', 'why, for the audit record')
+    .action(async (run: string, opts: { config: string; reason?: string }) => {
+      code = await withControlPlane(opts.config, (cp) => replanCommand(cp, output, run, opts));
+    });
 
   const audit = program.command('audit').description('verify, query and check the hash-chained audit trail');
   audit

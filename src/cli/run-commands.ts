@@ -1,18 +1,25 @@
-// `airlock runs`, `show`, `approve`, `deny`: reading and deciding runs from the runner host.
+// `airlock runs`, `show`, `approve`, `deny`, `replan`: reading, deciding and re-planning runs from the
+// runner host. Reading opens no audit chain and takes no lock; deciding and re-planning are audited.
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
+import { replanRun } from '../apply/replan.ts';
 import type { Run } from '../apply/run.ts';
+import { confirmationCount, confirmationReason } from '../approve/confirmation.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
+import { AirlockError } from '../errors.ts';
+import { colorAllowed } from '../log/color.ts';
 import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
 import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
-import { openControlPlane, type ControlPlane } from '../runner/control-plane.ts';
+import { openControlPlane, openRunReader, type ControlPlane, type RunReader } from '../runner/control-plane.ts';
+import { probeRedis } from '../runner/preflight.ts';
 import { renderJson, type Output } from './output.ts';
 
-/** Open the control plane for one CLI command and always close it. */
+/** Open the control plane for one CLI command that writes (decide, replan) and always close it. */
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
   const loaded = await loadConfig(configFile);
+  await probeRedis(loaded.config.redis.url, loaded.file);
   const cp = await openControlPlane(loaded, { writer: 'cli', log: pino({ level: 'silent' }) });
   try {
     return await fn(cp);
@@ -21,16 +28,29 @@ export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPl
   }
 }
 
+/** Open a read-only view of the runs for `runs` and `show`: no chain file, no lock, no Redis writes. */
+export async function withRunReader<T>(configFile: string, fn: (reader: RunReader) => Promise<T>): Promise<T> {
+  const loaded = await loadConfig(configFile);
+  await probeRedis(loaded.config.redis.url, loaded.file);
+  const reader = openRunReader(loaded);
+  try {
+    return await fn(reader);
+  } finally {
+    reader.close();
+  }
+}
+
 /** One line per run, newest first. */
 export function renderRunLine(run: Run): string {
   const changes = run.plan ? renderShortCounts(run.plan.summary) : '';
   const pr = run.pr === null ? visibleText(run.ref, 40) : `PR #${run.pr}`;
-  return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), changes, run.createdAt]
+  const attempt = run.attempt ? `attempt ${run.attempt}` : '';
+  return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), attempt, changes, run.createdAt]
     .filter(Boolean)
     .join('  ');
 }
 
-export async function listRuns(cp: ControlPlane, output: Output, json: boolean): Promise<number> {
+export async function listRuns(cp: RunReader, output: Output, json: boolean): Promise<number> {
   const runs = await cp.runs.list(100);
   if (json) {
     output.out(renderJson(runs));
@@ -42,8 +62,10 @@ export async function listRuns(cp: ControlPlane, output: Output, json: boolean):
 }
 
 /** Everything about one run a human needs before deciding. */
-export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean): Promise<string> {
+export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Promise<string> {
+  const color = tty && colorAllowed();
   const lines = [`run ${run.id}: ${run.state}`, `  ref ${flaggedText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  if (run.replanOf) lines.push(`  attempt ${run.attempt ?? 2} at this head: replans ${run.replanOf} (\`airlock replan\`)`);
   if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${flaggedText(run.agent)}` : 'no mapped agent'} (author ${flaggedText(run.author, 120)}, committer ${flaggedText(run.committer ?? '?', 120)})`);
   if (run.plan) {
     lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
@@ -66,6 +88,7 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
     if (run.attention.outputTail) lines.push('  engine output (last lines):', ...run.attention.outputTail.split('\n').slice(-15).map((l) => `    ${visibleText(l)}`));
   }
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
+  if (run.replannedBy) lines.push(`  replanned as ${run.replannedBy}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
   if (records.length > 0) {
     lines.push('  audit:');
@@ -74,7 +97,7 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
   return lines.join('\n');
 }
 
-export async function showRun(cp: ControlPlane, output: Output, runId: string, json: boolean): Promise<number> {
+export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await cp.runs.get(runId);
   output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
@@ -95,15 +118,23 @@ export async function decideRun(
   const run = await cp.runs.get(runId);
   let confirmed = opts.confirm === true;
   const ask = opts.ask ?? (output.isTTY && process.stdin.isTTY ? askOnTerminal : undefined);
-  if (decision === 'approve' && ask && !opts.yes) {
+  if (decision === 'approve' && !opts.yes) {
+    // Nobody to ask: an approval that nobody read must be asked for in so many words.
+    if (!ask) {
+      throw new AirlockError('airlock:approve-needs-yes', `no terminal to ask on: approving run ${run.id} without asking needs --yes`, {
+        hint: `Read \`airlock show ${run.id}\`, then run \`airlock approve ${run.id} --yes\`${run.plan?.tier === 'confirm' ? ' --confirm' : ''}.`,
+      });
+    }
     output.out(await renderRunDetail(cp, run, output.isTTY));
     if ((await ask(`Approve run ${run.id}? [y/N] `)).trim().toLowerCase() !== 'y') {
       output.out('not approved; nothing changed');
       return 1;
     }
     if (run.plan?.tier === 'confirm' && !confirmed) {
-      const n = run.plan.summary.counts.delete + run.plan.summary.counts.replace;
-      confirmed = (await ask(`This destroys ${n} resource(s). Type ${n} to confirm: `)).trim() === String(n);
+      const n = confirmationCount(run.plan);
+      const destroys = run.plan.summary.counts.delete + run.plan.summary.counts.replace;
+      const why = `${destroys > 0 ? `This destroys ${destroys} resource(s)` : 'This plan needs a confirmation'}: ${visibleText(confirmationReason(run.plan), 300)}.`;
+      confirmed = (await ask(`${why} Type ${n} to confirm: `)).trim() === String(n);
       if (!confirmed) {
         output.out('not confirmed; nothing changed');
         return 1;
@@ -111,7 +142,18 @@ export async function decideRun(
     }
   }
   const decided = await cp.approvals.decide({ decision, by: osActor(), channel: 'terminal', runId, confirmed });
-  output.out(decision === 'approve' ? `approved run ${decided.id}; the apply is queued (break-glass decision by ${osActor().id}, audited)` : `denied run ${decided.id}`);
+  const how = decided.decision?.breakGlass ? `break-glass decision by ${osActor().id}, audited` : `decision by ${osActor().id} via the terminal channel, audited`;
+  output.out(decision === 'approve' ? `approved run ${decided.id}; the apply is queued (${how})` : `denied run ${decided.id} (${how})`);
+  return 0;
+}
+
+/** `airlock replan RUN`: a new attempt at a finished run's head, recorded with the OS user. */
+export async function replanCommand(cp: ControlPlane, output: Output, runId: string, opts: { reason?: string }): Promise<number> {
+  const previous = await cp.runs.get(runId);
+  const next = await replanRun({ config: cp.config, runs: cp.runs, audit: cp.audit, enqueuePlan: (id) => cp.queues.enqueuePlan(id) }, runId, osActor(), opts.reason);
+  output.out(`replanned run ${previous.id} (${previous.state}) as ${next.id}, attempt ${next.attempt} at ${next.sha.slice(0, 10)}; a runner plans it now (recorded with ${osActor().id})`);
+  if (previous.state === 'needs_attention') output.out('  the previous apply may have been partial: the new plan is made against the state as it is now');
+  output.out(`  follow it with \`airlock show ${next.id}\``);
   return 0;
 }
 

@@ -2,8 +2,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { dataDirProblem } from './data-dir.ts';
 import { ConfigError } from './errors.ts';
 import { configSchema, type RunnerConfig } from './schema.ts';
 
@@ -14,6 +16,9 @@ export interface LoadedConfig {
   hash: string;
 }
 
+/** The commented starting point shipped with Airlock, wherever it is installed. */
+export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../runners/example.yaml', import.meta.url));
+
 /** Read, parse and validate a runner config file; relative paths in it resolve against its directory. */
 export async function loadConfig(file: string): Promise<LoadedConfig> {
   let text: string;
@@ -21,10 +26,16 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(file, [code === 'ENOENT' ? 'the file does not exist' : `cannot be read (${code ?? String(err)})`], err);
+    if (code === 'ENOENT') {
+      throw new ConfigError(file, ['the file does not exist'], err, `Start from the commented example: \`cp ${EXAMPLE_CONFIG} ${file}\`, edit it, then run \`airlock doctor --config ${file}\`. Or pass --config FILE (or set $AIRLOCK_CONFIG).`);
+    }
+    throw new ConfigError(file, [`cannot be read (${code ?? String(err)})`], err);
   }
   const config = parseConfigText(text, file);
-  config.runner.dataDir = path.resolve(path.dirname(file), config.runner.dataDir);
+  const configured = config.runner.dataDir;
+  config.runner.dataDir = path.resolve(path.dirname(file), configured);
+  const problem = await dataDirProblem(config.runner.dataDir);
+  if (problem) throw new ConfigError(file, [`\`runner.dataDir\` ${problem}, got \`${showValue(configured)}\``], undefined, `Set \`runner.dataDir\` in ${file} to a directory on a real disk, such as /var/lib/airlock.`);
   return { file, config, hash: createHash('sha256').update(text).digest('hex') };
 }
 

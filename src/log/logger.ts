@@ -1,6 +1,7 @@
 // The root logger: JSON lines for machines, pretty in a TTY; every string passes the scrubber first.
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
+import { colorAllowed } from './color.ts';
 import { scrubber as defaultScrubber, type Scrubber } from './scrub.ts';
 
 // Known secret-bearing paths; value scrubbing catches the rest.
@@ -32,7 +33,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const scrubber = options.scrubber ?? defaultScrubber;
   const usePretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
   const destination = usePretty
-    ? pretty({ colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', destination: (options.destination as NodeJS.WritableStream | undefined) ?? 1, sync: true })
+    ? pretty({ colorize: colorAllowed(), translateTime: 'HH:MM:ss', ignore: 'pid,hostname', destination: (options.destination as NodeJS.WritableStream | undefined) ?? 1, sync: true })
     : ((options.destination as DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: true }));
   return pino(
     {

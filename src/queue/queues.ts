@@ -20,6 +20,8 @@ export interface QueueOptions {
   prefix: string;
   planAttempts: number;
   planBackoffMs: number;
+  /** Errors the queues report (a lost connection, say); without a listener BullMQ prints each with its stack. */
+  onError?: (err: Error) => void;
 }
 
 /** A new ioredis connection in the shape BullMQ needs (no per-request retry limit). */
@@ -33,13 +35,16 @@ export function createQueues(options: QueueOptions) {
   const plan = new Queue(QUEUE_NAMES.plan, { connection, prefix });
   // One apply queue per runner: the plan file lives in the planning runner's data dir, so only that
   // runner can apply exactly the approved bytes.
+  const listen = (q: Queue) => q.on('error', (err: Error) => options.onError?.(err));
+  listen(plan);
   const applyQueues = new Map<string, Queue>();
   const applyQueue = (runnerId: string) => {
     let q = applyQueues.get(runnerId);
-    if (!q) applyQueues.set(runnerId, (q = new Queue(applyQueueName(runnerId), { connection, prefix })));
+    if (!q) applyQueues.set(runnerId, (q = listen(new Queue(applyQueueName(runnerId), { connection, prefix }))));
     return q;
   };
   const control = new Queue(QUEUE_NAMES.control, { connection, prefix });
+  listen(control);
   return {
     /** Idempotent: the job id is derived from the run id, which is derived from (repo, workspace, sha). */
     async enqueuePlan(runId: string): Promise<void> {

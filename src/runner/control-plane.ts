@@ -14,6 +14,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
 import { connectRedis, createQueues } from '../queue/queues.ts';
 import { runnerPaths } from './paths.ts';
+import { isConnectionError } from './redis-health.ts';
 
 export interface ControlPlaneOptions {
   log: Logger;
@@ -29,15 +30,25 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   const channel = options.channel ?? (await openApprovalChannel(loaded, options));
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   const redis = connectRedis(config.redis.url);
+  // The runner logs the connection's state (redis-health.ts); an error without a listener would be
+  // printed by ioredis with its stack at every reconnect attempt.
+  redis.on('error', () => undefined);
   const prefix = config.redis.prefix;
   const runs = new RunStore(redis, prefix, scrubber);
   const approvalStore = new ApprovalStore(redis, prefix);
   const locks = new WorkspaceLocks(redis, prefix);
-  const queues = createQueues({ redisUrl: config.redis.url, prefix, runnerId: config.runner.id, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
+  const queues = createQueues({
+    redisUrl: config.redis.url,
+    prefix,
+    runnerId: config.runner.id,
+    planAttempts: config.plans.attempts,
+    planBackoffMs: config.plans.backoff,
+    onError: (err) => (isConnectionError(err) ? options.log.debug({ err }, 'queue connection error') : options.log.warn({ err }, 'queue error')),
+  });
   const auditFile = path.join(paths.auditDir, options.writer === 'runner' ? `${config.runner.id}.jsonl` : `${config.runner.id}-cli.jsonl`);
   let audit: AuditLog;
   try {
-    audit = await AuditLog.open(auditFile, { scrubber, lockWaitMs: options.writer === 'cli' ? 10_000 : 0 });
+    audit = await AuditLog.open(auditFile, { scrubber, lockWaitMs: options.writer === 'cli' ? 10_000 : 0, runnerId: config.runner.id });
   } catch (err) {
     await queues.close();
     redis.disconnect();
@@ -54,6 +65,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     approvals: approvalStore,
     audit,
     channel,
+    configuredChannel: config.approval.channel,
     ttlMs: config.approval.ttl,
     confirmTtlMs: config.approval.confirmTtl,
     maxPending: config.approval.maxPending,
@@ -85,3 +97,20 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
 }
 
 export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
+
+/** What the read-only commands need: runs and the audit directory. Opens no chain, no queue, no lock. */
+export interface RunReader {
+  paths: { auditDir: string };
+  runs: Pick<RunStore, 'get' | 'find' | 'list'>;
+}
+
+/** A reader over a runner's runs for `runs` and `show`: it creates nothing on disk and writes nothing to Redis. */
+export function openRunReader(loaded: LoadedConfig): RunReader & { close(): void } {
+  const redis = connectRedis(loaded.config.redis.url);
+  redis.on('error', () => undefined);
+  return {
+    paths: runnerPaths(loaded.config.runner.dataDir),
+    runs: new RunStore(redis, loaded.config.redis.prefix),
+    close: () => redis.disconnect(),
+  };
+}

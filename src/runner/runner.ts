@@ -18,6 +18,8 @@ import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../pla
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
+import { preflight } from './preflight.ts';
+import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
@@ -57,10 +59,17 @@ export async function engineSpecFor(config: RunnerConfig): Promise<EngineSpec> {
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
   const { config } = loaded;
   const log = options.log.child({ runner: config.runner.id });
-  const engine = options.engine ?? createEngine(await engineSpecFor(config));
+  // The data dir, Redis and the engine first: a runner that cannot work exits now, with what to do.
+  const { engine, policyUnknown } = await preflight(loaded, async () => {
+    if (options.engine) return { engine: options.engine, binary: config.engine.binary ?? config.engine.kind };
+    const spec = await engineSpecFor(config);
+    return { engine: createEngine(spec), binary: spec.binary };
+  });
+  if (policyUnknown) log.warn({ event: 'redis.policy_unknown' }, 'cannot read Redis maxmemory-policy (CONFIG GET and INFO are not allowed for this user); make sure it is noeviction');
   assertVaultConfigured(config);
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
+  const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
   const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.enqueueApply(id) });
@@ -160,7 +169,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       const run = await applySteps.abandon(runId, 'the worker holding this apply stopped answering; the apply may be partial and is never re-run automatically');
       if (run) await cp.approvals.announceOutcome(run);
     },
-    onError: (err, where) => log.error({ err, where }, 'worker error'),
+    // A lost connection is logged once by watchRedisHealth, not by every worker at every attempt.
+    onError: (err, where) => (isConnectionError(err) ? log.debug({ err, where }, 'worker connection error') : log.error({ err, where }, 'worker error')),
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
@@ -191,6 +201,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       await watcher.stop();
       await workers.close();
       await witness.stop();
+      redisHealth.stop();
       await cp.close();
       log.info('runner stopped');
     },

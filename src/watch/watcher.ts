@@ -2,6 +2,7 @@
 // Ref names are data: they are matched here and stored, never handed to git.
 import type { Logger } from 'pino';
 import type { RunStore } from '../apply/run-store.ts';
+import { currentAttempt } from '../apply/replan.ts';
 import { deriveRunId } from '../apply/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -90,7 +91,12 @@ export function createWatcher(deps: WatcherDeps) {
       for (const [ref, sha] of known) {
         if (current.has(ref)) continue;
         known.delete(ref);
-        for (const ws of repo.workspaces) await deps.supersede(deriveRunId(repo.name, ws.name, sha), 'the ref was deleted').catch(() => undefined);
+        for (const ws of repo.workspaces) {
+          // The head's newest attempt, in case an operator replanned it (apply/replan.ts).
+          await currentAttempt(deps.runs, deriveRunId(repo.name, ws.name, sha))
+            .then((id) => deps.supersede(id, 'the ref was deleted'))
+            .catch(() => undefined);
+        }
       }
       seen.set(repo.name, known);
       return { heads: heads.length, moved };

@@ -22,9 +22,9 @@ export interface NtfyLoop {
   handled(n: number): Promise<void>;
 }
 
-export async function setupNtfyLoop(t: TestContext, opts: { approval?: Record<string, unknown>; keepaliveMs?: number } = {}): Promise<NtfyLoop> {
+export async function setupNtfyLoop(t: TestContext, opts: { approval?: Record<string, unknown>; keepaliveMs?: number; extra?: Record<string, unknown> } = {}): Promise<NtfyLoop> {
   const ntfy = await ntfyUnderTest(t, opts.keepaliveMs === undefined ? {} : { keepaliveMs: opts.keepaliveMs });
-  const loop = await setupLoop(t, { extra: { approval: ntfy.approvalSection(opts.approval) } });
+  const loop = await setupLoop(t, { extra: { ...opts.extra, approval: ntfy.approvalSection(opts.approval) } });
   ntfy.beforeClose(() => loop.runner.stop());
   await loop.runner.replies!.waitConnected();
   const self: NtfyLoop = {

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { listChainFiles } from '../../src/audit/read-audit.ts';
-import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
+import { setupNtfyLoop } from '../approve/ntfy-loop-fixture.ts';
+import { TF_TWO } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { waitFor, waitForState } from '../support/harness.ts';
 
@@ -34,7 +35,8 @@ function filtersOf(expr: string): { job: string; filters: Array<(line: string) =
 }
 
 test('every alert rule matches a line the code really writes', async (t) => {
-  const loop = await setupLoop(t, { extra: { audit: { agents: { 'claude-bot@agents.example': 'claude' } } } });
+  // The configured channel is ntfy, so a decision at the runner host's terminal bypasses it: break-glass.
+  const { loop } = await setupNtfyLoop(t, { extra: { audit: { agents: { 'claude-bot@agents.example': 'claude' } } } });
   const push = async (pr: number) => {
     const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO.replace('one', `one-${pr}`) }, { refs: [`refs/pull/${pr}/head`] });
     await loop.runner.watcher.pollAll();

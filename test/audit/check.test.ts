@@ -72,6 +72,22 @@ for (const c of cases) {
   });
 }
 
+// Break-glass means bypassing the configured channel (`approval.channel`), not using it. An older runner
+// recorded every terminal decision as break-glass; with the configured channel known, those do not count.
+const terminalDecision = (breakGlass: boolean) => granted({ actor: { kind: 'human', id: 'os:alice' }, detail: { channel: 'terminal', breakGlass } });
+const channelCases: Array<{ name: string; configured: string; decision: AuditInput; expect: string[] }> = [
+  { name: 'a terminal decision when terminal is the channel', configured: 'terminal', decision: terminalDecision(false), expect: [] },
+  { name: 'an old terminal decision marked break-glass, terminal configured', configured: 'terminal', decision: terminalDecision(true), expect: [] },
+  { name: 'a terminal decision beside ntfy', configured: 'ntfy', decision: terminalDecision(true), expect: ['break-glass'] },
+  { name: 'an ntfy decision, ntfy configured', configured: 'ntfy', decision: granted(), expect: [] },
+];
+for (const c of channelCases) {
+  test(`checkChain with approval.channel ${c.configured}: ${c.name} → ${c.expect.join(', ') || 'no findings'}`, () => {
+    const findings = checkChain(chain([[requested(), 0], [c.decision, 1], [input('apply.started'), 2]]), { agentFor, configuredChannel: c.configured });
+    assert.deepEqual(findings.map((f) => f.kind), c.expect);
+  });
+}
+
 test('checkChain matches an approval on one chain with an apply on another', () => {
   const cli = chain([[granted(), 1]], 'airlock-cli.jsonl');
   const runner = chain([[requested(), 0], [input('apply.started'), 2]], 'airlock.jsonl');

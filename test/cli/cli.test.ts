@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';
-import { makeRemote } from '../git-fixtures.ts';
-import { configYaml, deletePrefix, removeDir, tempDir, testPrefix } from '../support/harness.ts';
+import { configFixture } from '../support/config-fixture.ts';
+import { removeDir, tempDir } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'src/cli/bin.js');
@@ -22,23 +22,8 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-async function fixture(t: import('node:test').TestContext, overrides: Record<string, unknown> = {}) {
-  const root = await tempDir('cli');
-  const remote = await makeRemote();
-  const prefix = testPrefix();
-  const dataDir = path.join(root, 'data');
-  const file = path.join(root, 'runner.yaml');
-  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix, extra: overrides }));
-  t.after(async () => {
-    await deletePrefix(prefix);
-    await remote.cleanup();
-    await removeDir(root);
-  });
-  return { root, file, dataDir };
-}
-
 test('doctor passes on a working setup and prints one line per check', async (t) => {
-  const { file } = await fixture(t);
+  const { file } = await configFixture(t);
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 0, r.out + r.err);
   for (const name of ['config', 'data dir', 'redis', 'redis maxmemory-policy', 'engine', 'repo infra', 'applies']) {
@@ -48,12 +33,12 @@ test('doctor passes on a working setup and prints one line per check', async (t)
 });
 
 test('doctor names what is wrong and how to fix it', async (t) => {
-  const { file, dataDir } = await fixture(t, { redis: { url: 'redis://127.0.0.1:1', prefix: 'x' } });
+  const { file, dataDir } = await configFixture(t, { redis: { url: 'redis://127.0.0.1:1', prefix: 'x' } });
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755);
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 1);
-  assert.match(r.out, /^✖ redis: cannot reach redis:\/\/127\.0\.0\.1:1/m);
+  assert.match(r.out, /^✖ redis: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1$/m);
   assert.match(r.out, /fix: start Redis or fix `redis.url`/);
   assert.match(r.out, /^✖ data dir: .* has mode 755/m);
   assert.match(r.out, /fix: chmod 700 /);
@@ -67,12 +52,12 @@ test('doctor on a broken config names the key and value, and stops there', async
   await writeFile(file, 'approval:\n  ttl: soon\n');
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 1);
-  assert.match(r.out, /✖ config: .*bad\.yaml: `approval\.ttl` must be a duration like "15m", got `"soon"`/);
+  assert.match(r.out, /✖ config: .*bad\.yaml: `approval\.ttl` must be a duration like "15m" \(.*compound durations like "1h30m" are fine\), got `"soon"`/);
   assert.doesNotMatch(r.out, /redis/);
 });
 
 test('runs, show and approve on unknown things fail with a next step', async (t) => {
-  const { file } = await fixture(t);
+  const { file } = await configFixture(t);
   const runs = await run('runs', '--json', '--config', file);
   assert.equal(runs.code, 0);
   assert.deepEqual(JSON.parse(runs.out), []);
@@ -89,7 +74,7 @@ test('a missing config file is named, with what to do', async () => {
   const r = await run('runs', '--config', '/nonexistent/runner.yaml');
   assert.equal(r.code, 1);
   assert.match(r.err, /\/nonexistent\/runner\.yaml: the file does not exist/);
-  assert.match(r.err, /next: Fix \/nonexistent\/runner\.yaml/);
+  assert.match(r.err, /next: Start from the commented example: `cp \/.*\/runners\/example\.yaml \/nonexistent\/runner\.yaml`/);
 });
 
 test('usage errors exit 2; help exits 0', async () => {
@@ -100,8 +85,11 @@ test('usage errors exit 2; help exits 0', async () => {
   assert.match(help.out, /doctor/);
 });
 
-test('the README demo command runs to an applied plan without a terminal', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd: ROOT, timeout: 150_000 });
+test('the README demo command runs to an applied plan without a terminal, from any directory', async (t) => {
+  // Outside the checkout: the demo finds its own runners/demo.yaml.
+  const cwd = await tempDir('demo-cwd');
+  t.after(() => removeDir(cwd));
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd, timeout: 150_000 });
   assert.match(stdout, /run r[0-9a-f]{15}: awaiting_approval/);
   assert.match(stdout, /\+\s+terraform_data\.vm/);
   assert.match(stdout, /approval\.granted\s+by human:os:/);

@@ -32,8 +32,8 @@ test('a minimal config gets safe defaults', () => {
 
 // Each row: config text, and what the message must contain (file, key path and bad value).
 const BAD: Array<[string, string]> = [
-  ['approval:\n  ttl: soon\n', 'runners/home.yaml: `approval.ttl` must be a duration like "15m", got `"soon"`'],
-  [`${MINIMAL}    pollInterval: 5\n`, '`repos[0].pollInterval` must be a duration like "30s", got `5`'],
+  ['approval:\n  ttl: soon\n', 'runners/home.yaml: `approval.ttl` must be a duration like "15m" (whole numbers with units d, h, m, s or ms, largest first; compound durations like "1h30m" are fine), got `"soon"`'],
+  [`${MINIMAL}    pollInterval: 5\n`, '`repos[0].pollInterval` must be a duration like "30s" (whole numbers with units d, h, m, s or ms, largest first; compound durations like "1h30m" are fine), got `5`'],
   [`${MINIMAL}    refs: ["--upload-pack=x"]\n`, '`repos[0].refs[0]` must be a ref pattern like "refs/pull/*/head", got `"--upload-pack=x"`'],
   ['repos:\n  - name: infra\n    url: "-oProxyCommand=x"\n', '`repos[0].url` must be an https://, ssh://, git@ or file:// URL, got `"-oProxyCommand=x"`'],
   [`${MINIMAL}    workspaces: [{name: prod, dir: ../../etc}]\n`, '`repos[0].workspaces[0].dir` must be a path inside the repository, without "..", got `"../../etc"`'],

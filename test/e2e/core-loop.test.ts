@@ -177,7 +177,7 @@ test('a symlink in the tree refuses the checkout with a reason', async (t) => {
   assert.equal(run.state, 'refused');
   assert.match(run.error?.message ?? '', /symlink/);
   assert.match(run.error?.message ?? '', /creds\.tf/);
-  if (isDouble) assert.equal((await loop.invocations()).length, 0, 'no engine process ran');
+  if (isDouble) assert.equal((await runsOnTrees(loop)).length, 0, 'no engine process ran');
   const audit = await readAuditRecords(loop.runner.cp.paths.auditDir, { run: run.id });
   assert.ok(audit.some((r) => r.type === 'plan.refused'));
 });
@@ -190,7 +190,7 @@ test('committed engine config is refused before any engine process', async (t) =
   assert.equal(run.state, 'refused');
   assert.match(run.error?.message ?? '', /implied-plugin-mirror/);
   assert.match(run.error?.message ?? '', /override-file/);
-  if (isDouble) assert.equal((await loop.invocations()).length, 0);
+  if (isDouble) assert.equal((await runsOnTrees(loop)).length, 0);
 });
 
 test('with applies disabled, plans are reported and no approval is requested', async (t) => {
@@ -223,6 +223,11 @@ test('a destroying plan needs the explicit confirmation', async (t) => {
   await waitForState(loop.runner, run.id, ['applied']);
 });
 
+/** Engine processes other than `version`, which the runner's start-up check runs before any run exists. */
+async function runsOnTrees(loop: Awaited<ReturnType<typeof setupLoop>>) {
+  return (await loop.invocations()).filter((i) => i.argv[0] !== 'version');
+}
+
 /** Terraform's local backend keeps lock info in `.<statefile>.lock.info` beside the state. */
 function lockInfoPath(stateFile: string): string {
   const i = stateFile.lastIndexOf('/');
@@ -239,5 +244,5 @@ test('a workspace directory missing from the commit fails with a clear reason an
   assert.equal(run.state, 'failed');
   assert.equal(run.error?.code, 'airlock:workspace-missing');
   assert.match(run.error?.message ?? '', /"envs\/prod"/);
-  if (isDouble) assert.equal((await loop.invocations()).length, 0);
+  if (isDouble) assert.equal((await runsOnTrees(loop)).length, 0);
 });
