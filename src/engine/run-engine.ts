@@ -14,6 +14,9 @@ import { DEFAULT_KILL_GRACE_MS } from './engine-rules.ts';
 import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
 import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
 import { createOutputCollector } from './output-collector.ts';
+import { prepareSandbox, type SandboxLaunch, type StartedSandbox } from '../sandbox/launch.ts';
+import { mirrorCliConfig } from '../sandbox/provider-mirror.ts';
+import { SANDBOX_CLI_CONFIG, engineBinaryBinds } from '../sandbox/sandbox.ts';
 
 export interface RunRequest {
   spec: EngineSpec;
@@ -42,14 +45,19 @@ const NOT_FOUND = new Set(['ENOENT', 'EACCES', 'ENOTDIR']);
 export async function runEngine(req: RunRequest): Promise<RunResult> {
   const { spec, step, call } = req;
   if (call.signal?.aborted) throw new EngineKilledError({ step, outputTail: '', signal: undefined, cancelled: true, cause: call.signal.reason });
-  const env = buildEngineEnv(spec, call);
   await assertDirectory(call.cwd);
-  await prepareHome(call.homeDir);
+  // Fail closed: every piece of the sandbox is checked before any process exists.
+  if (spec.sandbox) await mkdir(call.homeDir, { recursive: true, mode: 0o700 });
+  const launch = spec.sandbox ? await prepareEngineSandbox(spec, req) : null;
+  const env = buildEngineEnv(spec, call, launch ? SANDBOX_CLI_CONFIG : undefined);
+  if (!launch) await prepareHome(call.homeDir);
   const log = call.logFile ? await openLog(call.logFile, `$ ${spec.kind} ${req.args.join(' ')}\n`) : undefined;
   const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
 
   const started = performance.now();
-  const child = execa(spec.binary, req.args, {
+  // Files the engine creates in a shared state dir stay writable by the other phase's user (same group).
+  const umask = launch ? process.umask(0o007) : undefined;
+  const child = execa(launch ? launch.file : spec.binary, launch ? launch.args : req.args, {
     cwd: call.cwd,
     env,
     extendEnv: false,
@@ -57,23 +65,35 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
     // A detached child is not killed by execa when the runner exits; an interrupted apply is left
     // to terraform's own signal handling rather than killed mid-write.
     cleanup: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    stdio: launch ? launch.stdio : (['ignore', 'pipe', 'pipe'] as const),
     buffer: false,
     reject: false,
   });
+  if (umask !== undefined) process.umask(umask);
+  let sandbox: StartedSandbox | null = null;
+  let sandboxError: unknown;
+  const sandboxUp = launch
+    ? launch.start(child).then((s) => (sandbox = s), (err: unknown) => {
+        sandboxError = err;
+        signalGroup('SIGKILL');
+      })
+    : Promise.resolve();
 
   let stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: NodeJS.Signals): void => {
+  function signalGroup(signal: NodeJS.Signals): void {
     if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
+    // In a sandbox the engine is pid 1 of its own PID namespace: SIGTERM goes to it (terraform stops
+    // gracefully); SIGKILL to bwrap's group ends the namespace and everything in it at once.
+    const targets = sandbox && signal !== 'SIGKILL' ? [sandbox.enginePid] : [-child.pid, ...(sandbox ? [sandbox.enginePid] : [])];
+    for (const target of targets) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // ESRCH: already gone.
+      }
     }
-  };
+  }
   let exited = false;
   const stop = (reason: 'timeout' | 'cancelled' | 'io'): void => {
     // Once the engine has exited on its own, a late timer or abort must not rewrite the outcome.
@@ -107,6 +127,8 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   }
 
   const result = await child;
+  await sandboxUp;
+  (sandbox as StartedSandbox | null)?.stop();
   await Promise.all(streams);
   const durationMs = Math.round(performance.now() - started);
   clearTimeout(timer);
@@ -116,6 +138,7 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   await closeLog(log);
 
   const ctx = { step, outputTail };
+  if (sandboxError) throw sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
     throw new EngineNotFoundError(spec.binary, result);
   }
@@ -125,6 +148,28 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   if (result.signal !== undefined) throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: false });
   if (result.exitCode === undefined) throw new EngineOutputError(`engine ${step} could not be started: ${result.shortMessage}`, result);
   return { exitCode: result.exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+/** The sandbox for one engine command: the phase's directories, the mirror, the CLI config. */
+async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<SandboxLaunch> {
+  const settings = spec.sandbox!;
+  const { call } = req;
+  const mirror = settings.providerMirror;
+  return prepareSandbox(settings, {
+    phase: call.phase ?? 'plan',
+    network: call.network ?? settings.network,
+    cwd: call.cwd,
+    home: call.homeDir,
+    writable: call.writable ?? [call.cwd, call.homeDir],
+    shared: call.shared ?? [],
+    readOnly: [
+      ...engineBinaryBinds(spec.binary).map((p) => ({ source: p, dest: p })),
+      ...(mirror ? [{ source: mirror, dest: mirror }] : []),
+      ...(call.readOnly ?? []),
+    ],
+    files: { [SANDBOX_CLI_CONFIG]: mirror ? mirrorCliConfig(mirror) : '' },
+    command: [spec.binary, ...req.args],
+  });
 }
 
 async function assertDirectory(dir: string): Promise<void> {

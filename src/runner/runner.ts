@@ -12,6 +12,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
+import { sandboxSettingsFor } from '../engine/config.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../plan/plan-job.ts';
@@ -51,6 +52,7 @@ export async function engineSpecFor(config: RunnerConfig): Promise<EngineSpec> {
     env: config.engine.env,
     timeouts: config.engine.timeouts,
     lockTimeoutMs: config.engine.lockTimeout,
+    sandbox: sandboxSettingsFor(config.engine, config.runner.dataDir),
   };
 }
 
