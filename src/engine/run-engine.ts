@@ -5,6 +5,7 @@
 
 import { execa } from 'execa';
 import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -15,6 +16,7 @@ import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
 import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
 import { createOutputCollector } from './output-collector.ts';
 import { prepareSandbox, type SandboxLaunch, type StartedSandbox } from '../sandbox/launch.ts';
+import { SandboxStartError } from '../sandbox/errors.ts';
 import { mirrorCliConfig } from '../sandbox/provider-mirror.ts';
 import { SANDBOX_CLI_CONFIG, engineBinaryBinds } from '../sandbox/sandbox.ts';
 
@@ -138,6 +140,8 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   await closeLog(log);
 
   const ctx = { step, outputTail };
+  // The engine never started: what is on stderr is bwrap's or slirp4netns's own message.
+  if (sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`, sandboxError);
   if (sandboxError) throw sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
     throw new EngineNotFoundError(spec.binary, result);
@@ -155,8 +159,12 @@ async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<
   const settings = spec.sandbox!;
   const { call } = req;
   const mirror = settings.providerMirror;
+  const phase = call.phase ?? 'plan';
+  // An apply from a saved plan loads providers from `.terraform/providers` in its working directory:
+  // there it sees the mirror itself, never anything a plan sandbox installed.
+  const applyProviders = phase === 'apply' && mirror ? [{ source: mirror, dest: join(call.cwd, '.terraform', 'providers') }] : [];
   return prepareSandbox(settings, {
-    phase: call.phase ?? 'plan',
+    phase,
     network: call.network ?? settings.network,
     cwd: call.cwd,
     home: call.homeDir,
@@ -165,6 +173,7 @@ async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<
     readOnly: [
       ...engineBinaryBinds(spec.binary).map((p) => ({ source: p, dest: p })),
       ...(mirror ? [{ source: mirror, dest: mirror }] : []),
+      ...applyProviders,
       ...(call.readOnly ?? []),
     ],
     files: { [SANDBOX_CLI_CONFIG]: mirror ? mirrorCliConfig(mirror) : '' },

@@ -21,6 +21,7 @@ import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
+import type { NetworkMode } from '../sandbox/sandbox.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
 
@@ -82,7 +83,17 @@ export function createPlanSteps(deps: PlanStepsDeps) {
   function engineCall(run: Run, log: Logger): EngineCall {
     const job = paths.job(run.id);
     const ws = workspaceOf(config, run);
-    return { cwd: path.join(job.tree, ws.dir), homeDir: job.home, logFile: job.planLog, onLine: (line) => log.debug({ engine: line }, 'engine output') };
+    return {
+      cwd: path.join(job.tree, ws.dir),
+      homeDir: job.home,
+      phase: 'plan',
+      // The whole tree: a workspace may use modules from elsewhere in the repository.
+      writable: [job.tree, job.home],
+      shared: sharedDirsFor(config, paths, run),
+      network: networkFor(config, run),
+      logFile: job.planLog,
+      onLine: (line) => log.debug({ engine: line }, 'engine output'),
+    };
   }
 
   // The binary does not change under a running runner: one `version` process per runner, not per plan.
@@ -252,6 +263,18 @@ export function backendFor(config: RunnerConfig, paths: RunnerPaths, run: Pick<R
     return { type: 'local', config: { ...backend.config, path: paths.stateFile(run.repo, run.workspace) } };
   }
   return backend;
+}
+
+/** Directories plans and applies both write: a local backend's state directory. */
+export function sharedDirsFor(config: RunnerConfig, paths: RunnerPaths, run: Pick<Run, 'repo' | 'workspace'>): string[] {
+  const backend = backendFor(config, paths, run);
+  const statePath = backend.config['path'];
+  return backend.type === 'local' && typeof statePath === 'string' && path.isAbsolute(statePath) ? [path.dirname(statePath)] : [];
+}
+
+/** The engine network of a run's workspace. */
+export function networkFor(config: RunnerConfig, run: Pick<Run, 'repo' | 'workspace'>): NetworkMode {
+  return workspaceOf(config, run).network ?? config.engine.network;
 }
 
 /** The runner's backend, written as an override file so that nothing in the repo can choose it. */

@@ -13,9 +13,10 @@ import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
 import { sandboxSettingsFor } from '../engine/config.ts';
+import { prepareEngineSandbox } from '../engine/engine-setup.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../plan/plan-job.ts';
+import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
@@ -61,6 +62,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const log = options.log.child({ runner: config.runner.id });
   const engine = options.engine ?? createEngine(await engineSpecFor(config));
   assertVaultConfigured(config);
+  await prepareEngineSandbox(config, log);
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
@@ -80,6 +82,9 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     log,
     workspaceLockWaitMs: config.queue.workspaceLockWait,
     workDir: (run) => path.join(paths.job(run.id).tree, workspaceOf(config, run).dir),
+    sandbox: sandboxSettingsFor(config.engine, config.runner.dataDir),
+    sharedDirs: (run) => sharedDirsFor(config, paths, run),
+    network: (run) => networkFor(config, run),
     localStateFile: (run) => {
       const backend = backendFor(config, paths, run);
       return backend.type === 'local' ? String(backend.config['path']) : null;

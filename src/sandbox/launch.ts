@@ -78,7 +78,7 @@ export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequ
       // A sandbox that dies during setup closes these early; the exit is reported, not the EPIPE.
       for (const stream of child.stdio.slice(INFO_FD)) stream?.on('error', () => undefined);
       data.forEach((text, i) => (child.stdio[FIRST_DATA_FD + i] as Writable).end(text));
-      const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new SandboxStartError('bwrap exited before the sandbox was set up (its message is at the end of the engine output)'))));
+      const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new SandboxStartError('bwrap exited before the sandbox was set up'))));
       exited.catch(() => undefined);
       const pid = await Promise.race([readChildPid(child), exited]);
       let network: RunningNetwork | null = null;

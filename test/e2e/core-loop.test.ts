@@ -1,6 +1,7 @@
 // The whole loop on real Redis and real git: a PR head moves, the runner plans it, a human decides
 // through the CLI, the runner applies exactly the approved plan file, and every step is on record.
 import assert from 'node:assert/strict';
+import { applyDirLayout } from '../../src/apply/apply-dir.ts';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
@@ -35,7 +36,10 @@ test('a PR head plans, the operator approves: exactly one apply, of the approved
   if (isDouble) {
     const applies = await loop.invocations('apply');
     assert.equal(applies.length, 1, 'exactly one apply');
-    assert.equal(applies[0]!.argv.at(-1), planFile, 'the saved plan file was applied');
+    // The apply ran in its own fresh directory, on the runner's hashed copy of the approved plan file.
+    const applyDir = applyDirLayout(loop.runner.cp.paths.job(id).dir);
+    assert.equal(applies[0]!.argv.at(-1), applyDir.planFile, 'the hashed copy of the saved plan file was applied');
+    assert.equal(applies[0]!.cwd, applyDir.work, 'the apply ran in its own directory, not the plan\'s');
   }
   const types = (await readAuditRecords(loop.runner.cp.paths.auditDir, { run: id })).map((r) => r.type);
   for (const step of ['run.sighted', 'plan.started', 'plan.finished', 'approval.requested', 'approval.granted', 'apply.started', 'apply.finished']) {

@@ -11,7 +11,7 @@ import type { Run } from '../../src/apply/run.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startRunner, type Runner } from '../../src/runner/runner.ts';
-import { engineForTests } from './engine-under-test.ts';
+import { engineForTests, sandboxConfigForTests } from './engine-under-test.ts';
 
 export const REDIS_URL = process.env['AIRLOCK_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -45,6 +45,8 @@ export interface TestConfigInput {
   /** Per-step engine limits, e.g. `{ apply: '1s' }` to make the engine time out. */
   engineTimeouts?: Partial<Record<'init' | 'plan' | 'show' | 'apply', string>>;
   appliesEnabled?: boolean;
+  /** `engine.sandbox`; default: the real sandbox (sandboxConfigForTests). */
+  sandbox?: unknown;
   extra?: Record<string, unknown>;
 }
 
@@ -62,7 +64,15 @@ export function configYaml(input: TestConfigInput): string {
   const doc = {
     runner: { id: input.runnerId ?? 'test', dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
-    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts }, lockTimeout: '1s' },
+    engine: {
+      kind: engine.kind,
+      binary: engine.binary,
+      path: engine.path,
+      env: { ...engine.env, ...input.engineEnv },
+      timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts },
+      lockTimeout: '1s',
+      sandbox: input.sandbox ?? sandboxConfigForTests(),
+    },
     repos: [
       {
         name: 'infra',
