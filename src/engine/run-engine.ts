@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -17,7 +18,7 @@ import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeou
 import { createOutputCollector } from './output-collector.ts';
 import { prepareSandbox, type SandboxLaunch, type StartedSandbox } from '../sandbox/launch.ts';
 import { SandboxStartError } from '../sandbox/errors.ts';
-import { mirrorCliConfig } from '../sandbox/provider-mirror.ts';
+import { ensureMirrorDir, mirrorCliConfig } from '../sandbox/provider-mirror.ts';
 import { SANDBOX_CLI_CONFIG, engineBinaryBinds } from '../sandbox/sandbox.ts';
 
 export interface RunRequest {
@@ -147,11 +148,18 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
     throw new EngineNotFoundError(spec.binary, result);
   }
   if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs });
-  if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: true, cause: call.signal?.reason });
+  // bwrap reports an engine killed by signal N as exit status 128+N.
+  const signal = result.signal ?? (launch ? signalFromStatus(result.exitCode) : undefined);
+  if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal, cancelled: true, cause: call.signal?.reason });
   if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, ioError);
-  if (result.signal !== undefined) throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: false });
+  if (signal !== undefined) throw new EngineKilledError({ ...ctx, signal, cancelled: false });
   if (result.exitCode === undefined) throw new EngineOutputError(`engine ${step} could not be started: ${result.shortMessage}`, result);
   return { exitCode: result.exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+function signalFromStatus(status: number | undefined): string | undefined {
+  if (status === undefined || status <= 128) return undefined;
+  return Object.entries(osConstants.signals).find(([, n]) => n === status - 128)?.[0];
 }
 
 /** The sandbox for one engine command: the phase's directories, the mirror, the CLI config. */
@@ -159,6 +167,7 @@ async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<
   const settings = spec.sandbox!;
   const { call } = req;
   const mirror = settings.providerMirror;
+  if (mirror) await ensureMirrorDir(mirror);
   const phase = call.phase ?? 'plan';
   // An apply from a saved plan loads providers from `.terraform/providers` in its working directory:
   // there it sees the mirror itself, never anything a plan sandbox installed.

@@ -152,6 +152,8 @@ export function buildBwrapArgs(req: SandboxRequest, facts: HostFacts, settings: 
     if (!facts.setpriv) throw new Error('setpriv is required to drop privileges');
     args.push(facts.setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--');
   }
+  // bwrap sets PWD after --chdir; the engine's environment is the runner's allowlist and nothing else.
+  args.push('/usr/bin/env', '-u', 'PWD', '--');
   return args;
 }
 

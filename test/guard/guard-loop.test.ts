@@ -1,32 +1,44 @@
 // The guard in a running runner: every refused construct, pushed as its own pull request, ends `refused`
 // with its rule id before any engine process exists; a safe pull request is planned as usual.
 import assert from 'node:assert/strict';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
-import { engineForTests } from '../support/engine-under-test.ts';
-import { tempDir, removeDir, waitForState } from '../support/harness.ts';
+import { engineForTests, sandboxConfigForTests } from '../support/engine-under-test.ts';
+import { tempDir, removeDir, waitForState, type CapturedLog } from '../support/harness.ts';
 import { ALLOW, REFUSED } from './refused-fixtures.ts';
 
 
+const START_MARK = 'airlock-test-engine-start';
+
 /**
- * The engine under test behind a wrapper that records every start, so "no engine process" is checked the
- * same way against the double and against a real terraform/tofu.
+ * The engine under test behind a wrapper that announces every start on stderr, so "no engine process" is
+ * checked the same way against the double and a real terraform/tofu, inside the sandbox (which can write
+ * nothing of the test's) or not: the runner's own log carries the engine's output lines out.
  */
-async function recordedEngine(t: import('node:test').TestContext): Promise<{ engine: object; starts: () => Promise<string[]> }> {
+async function recordedEngine(t: import('node:test').TestContext): Promise<{ engine: object; starts: (log: CapturedLog) => string[] }> {
   const dir = await tempDir('engine-wrap');
+  await chmod(dir, 0o755);
   t.after(() => removeDir(dir));
   const real = engineForTests();
-  const log = path.join(dir, 'starts.log');
   const wrapper = path.join(dir, 'engine');
-  await writeFile(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec '${real.binary}' "$@"\n`);
+  await writeFile(wrapper, `#!/bin/sh\necho "${START_MARK} $1" >&2\nexec '${real.binary}' "$@"\n`);
   await chmod(wrapper, 0o755);
+  const sandbox = sandboxConfigForTests();
   return {
-    engine: { kind: real.kind, binary: wrapper, path: real.path, env: real.env, timeouts: { init: '2m', plan: '2m', apply: '2m' }, lockTimeout: '1s' },
-    starts: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean),
+    engine: {
+      kind: real.kind,
+      binary: wrapper,
+      path: real.path,
+      env: real.env,
+      timeouts: { init: '2m', plan: '2m', apply: '2m' },
+      lockTimeout: '1s',
+      sandbox: sandbox === 'none' ? sandbox : { readOnlyPaths: [...sandbox.readOnlyPaths, dir] },
+    },
+    starts: (log) => log.lines().flatMap((l) => (typeof l['engine'] === 'string' && l['engine'].startsWith(START_MARK) ? [l['engine'].slice(START_MARK.length + 1)] : [])),
   };
 }
 
@@ -45,7 +57,7 @@ test('each refused construct ends its run `refused` with its rule id, and no eng
     assert.equal(run.error?.code, 'airlock:guard-refused', name);
     assert.ok(run.refusal?.some((r) => r.startsWith(`[${rule}] `)), `${name}: expected [${rule}] in ${JSON.stringify(run.refusal)}`);
   }
-  assert.deepEqual(await recorded.starts(), [], 'no engine process was spawned for any refused tree');
+  assert.deepEqual(recorded.starts(loop.log), [], 'no engine process was spawned for any refused tree');
 
   // The reasons reach the audit log and `airlock show`.
   const first = pushed[0]!;
@@ -61,7 +73,7 @@ test('each refused construct ends its run `refused` with its rule id, and no eng
   await loop.runner.watcher.pollAll();
   const planned = await waitForState(loop.runner, loop.runId(safe), ['awaiting_approval', 'refused', 'failed'], 60_000);
   assert.equal(planned.state, 'awaiting_approval', JSON.stringify(planned.error ?? planned.refusal));
-  assert.ok((await recorded.starts()).includes('plan'), 'the safe tree was planned through the same recorded engine');
+  assert.ok(recorded.starts(loop.log).includes('plan'), 'the safe tree was planned through the same recorded engine');
 });
 
 test('lenient mode plans a tree with a host file read and carries the warning as a reason', async (t) => {

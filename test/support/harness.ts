@@ -1,7 +1,7 @@
 // Shared test plumbing: a Redis prefix per test (never a flush), configs built from YAML like an
 // operator's, a runner whose log lines are captured, and polling helpers.
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -149,4 +149,23 @@ export async function readInvocations(logFile: string): Promise<Array<{ argv: st
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The host pid of a recorded engine invocation. Inside the sandbox the double records its pid in its own
+ * PID namespace (1); from outside it is the process whose NSpid ends with that pid, running in `cwd`.
+ */
+export async function hostPidOf(invocation: { pid: number; cwd: string; argv: string[] }): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const nspid = /^NSpid:\s+(.*)$/m.exec(await readFile(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+      if (nspid.at(-1) !== invocation.pid || (await readlink(`/proc/${entry}/cwd`)) !== invocation.cwd) continue;
+      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (invocation.argv.every((a) => argv.includes(a))) return Number(entry);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  throw new Error(`no live process for engine invocation ${invocation.argv.join(' ')} (pid ${invocation.pid} in its namespace)`);
 }
