@@ -45,6 +45,8 @@ export interface TestConfigInput {
   /** Per-step engine limits, e.g. `{ apply: '1s' }` to make the engine time out. */
   engineTimeouts?: Partial<Record<'init' | 'plan' | 'show' | 'apply', string>>;
   appliesEnabled?: boolean;
+  /** `engine.binary` instead of the engine under test (e.g. the hostile engine). */
+  engineBinary?: string;
   /** `engine.sandbox`; default: the real sandbox (sandboxConfigForTests). */
   sandbox?: unknown;
   extra?: Record<string, unknown>;
@@ -66,7 +68,7 @@ export function configYaml(input: TestConfigInput): string {
     redis: { url: REDIS_URL, prefix: input.prefix },
     engine: {
       kind: engine.kind,
-      binary: engine.binary,
+      binary: input.engineBinary ?? engine.binary,
       path: engine.path,
       env: { ...engine.env, ...input.engineEnv },
       timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts },
