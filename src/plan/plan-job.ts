@@ -55,6 +55,8 @@ const PERMANENT = new Set([
   'airlock:engine-env',
   'airlock:engine-not-found',
   'airlock:workspace-missing',
+  // The host lacks a piece of the sandbox: fixing it is the operator's job; re-plan afterwards.
+  'airlock:sandbox-unavailable',
 ]);
 
 async function isDirectory(dir: string): Promise<boolean> {
