@@ -17,6 +17,7 @@ import { thisHost } from './run-store.ts';
 import type { Run } from './run.ts';
 import { prepareApplyDir } from './apply-dir.ts';
 import { readUntrusted } from '../sandbox/runner-files.ts';
+import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
 import type { WorkspaceLocks } from './workspace-lock.ts';
 
@@ -185,7 +186,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           log.warn('run left approved before the apply started; nothing applied');
           return;
         }
-        await audit.append({ type: 'apply.started', ...describeRun(applying), actor: RUNNER_ACTOR, detail: { fence: lock.fence } });
+        await audit.append({ type: 'apply.started', ...describeRun(applying), actor: RUNNER_ACTOR, detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } });
         if (!(await lock.isHeld())) throw new AirlockError('airlock:lock-lost', 'lost the workspace lock before applying');
         log.info({ fence: lock.fence }, 'applying');
 

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
 import type { Run } from '../apply/run.ts';
+import { SANDBOX_OFF_WARNING } from '../engine/config.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { renderSummaryText } from '../plan/render.ts';
@@ -68,6 +69,7 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
   }
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
+  if (records.some((r) => r.detail?.['sandbox'] === 'none')) lines.push(`  WARNING: ${SANDBOX_OFF_WARNING}; this run's engine processes ran that way`);
   if (records.length > 0) {
     lines.push('  audit:');
     for (const r of records) lines.push(`    ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id)}${r.detail?.['reason'] ? `  (${visibleText(String(r.detail['reason']))})` : ''}`);

@@ -98,3 +98,8 @@ export function sandboxSettingsFor(engine: EngineConfig, dataDir: string): Sandb
 
 /** The loud line every surface shows when the sandbox is off. */
 export const SANDBOX_OFF_WARNING = 'engine.sandbox is `none`: engine processes run WITHOUT the sandbox and can read the runner\'s files, environment and loopback services';
+
+/** Pure: what every audit record of an engine step carries about the wall it ran behind. */
+export function sandboxAuditDetail(sandboxed: boolean): Record<string, string> {
+  return sandboxed ? { sandbox: 'bwrap' } : { sandbox: 'none', warning: SANDBOX_OFF_WARNING };
+}

@@ -21,6 +21,7 @@ import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
+import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode } from '../sandbox/sandbox.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
@@ -121,7 +122,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       let creds: Credentials | null = null;
       try {
         await stillLatest(run);
-        await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt } });
+        await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
         log.info({ attempt: attempt.attempt }, 'planning');
 
         // checkout
@@ -156,7 +157,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         const engineVersion = await engineVersionOnce(job.home);
         if (!outcome.changes) {
           run = (await runs.moveIf(run.id, ['planning'], 'no_changes'))!;
-          await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion } });
+          await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
           log.info('no changes');
           return;
         }
@@ -180,7 +181,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         )) ?? (await runs.get(run.id));
         if (run.state !== 'planning') return;
         run = await recordFingerprint({ runs, audit, log }, run, { config, configHash: deps.configHash ?? 'unknown', workspaceDir: call.cwd });
-        await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons } });
+        await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
         log.info({ counts: summary.counts, tier, planSha256: sha256 }, 'planned');
 
         // request approval, unless the policy decides alone: `deny` ends the run, `auto` approves it

@@ -13,6 +13,8 @@ import { pushCommit } from '../git-fixtures.ts';
 import { knobSink } from '../support/knob-sink.ts';
 import { sandboxConfigForTests, sandboxedTests } from '../support/engine-under-test.ts';
 import { waitFor, waitForState } from '../support/harness.ts';
+import { readAuditRecords } from '../../src/audit/read-audit.ts';
+import type { Loop } from '../e2e/loop-fixture.ts';
 import { setupVaultLoop } from '../credentials/vault-loop.ts';
 
 const HOSTILE = fileURLToPath(new URL('./hostile-engine.mjs', import.meta.url));
@@ -30,7 +32,7 @@ async function canaryHolderAlive(canary: string): Promise<boolean> {
 }
 
 /** Plan a hostile head while an approved apply with an apply-only canary is running; the engine's report. */
-async function hostileReport(t: TestContext, sandbox: unknown): Promise<{ attempts: Attempt[]; outsideFile: string }> {
+async function hostileReport(t: TestContext, sandbox: unknown): Promise<{ attempts: Attempt[]; outsideFile: string; loop: Loop; runId: string }> {
   const x = await setupVaultLoop(t, {
     engineEnv: { AIRLOCK_DOUBLE_DELAY_MS: '20000', AIRLOCK_DOUBLE_DELAY_COMMANDS: 'apply', ...(sandboxedTests() ? { AIRLOCK_DOUBLE_SINK: knobSink().socket } : {}) },
     config: { engineBinary: HOSTILE, sandbox },
@@ -73,22 +75,25 @@ async function hostileReport(t: TestContext, sandbox: unknown): Promise<{ attemp
     return line ? (JSON.parse(String(line['engine']).slice('AIRLOCK-HOSTILE '.length)) as Attempt[]) : undefined;
   });
   assert.ok(await canaryHolderAlive(x.s.values.canary), 'the apply with the canary was still running after the hostile plan');
-  return { attempts: report, outsideFile };
+  return { attempts: report, outsideFile, loop, runId: secondId };
 }
 
 test('in the sandbox, every escape a hostile plan tries fails', { skip: !sandboxedTests() && 'AIRLOCK_TEST_SANDBOX=none' }, async (t) => {
   const sandbox = sandboxConfigForTests();
   assert.notEqual(sandbox, 'none');
   // The hostile script itself must be visible inside, read-only, like the double's directory.
-  const { attempts, outsideFile } = await hostileReport(t, { readOnlyPaths: [...(sandbox as { readOnlyPaths: string[] }).readOnlyPaths, path.dirname(HOSTILE)] });
+  const { attempts, outsideFile, loop, runId } = await hostileReport(t, { readOnlyPaths: [...(sandbox as { readOnlyPaths: string[] }).readOnlyPaths, path.dirname(HOSTILE)] });
   assert.equal(attempts.length, 12, JSON.stringify(attempts));
   const succeeded = attempts.filter((a) => a.ok);
   assert.deepEqual(succeeded, [], `escapes that worked: ${JSON.stringify(succeeded)}`);
   assert.equal(await stat(outsideFile).catch(() => null), null, 'nothing was written outside the job dir');
+  const records = await readAuditRecords(loop.runner.cp.paths.auditDir, { run: runId });
+  assert.equal(records.find((r) => r.type === 'plan.started')?.detail?.['sandbox'], 'bwrap');
+  assert.doesNotMatch((await loop.cli('show', runId)).out, /WITHOUT the sandbox/);
 });
 
 test('negative control: with engine.sandbox none the same attempts succeed', async (t) => {
-  const { attempts, outsideFile } = await hostileReport(t, 'none');
+  const { attempts, outsideFile, loop, runId } = await hostileReport(t, 'none');
   const byName = Object.fromEntries(attempts.map((a) => [a.attempt, a]));
   // Without a sandbox there is no slirp gateway: that one attempt only means something inside.
   const meaningful = attempts.filter((a) => !a.attempt.startsWith('tcp 10.0.2.2:'));
@@ -96,4 +101,11 @@ test('negative control: with engine.sandbox none the same attempts succeed', asy
   assert.deepEqual(failed, [], `without the sandbox these should have worked: ${JSON.stringify(failed)}`);
   assert.ok(byName['read a concurrent apply\'s environ']?.ok, 'the apply secret was readable');
   assert.ok((await stat(outsideFile)).isFile(), 'the hostile engine wrote outside its job dir');
+  // The opt-out is loud: at start-up, in every engine step's audit record, in `airlock show`.
+  assert.ok(loop.log.lines().some((l) => l['level'] === 40 && String(l['msg']).startsWith('engine.sandbox is `none`')), 'start-up warning');
+  const records = await readAuditRecords(loop.runner.cp.paths.auditDir, { run: runId });
+  for (const type of ['plan.started']) assert.equal(records.find((r) => r.type === type)?.detail?.['sandbox'], 'none', type);
+  const firstRecords = await readAuditRecords(loop.runner.cp.paths.auditDir, {});
+  assert.ok(firstRecords.some((r) => r.type === 'apply.started' && r.detail?.['sandbox'] === 'none'), 'apply.started says so too');
+  assert.match((await loop.cli('show', runId)).out, /WARNING: engine\.sandbox is `none`: engine processes run WITHOUT the sandbox/);
 });
