@@ -56,8 +56,10 @@ export interface EngineCall {
   onLine?: (line: string) => void;
   /** Cancellation: kills the process group like a timeout does. */
   signal?: AbortSignal;
-  /** Which sandbox user runs the command: the plan's or the apply's (default plan). */
-  phase?: 'plan' | 'apply';
+  /** Which sandbox user runs the command: the plan's, the apply's, or the mirror fill's (default plan). */
+  phase?: 'plan' | 'apply' | 'mirror';
+  /** The CLI config text, instead of the default (install from the mirror only). Only the runner's own steps set it. */
+  cliConfig?: string;
   /** Directories the sandbox binds read-write (default: cwd and homeDir). */
   writable?: string[];
   /** Directories both sandbox users write, e.g. a local backend's state dir. */

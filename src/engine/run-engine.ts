@@ -53,7 +53,7 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   if (spec.sandbox) await mkdir(call.homeDir, { recursive: true, mode: 0o700 });
   const launch = spec.sandbox ? await prepareEngineSandbox(spec, req) : null;
   const env = buildEngineEnv(spec, call, launch ? SANDBOX_CLI_CONFIG : undefined);
-  if (!launch) await prepareHome(call.homeDir);
+  if (!launch) await prepareHome(call.homeDir, call.cliConfig ?? '');
   const log = call.logFile ? await openLog(call.logFile, `$ ${spec.kind} ${req.args.join(' ')}\n`) : undefined;
   const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
 
@@ -181,11 +181,12 @@ async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<
     shared: call.shared ?? [],
     readOnly: [
       ...engineBinaryBinds(spec.binary).map((p) => ({ source: p, dest: p })),
-      ...(mirror ? [{ source: mirror, dest: mirror }] : []),
+      // The fill step writes the mirror; everyone else sees it read-only.
+      ...(mirror && phase !== 'mirror' ? [{ source: mirror, dest: mirror }] : []),
       ...applyProviders,
       ...(call.readOnly ?? []),
     ],
-    files: { [SANDBOX_CLI_CONFIG]: mirror ? mirrorCliConfig(mirror) : '' },
+    files: { [SANDBOX_CLI_CONFIG]: call.cliConfig ?? (mirror ? mirrorCliConfig(mirror) : '') },
     command: [spec.binary, ...req.args],
   });
 }
@@ -200,10 +201,10 @@ async function assertDirectory(dir: string): Promise<void> {
 }
 
 // HOME is private per job; the empty CLI config stops terraform from reading any ~/.terraformrc.
-async function prepareHome(homeDir: string): Promise<void> {
+async function prepareHome(homeDir: string, content: string): Promise<void> {
   await mkdir(homeDir, { recursive: true, mode: 0o700 });
   const config = cliConfigPath(homeDir);
-  await writeFile(config, '', { mode: 0o600 });
+  await writeFile(config, content, { mode: 0o600 });
   await chmod(config, 0o600);
 }
 

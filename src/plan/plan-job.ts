@@ -38,6 +38,8 @@ export interface PlanStepsDeps {
   log: Logger;
   /** sha256 of the runner config file (`LoadedConfig.hash`), for the run's fingerprint. */
   configHash?: string;
+  /** Resolves once the runner's provider mirror fill is done: plans install providers from it. */
+  providersReady?: Promise<void>;
   /** Queue the apply of a run the policy approved (tier `auto`). */
   enqueueApply(runId: string): Promise<void>;
 }
@@ -148,6 +150,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 
         // init, plan (with the plan identity's secrets, fetched now and revoked in `finally`)
+        await deps.providersReady;
         creds = await deps.credentials.forPlan(run);
         call.secrets = creds.env;
         await deps.engine.init(call);

@@ -14,6 +14,7 @@ import { assertVaultConfigured, createCredentialProvider } from '../credentials/
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
 import { sandboxSettingsFor } from '../engine/config.ts';
 import { prepareEngineSandbox } from '../engine/engine-setup.ts';
+import { fillProviderMirror } from '../engine/mirror-fill.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
@@ -63,11 +64,13 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const engine = options.engine ?? createEngine(await engineSpecFor(config));
   assertVaultConfigured(config);
   await prepareEngineSandbox(config, log);
+  // The mirror fill runs in the background; plans wait for it before their first `init`.
+  const providersReady = config.engine.sandbox === 'none' ? Promise.resolve() : fillProviderMirror(config, engine, log).then(() => undefined);
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
-  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.enqueueApply(id) });
+  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
   const applySteps = createApplySteps({

@@ -32,3 +32,25 @@ export async function shareWithGroup(dir: string, gid: number, runnerUid: number
   if (info.gid !== gid || info.uid !== runnerUid) await chown(dir, runnerUid, gid);
   if ((info.mode & 0o7777) !== 0o2770) await chmod(dir, 0o2770);
 }
+
+/**
+ * After a sandbox wrote into a runner directory (the mirror fill): give everything back to the runner and
+ * make it world-readable, read-only for everyone else. Symlinks are not followed; the engine may have
+ * left some (they point into the same tree, or nowhere the sandbox users could read anyway).
+ */
+export async function takeBack(dir: string): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const walk = async (p: string): Promise<void> => {
+    const info = await lstat(p);
+    if (info.isSymbolicLink()) {
+      if (uid === 0) await lchown(p, uid, gid);
+      return;
+    }
+    if (uid === 0) await lchown(p, uid, gid);
+    const mode = info.mode & 0o777;
+    await chmod(p, info.isDirectory() ? 0o755 : (mode | 0o444) & ~0o022);
+    if (info.isDirectory()) for (const entry of await readdir(p)) await walk(path.join(p, entry));
+  };
+  await walk(dir);
+}

@@ -47,6 +47,8 @@ export interface TestConfigInput {
   appliesEnabled?: boolean;
   /** `engine.binary` instead of the engine under test (e.g. the hostile engine). */
   engineBinary?: string;
+  /** More keys of the `engine` section (e.g. `providers`). */
+  engineExtra?: Record<string, unknown>;
   /** `engine.sandbox`; default: the real sandbox (sandboxConfigForTests). */
   sandbox?: unknown;
   extra?: Record<string, unknown>;
@@ -74,6 +76,7 @@ export function configYaml(input: TestConfigInput): string {
       timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts },
       lockTimeout: '1s',
       sandbox: input.sandbox ?? sandboxConfigForTests(),
+      ...input.engineExtra,
     },
     repos: [
       {
