@@ -17,7 +17,7 @@ import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
 import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
 import { createOutputCollector } from './output-collector.ts';
 import { prepareSandbox, type SandboxLaunch, type StartedSandbox } from '../sandbox/launch.ts';
-import { SandboxStartError } from '../sandbox/errors.ts';
+import { SandboxStartError, SandboxUnavailableError } from '../sandbox/errors.ts';
 import { ensureMirrorDir, mirrorCliConfig } from '../sandbox/provider-mirror.ts';
 import { SANDBOX_CLI_CONFIG, engineBinaryBinds } from '../sandbox/sandbox.ts';
 
@@ -145,6 +145,7 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   if (sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`, sandboxError);
   if (sandboxError) throw sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
+    if (launch) throw new SandboxUnavailableError('bwrap', `\`${launch.file}\` could not be started (${result.code})`, result);
     throw new EngineNotFoundError(spec.binary, result);
   }
   if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs });

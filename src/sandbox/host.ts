@@ -1,6 +1,7 @@
 // What the sandbox needs to know about this host: where bwrap, slirp4netns and setpriv are, whether
-// /bin and friends are symlinks into /usr, and which /etc files exist. Looked up on every launch (a few
-// stat calls), so a tool removed from PATH is noticed by the next engine command, not the next restart.
+// /bin and friends are symlinks into /usr, and which /etc files exist. Remembered per value of PATH, so a
+// changed PATH is looked at again; a tool deleted under an unchanged PATH makes the spawn itself fail,
+// which the engine adapter reports as the same missing piece (nothing runs either way).
 import { access, constants as fsConstants, lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxUnavailableError } from './errors.ts';
@@ -38,15 +39,33 @@ export async function findOnPath(name: string, searchPath = process.env['PATH'] 
   return null;
 }
 
+const toolCache = new Map<string, string>();
+
 /** bwrap's path, or a coded error naming it. */
 export async function requireTool(name: 'bwrap' | 'slirp4netns' | 'setpriv'): Promise<string> {
+  const key = `${name}\0${process.env['PATH'] ?? ''}`;
+  const cached = toolCache.get(key);
+  if (cached) return cached;
   const found = await findOnPath(name);
   if (!found) throw new SandboxUnavailableError(name, `\`${name}\` is not on the runner's PATH (${process.env['PATH'] ?? ''})`);
+  toolCache.set(key, found);
   return found;
 }
 
+let factsCache: { path: string; facts: Promise<HostFacts> } | null = null;
+
 /** The host facts buildBwrapArgs needs. */
-export async function readHostFacts(): Promise<HostFacts> {
+export function readHostFacts(): Promise<HostFacts> {
+  const current = process.env['PATH'] ?? '';
+  if (factsCache?.path !== current) {
+    const facts = lookUpHostFacts();
+    factsCache = { path: current, facts };
+    facts.catch(() => (factsCache = null));
+  }
+  return factsCache.facts;
+}
+
+async function lookUpHostFacts(): Promise<HostFacts> {
   const symlinkedRootDirs: Record<string, string> = {};
   const realRootDirs: string[] = [];
   for (const dir of ROOT_DIRS) {
