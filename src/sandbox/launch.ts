@@ -86,7 +86,7 @@ export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequ
         // bwrap configures the namespace's loopback itself; slirp4netns joining while it does makes
         // bwrap misread its netlink reply and abort, so slirp waits until lo is up.
         await Promise.race([waitForLoopback(pid), exited]);
-        network = await startSlirp(slirp, pid);
+        network = await startSlirp(slirp, pid, user === null);
       }
       (child.stdio[BLOCK_FD] as Writable).end('go');
       return { enginePid: pid, stop: () => network?.stop() };

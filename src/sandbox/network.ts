@@ -12,10 +12,14 @@ export interface RunningNetwork {
 
 const READY_TIMEOUT_MS = 10_000;
 
-/** Start slirp4netns for the namespace of `pid` and wait until tap0 is configured. */
-export async function startSlirp(slirp4netns: string, pid: number): Promise<RunningNetwork> {
+/**
+ * Start slirp4netns for the namespace of `pid` and wait until tap0 is configured. `inUserNamespace`: the
+ * sandbox has its own user namespace (a non-root runner), which slirp4netns must join to reach its network.
+ */
+export async function startSlirp(slirp4netns: string, pid: number, inUserNamespace: boolean): Promise<RunningNetwork> {
   // fd 3: slirp writes "1" when ready. fd 4: held open by us; slirp exits when it closes (the runner died).
-  const child = spawn(slirp4netns, ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd', '3', '--exit-fd', '4', String(pid), 'tap0'], {
+  const userns = inUserNamespace ? [`--userns-path=/proc/${pid}/ns/user`] : [];
+  const child = spawn(slirp4netns, ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd', '3', '--exit-fd', '4', ...userns, String(pid), 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
