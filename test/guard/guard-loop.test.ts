@@ -38,7 +38,8 @@ async function recordedEngine(t: import('node:test').TestContext): Promise<{ eng
       lockTimeout: '1s',
       sandbox: sandbox === 'none' ? sandbox : { readOnlyPaths: [...sandbox.readOnlyPaths, dir] },
     },
-    starts: (log) => log.lines().flatMap((l) => (typeof l['engine'] === 'string' && l['engine'].startsWith(START_MARK) ? [l['engine'].slice(START_MARK.length + 1)] : [])),
+    // Runs' engine processes only: the runner's own mirror fill (guard.providers is set here) is not a plan.
+    starts: (log) => log.lines().flatMap((l) => (l['msg'] === 'engine output' && typeof l['engine'] === 'string' && l['engine'].startsWith(START_MARK) ? [l['engine'].slice(START_MARK.length + 1)] : [])),
   };
 }
 
