@@ -5,8 +5,6 @@
 
 import { execa } from 'execa';
 import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -16,10 +14,10 @@ import { DEFAULT_KILL_GRACE_MS } from './engine-rules.ts';
 import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
 import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
 import { createOutputCollector } from './output-collector.ts';
-import { prepareSandbox, type SandboxLaunch, type StartedSandbox } from '../sandbox/launch.ts';
+import type { SandboxLaunch, StartedSandbox } from '../sandbox/launch.ts';
+import { prepareEngineSandbox, signalFromStatus } from './engine-sandbox.ts';
 import { SandboxStartError, SandboxUnavailableError } from '../sandbox/errors.ts';
-import { ensureMirrorDir, mirrorCliConfig } from '../sandbox/provider-mirror.ts';
-import { SANDBOX_CLI_CONFIG, engineBinaryBinds } from '../sandbox/sandbox.ts';
+import { SANDBOX_CLI_CONFIG } from '../sandbox/sandbox.ts';
 
 export interface RunRequest {
   spec: EngineSpec;
@@ -58,21 +56,7 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
 
   const started = performance.now();
-  // Files the engine creates in a shared state dir stay writable by the other phase's user (same group).
-  const umask = launch ? process.umask(0o007) : undefined;
-  const child = execa(launch ? launch.file : spec.binary, launch ? launch.args : req.args, {
-    cwd: call.cwd,
-    env,
-    extendEnv: false,
-    detached: true,
-    // A detached child is not killed by execa when the runner exits; an interrupted apply is left
-    // to terraform's own signal handling rather than killed mid-write.
-    cleanup: false,
-    stdio: launch ? launch.stdio : (['ignore', 'pipe', 'pipe'] as const),
-    buffer: false,
-    reject: false,
-  });
-  if (umask !== undefined) process.umask(umask);
+  const child = spawnEngine(req, launch, env);
   let sandbox: StartedSandbox | null = null;
   let sandboxError: unknown;
   const sandboxUp = launch
@@ -140,56 +124,65 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   const { outputTail, stderrTail, stdout } = output.finish();
   await closeLog(log);
 
-  const ctx = { step, outputTail };
+  const exitCode = settle({ req, launch: launch !== null, launchFile: launch?.file, result, stopReason, sandboxError, ioError, timeoutMs, outputTail, stderrTail });
+  return { exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+/** Start the engine, or bwrap around it, leading its own process group. */
+function spawnEngine(req: RunRequest, launch: SandboxLaunch | null, env: Record<string, string>) {
+  // Files the engine creates in a shared state dir stay writable by the other phase's user (same group).
+  const umask = launch ? process.umask(0o007) : undefined;
+  try {
+    return execa(launch ? launch.file : req.spec.binary, launch ? launch.args : req.args, {
+      cwd: req.call.cwd,
+      env,
+      extendEnv: false,
+      detached: true,
+      // A detached child is not killed by execa when the runner exits; an interrupted apply is left
+      // to terraform's own signal handling rather than killed mid-write.
+      cleanup: false,
+      stdio: launch ? launch.stdio : (['ignore', 'pipe', 'pipe'] as const),
+      buffer: false,
+      reject: false,
+    });
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
+}
+
+interface Ending {
+  req: RunRequest;
+  launch: boolean;
+  launchFile: string | undefined;
+  result: { exitCode?: number; signal?: string; code?: string; shortMessage?: string };
+  stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
+  sandboxError: unknown;
+  ioError: unknown;
+  timeoutMs: number;
+  outputTail: string;
+  stderrTail: string;
+}
+
+/** How a finished engine command ended: its exit code, or the domain error for why it did not finish. */
+function settle(e: Ending): number {
+  const { req, result, stopReason } = e;
+  const { spec, step, call } = req;
+  const ctx = { step, outputTail: e.outputTail };
   // The engine never started: what is on stderr is bwrap's or slirp4netns's own message.
-  if (sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`, sandboxError);
-  if (sandboxError) throw sandboxError;
+  if (e.sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${e.sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${e.stderrTail.trim().split('\n').slice(-3).join(' | ')}`, e.sandboxError);
+  if (e.sandboxError) throw e.sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
-    if (launch) throw new SandboxUnavailableError('bwrap', `\`${launch.file}\` could not be started (${result.code})`, result);
+    if (e.launch) throw new SandboxUnavailableError('bwrap', `\`${e.launchFile}\` could not be started (${result.code})`, result);
     throw new EngineNotFoundError(spec.binary, result);
   }
-  if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs });
+  if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs: e.timeoutMs });
   // bwrap reports an engine killed by signal N as exit status 128+N.
-  const signal = result.signal ?? (launch ? signalFromStatus(result.exitCode) : undefined);
+  const signal = result.signal ?? (e.launch ? signalFromStatus(result.exitCode) : undefined);
   if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal, cancelled: true, cause: call.signal?.reason });
-  if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, ioError);
+  if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, e.ioError);
   if (signal !== undefined) throw new EngineKilledError({ ...ctx, signal, cancelled: false });
   if (result.exitCode === undefined) throw new EngineOutputError(`engine ${step} could not be started: ${result.shortMessage}`, result);
-  return { exitCode: result.exitCode, durationMs, stdout, outputTail, stderrTail };
-}
-
-function signalFromStatus(status: number | undefined): string | undefined {
-  if (status === undefined || status <= 128) return undefined;
-  return Object.entries(osConstants.signals).find(([, n]) => n === status - 128)?.[0];
-}
-
-/** The sandbox for one engine command: the phase's directories, the mirror, the CLI config. */
-async function prepareEngineSandbox(spec: EngineSpec, req: RunRequest): Promise<SandboxLaunch> {
-  const settings = spec.sandbox!;
-  const { call } = req;
-  const mirror = settings.providerMirror;
-  if (mirror) await ensureMirrorDir(mirror);
-  const phase = call.phase ?? 'plan';
-  // An apply from a saved plan loads providers from `.terraform/providers` in its working directory:
-  // there it sees the mirror itself, never anything a plan sandbox installed.
-  const applyProviders = phase === 'apply' && mirror ? [{ source: mirror, dest: join(call.cwd, '.terraform', 'providers') }] : [];
-  return prepareSandbox(settings, {
-    phase,
-    network: call.network ?? settings.network,
-    cwd: call.cwd,
-    home: call.homeDir,
-    writable: call.writable ?? [call.cwd, call.homeDir],
-    shared: call.shared ?? [],
-    readOnly: [
-      ...engineBinaryBinds(spec.binary).map((p) => ({ source: p, dest: p })),
-      // The fill step writes the mirror; everyone else sees it read-only.
-      ...(mirror && phase !== 'mirror' ? [{ source: mirror, dest: mirror }] : []),
-      ...applyProviders,
-      ...(call.readOnly ?? []),
-    ],
-    files: { [SANDBOX_CLI_CONFIG]: call.cliConfig ?? (mirror ? mirrorCliConfig(mirror) : '') },
-    command: [spec.binary, ...req.args],
-  });
+  return result.exitCode;
 }
 
 async function assertDirectory(dir: string): Promise<void> {
