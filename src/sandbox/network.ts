@@ -20,6 +20,8 @@ export async function startSlirp(slirp4netns: string, pid: number, inUserNamespa
   // fd 3: slirp writes "1" when ready. fd 4: held open by us; slirp exits when it closes (the runner died).
   const userns = inUserNamespace ? [`--userns-path=/proc/${pid}/ns/user`] : [];
   const child = spawn(slirp4netns, ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd', '3', '--exit-fd', '4', ...userns, String(pid), 'tap0'], {
+    // It needs nothing of the runner's environment, which may hold the runner's own secrets.
+    env: {},
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
