@@ -10,12 +10,15 @@ import type { CredentialProvider, Credentials } from '../credentials/credentials
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { sha256File } from '../plan/plan-file.ts';
 import { engineOutputTail } from '../plan/plan-job.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
 import type { RunStore } from './run-store.ts';
 import { thisHost } from './run-store.ts';
 import type { Run } from './run.ts';
+import { prepareApplyDir } from './apply-dir.ts';
+import { readUntrusted } from '../sandbox/runner-files.ts';
+import { sandboxAuditDetail } from '../engine/config.ts';
+import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
 import type { WorkspaceLocks } from './workspace-lock.ts';
 
 export interface ApplyStepsDeps {
@@ -30,8 +33,14 @@ export interface ApplyStepsDeps {
   scrubber: Scrubber;
   log: Logger;
   workspaceLockWaitMs: number;
-  /** The engine's working directory for a run (the exported workspace dir). */
+  /** The plan's working directory for a run (the exported workspace dir); the apply never runs there. */
   workDir(run: Run): string;
+  /** The sandbox settings (null: engine.sandbox none), for the apply directory's permissions. */
+  sandbox: SandboxSettings | null;
+  /** Directories the apply shares with plans (a local backend's state dir). */
+  sharedDirs(run: Run): string[];
+  /** The run's workspace network setting. */
+  network(run: Run): NetworkMode;
   /** The local state file of a run's workspace, if its backend is local (for lock details). */
   localStateFile(run: Run): string | null;
   /** Called with every run that reaches a final state through this job. */
@@ -70,7 +79,9 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     const state = deps.localStateFile(run);
     if (!state) return undefined;
     try {
-      const info = JSON.parse(await readFile(localLockInfoPath(state), 'utf8')) as { ID?: string };
+      // The state dir is writable by engine sandboxes: read it the untrusting way.
+      const bytes = await readUntrusted(localLockInfoPath(state), 64 * 1024);
+      const info = JSON.parse(bytes?.toString('utf8') ?? '{}') as { ID?: string };
       return info.ID;
     } catch {
       return undefined;
@@ -128,8 +139,9 @@ export function createApplySteps(deps: ApplyStepsDeps) {
       }
       const job = deps.paths.job(run.id);
 
-      // verify
-      const fileSha = await sha256File(job.planFile).catch(() => null);
+      // verify: the approved bytes are copied into the apply's own directory and hashed in one pass
+      const applyDir = await prepareApplyDir(job.dir, job.planFile, deps.sandbox, deps.workDir(run));
+      const fileSha = applyDir?.sha256 ?? null;
       const failure = applyPreconditionFailure(run, fileSha);
       if (failure) {
         if (run.state !== 'approved') {
@@ -174,15 +186,28 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           log.warn('run left approved before the apply started; nothing applied');
           return;
         }
-        await audit.append({ type: 'apply.started', ...describeRun(applying), actor: RUNNER_ACTOR, detail: { fence: lock.fence } });
+        await audit.append({ type: 'apply.started', ...describeRun(applying), actor: RUNNER_ACTOR, detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } });
         if (!(await lock.isHeld())) throw new AirlockError('airlock:lock-lost', 'lost the workspace lock before applying');
         log.info({ fence: lock.fence }, 'applying');
 
         let ended: Run | null;
         try {
+          const dir = applyDir!;
+          const readOnly = [{ source: dir.planFile, dest: dir.planFile }, ...(dir.lockFile ? [{ source: dir.lockFile, dest: path.join(dir.work, '.terraform.lock.hcl') }] : [])];
           const result = await deps.engine.apply(
-            { cwd: deps.workDir(applying), homeDir: job.home, secrets: creds.env, logFile: job.applyLog, onLine: (line) => log.debug({ engine: line }, 'engine output') },
-            job.planFile,
+            {
+              cwd: dir.work,
+              homeDir: dir.home,
+              phase: 'apply',
+              writable: [dir.work],
+              shared: deps.sharedDirs(run),
+              readOnly,
+              network: deps.network(run),
+              secrets: creds.env,
+              logFile: job.applyLog,
+              onLine: (line) => log.debug({ engine: line }, 'engine output'),
+            },
+            dir.planFile,
           ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
           ended = await runs.moveIf(run.id, ['applying'], 'applied', { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } });
           await audit.append({ type: 'apply.finished', ...describeRun(ended ?? applying), actor: RUNNER_ACTOR, detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence } });

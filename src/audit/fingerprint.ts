@@ -2,7 +2,7 @@
 // tree, the plan file's bytes, the runner config, the policy, the engine version and the provider lock.
 // Two runs with the same fingerprint were planned from the same inputs under the same rules.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readUntrusted } from '../sandbox/runner-files.ts';
 import path from 'node:path';
 import type { RunnerConfig } from '../config/schema.ts';
 import { policyHash } from '../policy/policy.ts';
@@ -37,10 +37,7 @@ export function policyHashOf(config: RunnerConfig): string {
 
 /** sha256 of the provider lock file in `workspaceDir`, or "none" when there is none. */
 export async function lockFileHashIn(workspaceDir: string): Promise<string> {
-  try {
-    return createHash('sha256').update(await readFile(path.join(workspaceDir, '.terraform.lock.hcl'))).digest('hex');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-    throw err;
-  }
+  // The engine wrote this directory: never follow a link or block on a FIFO it left there.
+  const bytes = await readUntrusted(path.join(workspaceDir, '.terraform.lock.hcl'));
+  return bytes === null ? 'none' : createHash('sha256').update(bytes).digest('hex');
 }

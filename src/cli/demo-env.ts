@@ -6,6 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { simpleGit } from 'simple-git';
+import type { RunnerConfig } from '../config/schema.ts';
+import { probeSandbox } from '../engine/sandbox-probe.ts';
 
 export const ENGINE_DOUBLE = fileURLToPath(new URL('../../test/doubles/terraform-double.mjs', import.meta.url));
 
@@ -95,4 +97,21 @@ export async function makeDemoRemote(root: string): Promise<{ url: string; sha: 
   // What a forge does when the PR is opened:
   await git.push('origin', 'HEAD:refs/pull/1/head');
   return { url: `file://${bare}`, sha };
+}
+
+/**
+ * The demo uses the engine sandbox when this machine can run one; when it cannot, it says so in one line
+ * and runs without it (only the demo may: a runner fails closed). With the double, the sandbox must see
+ * the double's directory (and node, when it lives outside /usr).
+ */
+export async function demoSandbox(config: RunnerConfig, usesDouble: boolean): Promise<string> {
+  if (config.engine.sandbox === 'none') return 'sandbox: off (engine.sandbox: none in the demo config)';
+  if (usesDouble) {
+    const node = path.dirname(path.dirname(process.execPath));
+    config.engine.sandbox = { ...config.engine.sandbox, readOnlyPaths: [...config.engine.sandbox.readOnlyPaths, path.dirname(ENGINE_DOUBLE), ...(node.startsWith('/usr') ? [] : [node])] };
+  }
+  const failed = (await probeSandbox(config)).find((c) => !c.ok);
+  if (!failed) return 'sandbox: bwrap + slirp4netns: every engine process runs in its own namespaces, as a runner would';
+  config.engine.sandbox = 'none';
+  return `sandbox: unavailable here (${failed.name}: ${failed.detail.split('\n')[0]}); the demo runs the engine WITHOUT it (a runner would refuse to plan)`;
 }

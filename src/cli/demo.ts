@@ -14,7 +14,7 @@ import { AirlockError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { deleteKeysUnder } from '../runner/delete-prefix.ts';
 import { startRunner, type Runner } from '../runner/runner.ts';
-import { ENGINE_DOUBLE, findRealEngine, makeDemoRemote, redisAnswers, startPrivateRedis } from './demo-env.ts';
+import { demoSandbox, ENGINE_DOUBLE, findRealEngine, makeDemoRemote, redisAnswers, startPrivateRedis } from './demo-env.ts';
 import type { Output } from './output.ts';
 import { decideRun, renderRunDetail } from './run-commands.ts';
 
@@ -67,6 +67,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     config.redis.prefix = `${config.redis.prefix}-${randomBytes(4).toString('hex')}`;
     cleanups.push(() => deleteKeysUnder(config.redis.url, config.redis.prefix));
     config.runner.dataDir = path.join(root, 'data');
+    say(await demoSandbox(config, !real));
 
     // The agent's side
     const remote = await makeDemoRemote(root);

@@ -6,6 +6,7 @@ import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { checkDataDir as checkRunnerDataDir, evictionProblem, probeRedis } from '../runner/preflight.ts';
 import { engineSpecFor } from '../runner/runner.ts';
+import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
 import type { Output } from './output.ts';
 
@@ -84,7 +85,11 @@ async function checkApplies({ config }: LoadedConfig): Promise<Check[]> {
   ];
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault];
+async function checkSandbox({ config }: LoadedConfig): Promise<Check[]> {
+  return probeSandbox(config);
+}
+
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { replanRun } from '../apply/replan.ts';
 import type { Run } from '../apply/run.ts';
 import { confirmationCount, confirmationReason } from '../approve/confirmation.ts';
+import { SANDBOX_OFF_WARNING } from '../engine/config.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
@@ -90,6 +91,7 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
   if (run.replannedBy) lines.push(`  replanned as ${run.replannedBy}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
+  if (records.some((r) => r.detail?.['sandbox'] === 'none')) lines.push(`  WARNING: ${SANDBOX_OFF_WARNING}; this run's engine processes ran that way`);
   if (records.length > 0) {
     lines.push('  audit:');
     for (const r of records) lines.push(`    ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id)}${r.detail?.['reason'] ? `  (${visibleText(String(r.detail['reason']))})` : ''}`);

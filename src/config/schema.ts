@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { approvalSchema } from '../approve/config.ts';
 import { auditSchema } from '../audit/config.ts';
 import { vaultSchema, workspaceCredentialsSchema } from '../credentials/config.ts';
+import { engineSchema, networkSchema } from '../engine/config.ts';
 import { guardSchema } from '../guard/config.ts';
 import { policySchema } from '../policy/config.ts';
 import { duration, size } from './zod-units.ts';
@@ -24,14 +25,6 @@ const repoUrl = z
   .string()
   .regex(/^(https:\/\/|ssh:\/\/|file:\/\/|git@)[^\s]+$/, 'must be an https://, ssh://, git@ or file:// URL')
   .refine((u) => !u.startsWith('-'), 'must not start with "-"');
-
-// Variables that inject flags or redirect the engine's config; the runner sets these itself or never.
-const RESERVED_ENV = /^(TF_CLI_ARGS(_.*)?|TF_CLI_CONFIG_FILE|TF_DATA_DIR|TF_WORKSPACE|TF_PLUGIN_CACHE_DIR|TF_IN_AUTOMATION|TF_INPUT|HOME|PATH)$/;
-const engineEnv = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'), z.string())
-  .refine((env) => Object.keys(env).every((k) => !RESERVED_ENV.test(k)), {
-    message: 'must not set TF_CLI_ARGS*, TF_CLI_CONFIG_FILE, TF_DATA_DIR, TF_WORKSPACE, TF_PLUGIN_CACHE_DIR, TF_INPUT, TF_IN_AUTOMATION, HOME or PATH (the runner sets these)',
-  });
 
 // The backend config is written into the working directory (airlock_backend_override.tf.json) and recorded
 // by `init` in .terraform/, where the planned code could read it: credentials must come from the environment.
@@ -59,6 +52,8 @@ const workspaceSchema = z
     name,
     dir: relativeDir.default('.'),
     backend: backendSchema.optional(),
+    /** This workspace's engine network, when it differs from `engine.network` (e.g. `none`). */
+    network: networkSchema.optional(),
     credentials: workspaceCredentialsSchema,
   })
   .strict();
@@ -96,26 +91,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    engine: z
-      .object({
-        kind: z.enum(['terraform', 'tofu']).default('terraform'),
-        binary: z.string().min(1).optional(),
-        path: z.string().default('/usr/local/bin:/usr/bin:/bin'),
-        env: engineEnv.default({}),
-        timeouts: z
-          .object({
-            init: duration('10m').prefault('10m'),
-            plan: duration('30m').prefault('30m'),
-            show: duration('5m').prefault('5m'),
-            apply: duration('60m').prefault('60m'),
-            version: duration('30s').prefault('30s'),
-          })
-          .strict()
-          .prefault({}),
-        lockTimeout: duration('30s').prefault('30s'),
-      })
-      .strict()
-      .prefault({}),
+    engine: engineSchema,
     backend: backendSchema.default({ type: 'local', config: {} }),
     repos: z.array(repoSchema).default([]),
     approval: approvalSchema,

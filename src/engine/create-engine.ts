@@ -1,6 +1,7 @@
 // The five engine steps over runEngine: command lines in, domain results or domain errors out.
 
 import { chmod, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { copyHashed, shareReadOnlyWithSandbox } from '../sandbox/runner-files.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { classifyEngineFailure } from './classify-failure.ts';
@@ -48,20 +49,36 @@ export function createEngine(spec: EngineSpec): Engine {
 
     async plan(call, planFile) {
       const file = resolve(call.cwd, planFile);
-      const result = await run('plan', call, file);
+      // In a sandbox the engine writes into its own HOME; the runner then copies the bytes out into a
+      // file only it can write, so nothing the sandbox does later can change what gets hashed.
+      const written = spec.sandbox ? join(call.homeDir, 'airlock-plan.tfplan') : file;
+      if (spec.sandbox) await rm(written, { force: true });
+      const result = await run('plan', call, written);
       const outcome = interpretPlanExit(result.exitCode);
       if (!outcome) throw failureFor(spec, 'plan', result);
-      // The plan holds every planned value unredacted; the job dir is 0700, the file 0600.
-      await chmod(file, 0o600).catch((err: unknown) => {
+      try {
+        if (spec.sandbox) {
+          await rm(file, { force: true });
+          await copyHashed(written, file);
+          await rm(written, { force: true });
+          await shareReadOnlyWithSandbox(file, spec.sandbox);
+        } else {
+          // The plan holds every planned value unredacted; the job dir is 0700, the file 0600.
+          await chmod(file, 0o600);
+        }
+      } catch (err) {
         throw new EngineOutputError(`plan exited ${result.exitCode} but its plan file ${file} could not be secured`, err);
-      });
+      }
       return { ...outcome, durationMs: result.durationMs };
     },
 
     async showJson(call, planFile, outFile) {
       const out = resolve(call.cwd, outFile);
+      const file = resolve(call.cwd, planFile);
+      // The sandbox reads the runner's hashed copy through a read-only bind.
+      const shown = spec.sandbox ? { ...call, readOnly: [...(call.readOnly ?? []), { source: file, dest: file }] } : call;
       try {
-        const result = await run('show', call, resolve(call.cwd, planFile), { stdoutFile: out });
+        const result = await run('show', shown, file, { stdoutFile: out });
         if (result.exitCode !== 0) throw failureFor(spec, 'show', result);
         await chmod(out, 0o600);
       } catch (err) {

@@ -69,14 +69,14 @@ function addChecked(env: Record<string, string>, extra: Record<string, string> |
   }
 }
 
-/** Pure: the child's complete environment. Nothing from process.env. */
-export function buildEngineEnv(spec: EngineSpec, call: Pick<EngineCall, 'homeDir' | 'secrets'>): Record<string, string> {
+/** Pure: the child's complete environment. Nothing from process.env. `cliConfig` overrides where the CLI config is (a sandbox's own path). */
+export function buildEngineEnv(spec: EngineSpec, call: Pick<EngineCall, 'homeDir' | 'secrets'>, cliConfig = cliConfigPath(call.homeDir)): Record<string, string> {
   const env: Record<string, string> = {
     PATH: spec.path,
     HOME: call.homeDir,
     TF_IN_AUTOMATION: '1',
     TF_INPUT: '0',
-    TF_CLI_CONFIG_FILE: cliConfigPath(call.homeDir),
+    TF_CLI_CONFIG_FILE: cliConfig,
     CHECKPOINT_DISABLE: '1',
     LANG: 'C.UTF-8',
   };

@@ -20,6 +20,8 @@ export {
   StateLockedError,
 } from './errors.ts';
 
+import type { Mount, NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
+
 export type EngineKind = 'terraform' | 'tofu';
 export type EngineStep = 'version' | 'init' | 'plan' | 'show' | 'apply';
 
@@ -37,6 +39,8 @@ export interface EngineSpec {
   lockTimeoutMs: number;
   /** SIGTERM → SIGKILL grace for the process group, default 5000. */
   killGraceMs?: number;
+  /** The wall around every engine process; null only with `engine.sandbox: none` (loudly reported). */
+  sandbox: SandboxSettings | null;
 }
 
 export interface EngineCall {
@@ -52,6 +56,18 @@ export interface EngineCall {
   onLine?: (line: string) => void;
   /** Cancellation: kills the process group like a timeout does. */
   signal?: AbortSignal;
+  /** Which sandbox user runs the command: the plan's, the apply's, or the mirror fill's (default plan). */
+  phase?: 'plan' | 'apply' | 'mirror';
+  /** The CLI config text, instead of the default (install from the mirror only). Only the runner's own steps set it. */
+  cliConfig?: string;
+  /** Directories the sandbox binds read-write (default: cwd and homeDir). */
+  writable?: string[];
+  /** Directories both sandbox users write, e.g. a local backend's state dir. */
+  shared?: string[];
+  /** Files or directories bound read-only (the approved plan file, the provider mirror). */
+  readOnly?: Mount[];
+  /** This workspace's network (default: the sandbox settings'). */
+  network?: NetworkMode;
 }
 
 export interface EngineVersion {

@@ -14,6 +14,10 @@ import { DEFAULT_KILL_GRACE_MS } from './engine-rules.ts';
 import { buildEngineEnv, cliConfigPath } from './engine-env.ts';
 import { EngineKilledError, EngineNotFoundError, EngineOutputError, EngineTimeoutError } from './errors.ts';
 import { createOutputCollector } from './output-collector.ts';
+import type { SandboxLaunch, StartedSandbox } from '../sandbox/launch.ts';
+import { prepareEngineSandbox, signalFromStatus } from './engine-sandbox.ts';
+import { SandboxStartError, SandboxUnavailableError } from '../sandbox/errors.ts';
+import { SANDBOX_CLI_CONFIG } from '../sandbox/sandbox.ts';
 
 export interface RunRequest {
   spec: EngineSpec;
@@ -42,38 +46,41 @@ const NOT_FOUND = new Set(['ENOENT', 'EACCES', 'ENOTDIR']);
 export async function runEngine(req: RunRequest): Promise<RunResult> {
   const { spec, step, call } = req;
   if (call.signal?.aborted) throw new EngineKilledError({ step, outputTail: '', signal: undefined, cancelled: true, cause: call.signal.reason });
-  const env = buildEngineEnv(spec, call);
   await assertDirectory(call.cwd);
-  await prepareHome(call.homeDir);
+  // Fail closed: every piece of the sandbox is checked before any process exists.
+  if (spec.sandbox) await mkdir(call.homeDir, { recursive: true, mode: 0o700 });
+  const launch = spec.sandbox ? await prepareEngineSandbox(spec, req) : null;
+  const env = buildEngineEnv(spec, call, launch ? SANDBOX_CLI_CONFIG : undefined);
+  if (!launch) await prepareHome(call.homeDir, call.cliConfig ?? '');
   const log = call.logFile ? await openLog(call.logFile, `$ ${spec.kind} ${req.args.join(' ')}\n`) : undefined;
   const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
 
   const started = performance.now();
-  const child = execa(spec.binary, req.args, {
-    cwd: call.cwd,
-    env,
-    extendEnv: false,
-    detached: true,
-    // A detached child is not killed by execa when the runner exits; an interrupted apply is left
-    // to terraform's own signal handling rather than killed mid-write.
-    cleanup: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-  });
+  const child = spawnEngine(req, launch, env);
+  let sandbox: StartedSandbox | null = null;
+  let sandboxError: unknown;
+  const sandboxUp = launch
+    ? launch.start(child).then((s) => (sandbox = s), (err: unknown) => {
+        sandboxError = err;
+        signalGroup('SIGKILL');
+      })
+    : Promise.resolve();
 
   let stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: NodeJS.Signals): void => {
+  function signalGroup(signal: NodeJS.Signals): void {
     if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
+    // In a sandbox the engine is pid 1 of its own PID namespace: SIGTERM goes to it (terraform stops
+    // gracefully); SIGKILL to bwrap's group ends the namespace and everything in it at once.
+    const targets = sandbox && signal !== 'SIGKILL' ? [sandbox.enginePid] : [-child.pid, ...(sandbox ? [sandbox.enginePid] : [])];
+    for (const target of targets) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // ESRCH: already gone.
+      }
     }
-  };
+  }
   let exited = false;
   const stop = (reason: 'timeout' | 'cancelled' | 'io'): void => {
     // Once the engine has exited on its own, a late timer or abort must not rewrite the outcome.
@@ -107,6 +114,8 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   }
 
   const result = await child;
+  await sandboxUp;
+  (sandbox as StartedSandbox | null)?.stop();
   await Promise.all(streams);
   const durationMs = Math.round(performance.now() - started);
   clearTimeout(timer);
@@ -115,16 +124,65 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   const { outputTail, stderrTail, stdout } = output.finish();
   await closeLog(log);
 
-  const ctx = { step, outputTail };
+  const exitCode = settle({ req, launch: launch !== null, launchFile: launch?.file, result, stopReason, sandboxError, ioError, timeoutMs, outputTail, stderrTail });
+  return { exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+/** Start the engine, or bwrap around it, leading its own process group. */
+function spawnEngine(req: RunRequest, launch: SandboxLaunch | null, env: Record<string, string>) {
+  // Files the engine creates in a shared state dir stay writable by the other phase's user (same group).
+  const umask = launch ? process.umask(0o007) : undefined;
+  try {
+    return execa(launch ? launch.file : req.spec.binary, launch ? launch.args : req.args, {
+      cwd: req.call.cwd,
+      env,
+      extendEnv: false,
+      detached: true,
+      // A detached child is not killed by execa when the runner exits; an interrupted apply is left
+      // to terraform's own signal handling rather than killed mid-write.
+      cleanup: false,
+      stdio: launch ? launch.stdio : (['ignore', 'pipe', 'pipe'] as const),
+      buffer: false,
+      reject: false,
+    });
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
+}
+
+interface Ending {
+  req: RunRequest;
+  launch: boolean;
+  launchFile: string | undefined;
+  result: { exitCode?: number; signal?: string; code?: string; shortMessage?: string };
+  stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
+  sandboxError: unknown;
+  ioError: unknown;
+  timeoutMs: number;
+  outputTail: string;
+  stderrTail: string;
+}
+
+/** How a finished engine command ended: its exit code, or the domain error for why it did not finish. */
+function settle(e: Ending): number {
+  const { req, result, stopReason } = e;
+  const { spec, step, call } = req;
+  const ctx = { step, outputTail: e.outputTail };
+  // The engine never started: what is on stderr is bwrap's or slirp4netns's own message.
+  if (e.sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${e.sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${e.stderrTail.trim().split('\n').slice(-3).join(' | ')}`, e.sandboxError);
+  if (e.sandboxError) throw e.sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
+    if (e.launch) throw new SandboxUnavailableError('bwrap', `\`${e.launchFile}\` could not be started (${result.code})`, result);
     throw new EngineNotFoundError(spec.binary, result);
   }
-  if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs });
-  if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: true, cause: call.signal?.reason });
-  if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, ioError);
-  if (result.signal !== undefined) throw new EngineKilledError({ ...ctx, signal: result.signal, cancelled: false });
+  if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs: e.timeoutMs });
+  // bwrap reports an engine killed by signal N as exit status 128+N.
+  const signal = result.signal ?? (e.launch ? signalFromStatus(result.exitCode) : undefined);
+  if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal, cancelled: true, cause: call.signal?.reason });
+  if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, e.ioError);
+  if (signal !== undefined) throw new EngineKilledError({ ...ctx, signal, cancelled: false });
   if (result.exitCode === undefined) throw new EngineOutputError(`engine ${step} could not be started: ${result.shortMessage}`, result);
-  return { exitCode: result.exitCode, durationMs, stdout, outputTail, stderrTail };
+  return result.exitCode;
 }
 
 async function assertDirectory(dir: string): Promise<void> {
@@ -137,10 +195,10 @@ async function assertDirectory(dir: string): Promise<void> {
 }
 
 // HOME is private per job; the empty CLI config stops terraform from reading any ~/.terraformrc.
-async function prepareHome(homeDir: string): Promise<void> {
+async function prepareHome(homeDir: string, content: string): Promise<void> {
   await mkdir(homeDir, { recursive: true, mode: 0o700 });
   const config = cliConfigPath(homeDir);
-  await writeFile(config, '', { mode: 0o600 });
+  await writeFile(config, content, { mode: 0o600 });
   await chmod(config, 0o600);
 }
 

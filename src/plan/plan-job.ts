@@ -24,6 +24,8 @@ import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
 import { scrubber } from '../log/scrub.ts';
 import type { RunnerPaths } from '../runner/paths.ts';
+import { sandboxAuditDetail } from '../engine/config.ts';
+import type { NetworkMode } from '../sandbox/sandbox.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
 
@@ -39,6 +41,8 @@ export interface PlanStepsDeps {
   log: Logger;
   /** sha256 of the runner config file (`LoadedConfig.hash`), for the run's fingerprint. */
   configHash?: string;
+  /** Resolves once the runner's provider mirror fill is done: plans install providers from it. */
+  providersReady?: Promise<void>;
   /** Queue the apply of a run the policy approved (tier `auto`). */
   enqueueApply(runId: string): Promise<void>;
 }
@@ -57,6 +61,8 @@ const PERMANENT = new Set([
   'airlock:engine-env',
   'airlock:engine-not-found',
   'airlock:workspace-missing',
+  // The host lacks a piece of the sandbox: fixing it is the operator's job; re-plan afterwards.
+  'airlock:sandbox-unavailable',
 ]);
 
 async function isDirectory(dir: string): Promise<boolean> {
@@ -85,7 +91,17 @@ export function createPlanSteps(deps: PlanStepsDeps) {
   function engineCall(run: Run, log: Logger): EngineCall {
     const job = paths.job(run.id);
     const ws = workspaceOf(config, run);
-    return { cwd: path.join(job.tree, ws.dir), homeDir: job.home, logFile: job.planLog, onLine: (line) => log.debug({ engine: line }, 'engine output') };
+    return {
+      cwd: path.join(job.tree, ws.dir),
+      homeDir: job.home,
+      phase: 'plan',
+      // The whole tree: a workspace may use modules from elsewhere in the repository.
+      writable: [job.tree, job.home],
+      shared: sharedDirsFor(config, paths, run),
+      network: networkFor(config, run),
+      logFile: job.planLog,
+      onLine: (line) => log.debug({ engine: line }, 'engine output'),
+    };
   }
 
   // The binary does not change under a running runner: one `version` process per runner, not per plan.
@@ -111,7 +127,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       let creds: Credentials | null = null;
       try {
         await stillLatest(run);
-        await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt } });
+        await audit.append({ type: 'plan.started', ...describeRun(run), actor: RUNNER_ACTOR, detail: { attempt: attempt.attempt, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
         log.info({ attempt: attempt.attempt }, 'planning');
 
         // checkout
@@ -138,6 +154,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 
         // init, plan (with the plan identity's secrets, fetched now and revoked in `finally`)
+        await deps.providersReady;
         creds = await deps.credentials.forPlan(run);
         call.secrets = creds.env;
         await deps.engine.init(call);
@@ -148,7 +165,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         const engineVersion = await engineVersionOnce(job.home);
         if (!outcome.changes) {
           run = (await runs.moveIf(run.id, ['planning'], 'no_changes'))!;
-          await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion } });
+          await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'no_changes', engineVersion, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
           log.info('no changes');
           return;
         }
@@ -172,7 +189,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         )) ?? (await runs.get(run.id));
         if (run.state !== 'planning') return;
         run = await recordFingerprint({ runs, audit, log }, run, { config, configHash: deps.configHash ?? 'unknown', workspaceDir: call.cwd });
-        await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons } });
+        await audit.append({ type: 'plan.finished', ...describeRun(run), actor: RUNNER_ACTOR, detail: { outcome: 'changes', engineVersion, reasons, ...sandboxAuditDetail(config.engine.sandbox !== 'none') } });
         log.info({ counts: summary.counts, tier, planSha256: sha256 }, 'planned');
 
         // request approval, unless the policy decides alone: `deny` ends the run, `auto` approves it
@@ -261,6 +278,18 @@ export function backendFor(config: RunnerConfig, paths: RunnerPaths, run: Pick<R
     return { type: 'local', config: { ...backend.config, path: paths.stateFile(run.repo, run.workspace) } };
   }
   return backend;
+}
+
+/** Directories plans and applies both write: a local backend's state directory. */
+export function sharedDirsFor(config: RunnerConfig, paths: RunnerPaths, run: Pick<Run, 'repo' | 'workspace'>): string[] {
+  const backend = backendFor(config, paths, run);
+  const statePath = backend.config['path'];
+  return backend.type === 'local' && typeof statePath === 'string' && path.isAbsolute(statePath) ? [path.dirname(statePath)] : [];
+}
+
+/** The engine network of a run's workspace. */
+export function networkFor(config: RunnerConfig, run: Pick<Run, 'repo' | 'workspace'>): NetworkMode {
+  return workspaceOf(config, run).network ?? config.engine.network;
 }
 
 /** The runner's backend, written as an override file so that nothing in the repo can choose it. */

@@ -12,9 +12,12 @@ import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
+import { sandboxSettingsFor } from '../engine/config.ts';
+import { prepareEngineSandbox } from '../engine/engine-setup.ts';
+import { fillProviderMirror } from '../engine/mirror-fill.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../plan/plan-job.ts';
+import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
@@ -53,6 +56,7 @@ export async function engineSpecFor(config: RunnerConfig): Promise<EngineSpec> {
     env: config.engine.env,
     timeouts: config.engine.timeouts,
     lockTimeoutMs: config.engine.lockTimeout,
+    sandbox: sandboxSettingsFor(config.engine, config.runner.dataDir),
   };
 }
 
@@ -67,12 +71,15 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (policyUnknown) log.warn({ event: 'redis.policy_unknown' }, 'cannot read Redis maxmemory-policy (CONFIG GET and INFO are not allowed for this user); make sure it is noeviction');
   assertVaultConfigured(config);
+  await prepareEngineSandbox(config, log);
+  // The mirror fill runs in the background; plans wait for it before their first `init`.
+  const providersReady = config.engine.sandbox === 'none' ? Promise.resolve() : fillProviderMirror(config, engine, log).then(() => undefined);
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
-  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, enqueueApply: (id) => cp.enqueueApply(id) });
+  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
   const applySteps = createApplySteps({
@@ -87,6 +94,9 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     log,
     workspaceLockWaitMs: config.queue.workspaceLockWait,
     workDir: (run) => path.join(paths.job(run.id).tree, workspaceOf(config, run).dir),
+    sandbox: sandboxSettingsFor(config.engine, config.runner.dataDir),
+    sharedDirs: (run) => sharedDirsFor(config, paths, run),
+    network: (run) => networkFor(config, run),
     localStateFile: (run) => {
       const backend = backendFor(config, paths, run);
       return backend.type === 'local' ? String(backend.config['path']) : null;

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
-import { DOUBLE } from '../support/engine-under-test.ts';
+import { DOUBLE, sandboxConfigForTests } from '../support/engine-under-test.ts';
+import { knobSink } from '../support/knob-sink.ts';
 import { deletePrefix, REDIS_URL } from '../support/harness.ts';
 import { git } from '../git-fixtures.ts';
 
@@ -132,6 +133,8 @@ export interface BenchConfigInput {
   appliesEnabled?: boolean;
   /** The `approval` section; the terminal channel when absent. */
   approval?: Record<string, unknown>;
+  /** false: `engine.sandbox: none`; default: the real sandbox, as the suite runs it (AIRLOCK_TEST_SANDBOX=none turns it off). */
+  sandbox?: boolean;
 }
 
 /** The terraform double, with node on its PATH. */
@@ -141,6 +144,8 @@ export function doubleEngine(env: Record<string, string> = {}) {
 
 /** A runner config as an operator writes it, saved beside the data dir and read by the real loader. */
 export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedConfig> {
+  const suite = sandboxConfigForTests();
+  const sandbox = input.sandbox === false || suite === 'none' ? 'none' : { readOnlyPaths: [...suite.readOnlyPaths, BENCH_DIR] };
   const doc = {
     runner: { id: input.runnerId, dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
@@ -148,9 +153,11 @@ export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedC
       kind: 'terraform',
       binary: input.engine.binary,
       path: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
-      env: input.engine.env ?? {},
+      // A sandboxed double hands its invocation log to the sink of this process.
+      env: { ...(sandbox === 'none' ? {} : { AIRLOCK_DOUBLE_SINK: knobSink().socket }), ...input.engine.env },
       timeouts: { init: '2m', plan: '2m', apply: '2m' },
       lockTimeout: '5s',
+      sandbox,
     },
     repos: input.repos.map((r) => ({ name: r.name, url: r.url, pollInterval: r.pollInterval ?? '1s', refs: ['refs/pull/*/head'], workspaces: [{ name: 'default', dir: '.' }] })),
     approval: input.approval ?? { channel: 'terminal', ttl: '1h' },

@@ -75,8 +75,8 @@ function afterSteps(invocations: Array<{ argv: string[]; startedAtMs: number }>,
   return out;
 }
 
-async function measurePlans(scope: Scope): Promise<Pair[]> {
-  const loop = await startLoop(scope, 'overhead-plan', { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan' });
+async function measurePlans(scope: Scope, sandbox: boolean): Promise<Pair[]> {
+  const loop = await startLoop(scope, `overhead-plan-${sandbox ? 'sandbox' : 'nosandbox'}`, { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan' }, { sandbox });
   const spec = await engineSpecFor(loop.loaded.config);
   const scratch = await scope.tempDir('overhead-direct');
   const pairs: Pair[] = [];
@@ -110,8 +110,8 @@ async function measurePlans(scope: Scope): Promise<Pair[]> {
   return pairs;
 }
 
-async function measureApplies(scope: Scope): Promise<Pair[]> {
-  const loop = await startLoop(scope, 'overhead-apply', { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'apply' });
+async function measureApplies(scope: Scope, sandbox: boolean): Promise<Pair[]> {
+  const loop = await startLoop(scope, `overhead-apply-${sandbox ? 'sandbox' : 'nosandbox'}`, { AIRLOCK_DOUBLE_DELAY_MS: String(DELAY_MS), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'apply' }, { sandbox });
   const spec = await engineSpecFor(loop.loaded.config);
   const scratch = await scope.tempDir('overhead-direct');
   const cli = await loop.cli();
@@ -139,15 +139,25 @@ async function measureApplies(scope: Scope): Promise<Pair[]> {
   return pairs;
 }
 
-function summarise(kind: 'plan' | 'apply', pairs: Pair[]): Figure[] {
+function summarise(kind: 'plan' | 'apply', pairs: Pair[], label: string): Figure[] {
   const ratios = pairs.map((p) => p.airlockMs / p.engineMs);
   const added = pairs.map((p) => p.airlockMs - p.engineMs);
   const ratio = median(ratios);
   const addedMs = median(added);
   return [
-    { figure: `${kind} job / engine wall time (median of ${pairs.length})`, value: round(ratio, 3), unit: '×', goal: '≤ 1.03', met: ratio <= 1.03 },
-    { figure: `${kind}: ms added by Airlock`, value: round(addedMs), unit: 'ms', ...(kind === 'apply' ? { goal: '≤ 100 ms', met: addedMs <= 100 } : {}) },
-    { figure: `${kind}: engine alone (same commands, same tree)`, value: round(median(pairs.map((p) => p.engineMs))), unit: 'ms' },
+    { figure: `${kind} job / engine wall time, ${label} (median of ${pairs.length})`, value: round(ratio, 3), unit: '×', goal: '≤ 1.03', met: ratio <= 1.03 },
+    { figure: `${kind}: ms added by Airlock, ${label}`, value: round(addedMs), unit: 'ms', ...(kind === 'apply' ? { goal: '≤ 100 ms', met: addedMs <= 100 } : {}) },
+    { figure: `${kind}: engine alone (same commands, same tree, no sandbox), ${label} run`, value: round(median(pairs.map((p) => p.engineMs))), unit: 'ms' },
+  ];
+}
+
+/** What the sandbox adds to a job: the difference of the medians of Airlock's added time with and without it. */
+function sandboxCost(kind: 'plan' | 'apply', on: Pair[], off: Pair[], steps: number): Figure[] {
+  const added = (pairs: Pair[]) => median(pairs.map((p) => p.airlockMs - p.engineMs));
+  const cost = added(on) - added(off);
+  return [
+    { figure: `${kind}: sandbox cost per job (${steps} engine command${steps > 1 ? 's' : ''})`, value: round(cost), unit: 'ms' },
+    { figure: `${kind}: sandbox cost per engine command`, value: round(cost / steps, 1), unit: 'ms' },
   ];
 }
 
@@ -155,15 +165,26 @@ export const overhead: Benchmark = {
   name: 'overhead',
   title: 'Overhead over the engine (double at a fixed 3 s)',
   async run(scope): Promise<BenchResult> {
-    const plans = await measurePlans(scope);
-    const applies = await measureApplies(scope);
+    // Sandbox off and on, alternating by kind, in one run: the machine's noise hits both.
+    const plansOff = await measurePlans(scope, false);
+    const plans = await measurePlans(scope, true);
+    const appliesOff = await measureApplies(scope, false);
+    const applies = await measureApplies(scope, true);
     const round1 = (pairs: Pair[]) =>
       pairs.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? round(v) : Object.fromEntries(Object.entries(v as Record<string, number>).map(([s, ms]) => [s, round(ms)]))])));
     return {
-      figures: [...summarise('plan', plans), ...summarise('apply', applies)],
-      data: { delayMs: DELAY_MS, warmupPairsDiscarded: WARMUP, plans: round1(plans), applies: round1(applies) },
+      figures: [
+        ...summarise('plan', plans, 'sandbox on'),
+        ...summarise('plan', plansOff, 'sandbox off'),
+        ...sandboxCost('plan', plans, plansOff, 4),
+        ...summarise('apply', applies, 'sandbox on'),
+        ...summarise('apply', appliesOff, 'sandbox off'),
+        ...sandboxCost('apply', applies, appliesOff, 1),
+      ],
+      data: { delayMs: DELAY_MS, warmupPairsDiscarded: WARMUP, plans: round1(plans), plansWithoutSandbox: round1(plansOff), applies: round1(applies), appliesWithoutSandbox: round1(appliesOff) },
       notes: [
         'Airlock time is BullMQ’s own enqueued→finished timestamps of the job; the engine time is the same command lines (init, plan, version, show -json; or apply) run straight from the benchmark on a copy of the job’s exported tree.',
+        'Sandbox on: every engine command runs in bwrap with slirp4netns (as a runner does by default); off: engine.sandbox none. The direct engine runs are never sandboxed, so the on-ratio includes the whole cost of the wall.',
         'queueWaitMs = enqueued→picked up; beforeFirstSpawnMs = picked up→first engine process started (checkout, guard, lock, audit); afterStepMs[step] = Airlock’s own time between that engine step and the next one (or the job’s end), i.e. the gap minus the step’s direct wall time.',
       ],
     };

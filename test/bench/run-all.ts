@@ -9,11 +9,12 @@ import { bigPlans } from './big-plans.ts';
 import { decision } from './decision.ts';
 import { detection } from './detection.ts';
 import { overhead } from './overhead.ts';
+import { mirrorInit } from './mirror-init.ts';
 import { renderPlainTable, tableRows, updateMarkdown, type ResultsFile } from './report.ts';
 import { throughput } from './throughput.ts';
 import { watcherCost } from './watcher-cost.ts';
 
-const BENCHMARKS: Benchmark[] = [overhead, detection, decision, throughput, watcherCost, bigPlans];
+const BENCHMARKS: Benchmark[] = [overhead, mirrorInit, detection, decision, throughput, watcherCost, bigPlans];
 const RESULTS = path.join(BENCH_DIR, 'results.json');
 const MARKDOWN = path.join(BENCH_DIR, 'BENCHMARKS.md');
 

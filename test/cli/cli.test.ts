@@ -1,7 +1,7 @@
 // The `airlock` command as an operator meets it: exit codes, the doctor's lines, errors with a next step.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';
 import { configFixture } from '../support/config-fixture.ts';
+import { sandboxedTests } from '../support/engine-under-test.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +31,31 @@ test('doctor passes on a working setup and prints one line per check', async (t)
     assert.match(r.out, new RegExp(`^✔ ${name}:`, 'm'), `${name} line in:\n${r.out}`);
   }
   assert.match(r.out, /all checks passed/);
+  if (sandboxedTests()) {
+    for (const name of ['bwrap', 'slirp4netns', 'sandbox \\(plan\\)', 'sandbox \\(apply\\)', 'provider mirror \\(plan\\)', 'provider mirror \\(apply\\)']) {
+      assert.match(r.out, new RegExp(`^✔ ${name}:`, 'm'), `${name} line in:\n${r.out}`);
+    }
+    assert.match(r.out, /^✔ sandbox \(plan\): a trivial command ran in a sandbox as uid \d+ with slirp4netns/m);
+  }
+});
+
+test('doctor warns loudly when the sandbox is off', async (t) => {
+  const { file } = await configFixture(t, {}, { input: { sandbox: 'none' } });
+  const r = await run('doctor', '--config', file);
+  assert.match(r.out, /^! sandbox: engine\.sandbox is `none`: engine processes run WITHOUT the sandbox/m);
+  assert.match(r.out, /fix: remove `engine.sandbox: none`/);
+});
+
+test('doctor fails when the sandbox users cannot read the provider mirror', { skip: (!sandboxedTests() && 'AIRLOCK_TEST_SANDBOX=none') || (process.getuid?.() !== 0 && 'needs a root runner') }, async (t) => {
+  const { file, root } = await configFixture(t);
+  const mirror = path.join(root, 'private-mirror');
+  await mkdir(mirror, { mode: 0o700 });
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace(/^engine:\n/m, `engine:\n  providers:\n    mirror: ${mirror}\n    fill: never\n`));
+  const r = await run('doctor', '--config', file);
+  assert.equal(r.code, 1);
+  assert.match(r.out, new RegExp(`^✖ provider mirror \\(plan\\): ${mirror} is not readable by the plan sandbox user`, 'm'));
+  assert.match(r.out, /fix: chmod -R a\+rX /);
 });
 
 test('doctor names what is wrong and how to fix it', async (t) => {

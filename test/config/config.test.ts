@@ -81,3 +81,17 @@ test('every shipped runner config is valid', async () => {
     assert.ok(loaded.config.repos.length > 0, name);
   }
 });
+
+test('the engine sandbox is on unless the config says none; its keys are checked', () => {
+  const on = parseConfigText(MINIMAL, 'x.yaml');
+  assert.deepEqual(on.engine.sandbox, { users: { plan: 64101, apply: 64102, group: 64100 }, readOnlyPaths: [] });
+  assert.equal(on.engine.network, 'slirp4netns');
+  assert.equal(parseConfigText('engine:\n  sandbox: none\n', 'x.yaml').engine.sandbox, 'none');
+  assert.deepEqual(parseConfigText('engine:\n  sandbox: bwrap\n', 'x.yaml').engine.sandbox, on.engine.sandbox);
+  assert.equal(parseConfigText(`${MINIMAL}    workspaces: [{name: offline, network: none}]\n`, 'x.yaml').repos[0]!.workspaces[0]!.network, 'none');
+  assert.match(problem('engine:\n  sandbox:\n    users: { plan: 0 }\n'), /`engine\.sandbox\.users\.plan` must not be 0 \(root\), got `0`/);
+  assert.match(problem('engine:\n  sandbox:\n    users: { plan: 7, apply: 7 }\n'), /`engine\.sandbox\.users` must give plan and apply different uids/);
+  assert.match(problem('engine:\n  sandbox:\n    readOnlyPaths: [relative/dir]\n'), /`engine\.sandbox\.readOnlyPaths\[0\]` must be an absolute, normalised path other than "\/", got `"relative\/dir"`/);
+  assert.match(problem('engine:\n  network: host\n'), /`engine\.network` must be one of "slirp4netns", "none", got `"host"`/);
+  assert.match(problem('engine:\n  providers: { origin: "http://mirror/" }\n'), /`engine\.providers\.origin`/);
+});

@@ -8,7 +8,7 @@ import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
-import { waitFor, waitForState } from '../support/harness.ts';
+import { hostPidOf, waitFor, waitForState } from '../support/harness.ts';
 import { setupVaultLoop, type VaultLoop } from './vault-loop.ts';
 
 const isDouble = engineForTests().isDouble;
@@ -70,7 +70,7 @@ test('killed: the engine process is SIGKILLed mid-apply; the credentials are rev
   const run = await planApproveAndWait(x, async () => {
     const apply = await waitFor('the apply process', async () => (await x.loop.invocations('apply'))[0]);
     assert.equal((await x.s.liveTokens()).length, 1, 'the apply token is alive while the engine runs');
-    process.kill(apply.pid, 'SIGKILL');
+    process.kill(await hostPidOf(apply), 'SIGKILL');
   });
   assert.equal(run.state, 'failed');
   assert.equal(run.error?.code, 'airlock:engine-killed');

@@ -25,7 +25,12 @@ test('the job directory is 0700 and the plan file 0600 while waiting; both are g
   assert.equal(await mode(job.dir), '700');
   assert.equal(await mode(job.home), '700');
   assert.equal(await mode(job.tree), '700');
-  assert.equal(await mode(job.planFile), '600', 'the plan file embeds variable values');
+  // The plan file embeds variable values: the runner's alone, except that a root runner lets the sandbox
+  // group read it (for `show`, through a read-only bind; the 0700 job dir keeps everyone else out).
+  const sandboxGroup = process.getuid?.() === 0 && loop.loaded.config.engine.sandbox !== 'none' ? loop.loaded.config.engine.sandbox.users.group : null;
+  const planInfo = await stat(job.planFile);
+  assert.equal(await mode(job.planFile), sandboxGroup ? '640' : '600', 'the plan file embeds variable values');
+  if (sandboxGroup) assert.deepEqual([planInfo.uid, planInfo.gid], [0, sandboxGroup], 'owned by the runner, readable by the sandbox group only');
   assert.equal(await mode(job.planLog), '600');
   assert.ok(await gone(job.planJson), 'the plan JSON (values in clear) is deleted right after summarizing');
   assert.equal((await loop.cli('deny', id)).code, 0);

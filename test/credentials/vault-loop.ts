@@ -53,12 +53,13 @@ export async function credentialedWorkspace(s: Scenario, vault: VaultUnderTest, 
 
 export async function setupVaultLoop(
   t: TestContext,
-  opts: { engineEnv?: Record<string, string>; engineTimeouts?: TestConfigInput['engineTimeouts']; applyWrapped?: boolean; vault?: Record<string, unknown> } = {},
+  opts: { engineEnv?: Record<string, string>; engineTimeouts?: TestConfigInput['engineTimeouts']; applyWrapped?: boolean; vault?: Record<string, unknown>; config?: Partial<TestConfigInput> } = {},
 ): Promise<VaultLoop> {
   const vault = await vaultForTests();
   const s = await createScenario(vault);
   const { files, workspace } = await credentialedWorkspace(s, vault, opts.applyWrapped ?? false);
   const loop = await setupLoop(t, {
+    ...opts.config,
     workspaces: [workspace],
     extra: { vault: { address: vault.address, timeout: '2s', ...opts.vault } },
     ...(opts.engineEnv ? { engineEnv: opts.engineEnv } : {}),

@@ -4,10 +4,12 @@
 // own environment. See README.md beside this file for what it models and what it does not.
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HclError } from './terraform-double/hcl.mjs';
+import { deliver } from './terraform-double/sink.mjs';
 import { loadConfig, renderConfiguration } from './terraform-double/config.mjs';
 import { expandInstances, resolveVariables } from './terraform-double/eval.mjs';
 import { fetchModules } from './terraform-double/modules.mjs';
@@ -82,17 +84,16 @@ function lockTimeoutMs(flags) {
 
 const delayedCommands = () => (env.AIRLOCK_DOUBLE_DELAY_COMMANDS ?? 'plan,apply').split(',').map((s) => s.trim()).filter(Boolean);
 
-function recordInvocation(command) {
+async function recordInvocation(command) {
   if (env.AIRLOCK_DOUBLE_LOG) {
     // startedAtMs: when this process began (performance.timeOrigin, epoch ms with sub-ms precision, the
     // clock Date uses); atMs: now, after node start-up. Benchmarks time spawns with them.
     const startedAtMs = performance.timeOrigin;
     const atMs = startedAtMs + performance.now();
-    appendFileSync(env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString(), startedAtMs, atMs }) + '\n');
+    await deliver('append', env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString(), startedAtMs, atMs }) + '\n');
   }
   if (env.AIRLOCK_DOUBLE_ENV_DUMP) {
-    mkdirSync(env.AIRLOCK_DOUBLE_ENV_DUMP, { recursive: true });
-    writeFileSync(join(env.AIRLOCK_DOUBLE_ENV_DUMP, `${command}-${process.pid}.json`), JSON.stringify({ ...env }, null, 2), { mode: 0o600 });
+    await deliver('write', join(env.AIRLOCK_DOUBLE_ENV_DUMP, `${command}-${process.pid}-${randomUUID().slice(0, 8)}.json`), JSON.stringify({ ...env }, null, 2));
   }
 }
 
@@ -102,7 +103,7 @@ async function runKnobs(command) {
     if (env.AIRLOCK_DOUBLE_SPAWN_SLEEP) {
       const child = spawn('sleep', ['600'], { stdio: 'ignore' });
       child.unref();
-      writeFileSync(env.AIRLOCK_DOUBLE_SPAWN_SLEEP, String(child.pid));
+      await deliver('write', env.AIRLOCK_DOUBLE_SPAWN_SLEEP, String(child.pid));
     }
     const ms = Number(env.AIRLOCK_DOUBLE_DELAY_MS ?? 0);
     if (ms > 0) await sleep(ms);
@@ -473,7 +474,7 @@ async function main(argv) {
   }
   let [command, ...rest] = args;
   if (command === '-version' || command === '--version' || command === '-v') command = 'version';
-  recordInvocation(command ?? 'none');
+  await recordInvocation(command ?? 'none');
   installSignalHandlers();
   if (!command || !(command in FLAGS)) {
     process.stderr.write(`Terraform has no command named "${command ?? ''}".\n\nTo see all of Terraform's top-level commands, run:\n  terraform -help\n\n`);

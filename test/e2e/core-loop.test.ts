@@ -1,12 +1,13 @@
 // The whole loop on real Redis and real git: a PR head moves, the runner plans it, a human decides
 // through the CLI, the runner applies exactly the approved plan file, and every step is on record.
 import assert from 'node:assert/strict';
+import { applyDirLayout } from '../../src/apply/apply-dir.ts';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { sha256File } from '../../src/plan/plan-file.ts';
 import { pushCommit } from '../git-fixtures.ts';
-import { engineForTests } from '../support/engine-under-test.ts';
+import { engineForTests, sandboxedTests } from '../support/engine-under-test.ts';
 import { waitForState } from '../support/harness.ts';
 import { setupLoop, TF_ONE_CHANGED, TF_TWO } from './loop-fixture.ts';
 
@@ -35,9 +36,19 @@ test('a PR head plans, the operator approves: exactly one apply, of the approved
   if (isDouble) {
     const applies = await loop.invocations('apply');
     assert.equal(applies.length, 1, 'exactly one apply');
-    assert.equal(applies[0]!.argv.at(-1), planFile, 'the saved plan file was applied');
+    // The apply ran in its own fresh directory, on the runner's hashed copy of the approved plan file.
+    const applyDir = applyDirLayout(loop.runner.cp.paths.job(id).dir);
+    assert.equal(applies[0]!.argv.at(-1), applyDir.planFile, 'the hashed copy of the saved plan file was applied');
+    assert.equal(applies[0]!.cwd, applyDir.work, 'the apply ran in its own directory, not the plan\'s');
   }
-  const types = (await readAuditRecords(loop.runner.cp.paths.auditDir, { run: id })).map((r) => r.type);
+  // Every engine step ran in the sandbox, and the state is where the runner's backend says.
+  const records = await readAuditRecords(loop.runner.cp.paths.auditDir, { run: id });
+  for (const type of ['plan.started', 'plan.finished', 'apply.started']) {
+    assert.equal(records.find((r) => r.type === type)?.detail?.['sandbox'], sandboxedTests() ? 'bwrap' : 'none', type);
+  }
+  const state = JSON.parse(await readFile(loop.runner.cp.paths.stateFile('infra', 'default'), 'utf8')) as { resources: Array<{ type: string; name: string }> };
+  assert.deepEqual(state.resources.map((r) => `${r.type}.${r.name}`).sort(), ['terraform_data.a', 'terraform_data.b']);
+  const types = records.map((r) => r.type);
   for (const step of ['run.sighted', 'plan.started', 'plan.finished', 'approval.requested', 'approval.granted', 'apply.started', 'apply.finished']) {
     assert.ok(types.includes(step), `audit has ${step}: ${types.join(',')}`);
   }

@@ -11,6 +11,7 @@ const SPEC: EngineSpec = {
   env: {},
   timeouts: { init: 1, plan: 1, show: 1, apply: 1, version: 1 },
   lockTimeoutMs: 30_000,
+  sandbox: null,
 };
 const HOME = '/jobs/j1/home';
 

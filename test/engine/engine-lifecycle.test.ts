@@ -195,7 +195,7 @@ test('the double sees only allowlisted variables (env dump)', { skip: needsDoubl
   await engine.plan({ ...job.call, secrets: { TF_VAR_token: 'xyz' } }, job.at('p.tfplan'));
   const files = await readdir(dumpDir);
   assert.equal(files.length, 1);
-  assert.match(files[0]!, /^plan-\d+\.json$/);
+  assert.match(files[0]!, /^plan-\d+-[0-9a-f]{8}\.json$/);
   const env = await readJson(`${dumpDir}/${files[0]}`);
   assert.deepEqual(Object.keys(env).sort(), [
     'AIRLOCK_DOUBLE_ENV_DUMP',

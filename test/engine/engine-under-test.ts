@@ -34,6 +34,7 @@ export function specForTests(overrides: Partial<EngineSpec> = {}): EngineSpec {
     timeouts: { init: 30_000, plan: 30_000, show: 30_000, apply: 30_000, version: 30_000 },
     lockTimeoutMs: 0,
     killGraceMs: 1000,
+    sandbox: null,
     ...overrides,
   };
 }

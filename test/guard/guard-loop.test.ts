@@ -1,33 +1,51 @@
 // The guard in a running runner: every refused construct, pushed as its own pull request, ends `refused`
 // with its rule id before any engine process exists; a safe pull request is planned as usual.
 import assert from 'node:assert/strict';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { makeRemote, pushCommit } from '../git-fixtures.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
-import { engineForTests } from '../support/engine-under-test.ts';
-import { tempDir, removeDir, waitForState } from '../support/harness.ts';
+import { engineForTests, sandboxConfigForTests } from '../support/engine-under-test.ts';
+import { tempDir, removeDir, waitForState, type CapturedLog } from '../support/harness.ts';
 import { ALLOW, REFUSED } from './refused-fixtures.ts';
 
 
+const execFileP = promisify(execFile);
+const START_MARK = 'airlock-test-engine-start';
+
 /**
- * The engine under test behind a wrapper that records every start, so "no engine process" is checked the
- * same way against the double and against a real terraform/tofu.
+ * The engine under test behind a wrapper that announces every start on stderr, so "no engine process" is
+ * checked the same way against the double and a real terraform/tofu, inside the sandbox (which can write
+ * nothing of the test's) or not: the runner's own log carries the engine's output lines out.
  */
-async function recordedEngine(t: import('node:test').TestContext): Promise<{ engine: object; starts: () => Promise<string[]> }> {
+async function recordedEngine(t: import('node:test').TestContext, readOnly: string[] = []): Promise<{ engine: object; starts: (log: CapturedLog) => string[] }> {
   const dir = await tempDir('engine-wrap');
+  await chmod(dir, 0o755);
   t.after(() => removeDir(dir));
   const real = engineForTests();
-  const log = path.join(dir, 'starts.log');
   const wrapper = path.join(dir, 'engine');
-  await writeFile(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec '${real.binary}' "$@"\n`);
+  await writeFile(wrapper, `#!/bin/sh\necho "${START_MARK} $1" >&2\nexec '${real.binary}' "$@"\n`);
   await chmod(wrapper, 0o755);
+  const sandbox = sandboxConfigForTests();
   return {
-    engine: { kind: real.kind, binary: wrapper, path: real.path, env: real.env, timeouts: { init: '2m', plan: '2m', apply: '2m' }, lockTimeout: '1s' },
-    // `version` runs without any tree (the runner's start-up check, the engine version): not counted.
-    starts: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((c) => c !== '' && c !== 'version'),
+    engine: {
+      kind: real.kind,
+      binary: wrapper,
+      path: real.path,
+      env: real.env,
+      timeouts: { init: '2m', plan: '2m', apply: '2m' },
+      lockTimeout: '1s',
+      sandbox: sandbox === 'none' ? sandbox : { readOnlyPaths: [...sandbox.readOnlyPaths, dir, ...readOnly] },
+    },
+    // Runs' engine processes only: the runner's own mirror fill (guard.providers is set here) is not a plan,
+    // and `version` runs without any tree (the runner's start-up check, the engine version).
+    starts: (log) =>
+      log.lines().flatMap((l) => (l['msg'] === 'engine output' && typeof l['engine'] === 'string' && l['engine'].startsWith(START_MARK) ? [l['engine'].slice(START_MARK.length + 1)] : [])).filter((c) => c !== 'version'),
   };
 }
 
@@ -46,7 +64,7 @@ test('each refused construct ends its run `refused` with its rule id, and no eng
     assert.equal(run.error?.code, 'airlock:guard-refused', name);
     assert.ok(run.refusal?.some((r) => r.startsWith(`[${rule}] `)), `${name}: expected [${rule}] in ${JSON.stringify(run.refusal)}`);
   }
-  assert.deepEqual(await recorded.starts(), [], 'no engine process was spawned for any refused tree');
+  assert.deepEqual(recorded.starts(loop.log), [], 'no engine process was spawned for any refused tree');
 
   // The reasons reach the audit log and `airlock show`.
   const first = pushed[0]!;
@@ -62,7 +80,7 @@ test('each refused construct ends its run `refused` with its rule id, and no eng
   await loop.runner.watcher.pollAll();
   const planned = await waitForState(loop.runner, loop.runId(safe), ['awaiting_approval', 'refused', 'failed'], 60_000);
   assert.equal(planned.state, 'awaiting_approval', JSON.stringify(planned.error ?? planned.refusal));
-  assert.ok((await recorded.starts()).includes('plan'), 'the safe tree was planned through the same recorded engine');
+  assert.ok(recorded.starts(loop.log).includes('plan'), 'the safe tree was planned through the same recorded engine');
 });
 
 test('lenient mode plans a tree with a host file read and carries the warning as a reason', async (t) => {
@@ -78,9 +96,14 @@ test('lenient mode plans a tree with a host file read and carries the warning as
 });
 
 test('code init fetched is guarded before plan runs it: a module that reads the host is refused after init', async (t) => {
-  const recorded = await recordedEngine(t);
   const moduleRemote = await makeRemote();
   t.after(() => moduleRemote.cleanup());
+  // init runs in the sandbox as its own user, which sees the module's remote only because the runner
+  // config mounts it and the directory (mkdtemp: 0700) is made readable.
+  await chmod(fileURLToPath(moduleRemote.url), 0o755);
+  // A root runner's sandbox runs init as the plan user; git refuses a repository another user owns.
+  if (sandboxConfigForTests() !== 'none' && process.getuid?.() === 0) await execFileP('chown', ['-R', '64101:64100' /* engine.sandbox.users defaults */, fileURLToPath(moduleRemote.url)]);
+  const recorded = await recordedEngine(t, [fileURLToPath(moduleRemote.url)]);
   const moduleSha = await pushCommit(
     moduleRemote,
     {
@@ -99,7 +122,7 @@ test('code init fetched is guarded before plan runs it: a module that reads the 
     run.refusal?.some((r) => /^\[file-function\] \.terraform\/modules\/m\/main\.tf terraform_data\.m \(template \.terraform\/modules\/m\/motd\.tpl\): file\(\) reads the absolute path/.test(r)),
     JSON.stringify(run.refusal),
   );
-  assert.deepEqual(await recorded.starts(), ['init'], 'init fetched the module; plan never ran');
+  assert.deepEqual(recorded.starts(loop.log), ['init'], 'init fetched the module; plan never ran');
 });
 
 test('a committed tfvars file may not set a variable the runner injects; nothing runs', async (t) => {
@@ -111,5 +134,5 @@ test('a committed tfvars file may not set a variable the runner injects; nothing
   const run = await waitForState(loop.runner, loop.runId(sha), ['refused', 'failed', 'awaiting_approval'], 60_000);
   assert.equal(run.state, 'refused', JSON.stringify(run.error));
   assert.deepEqual(run.refusal, ['[injected-variable] prod.auto.tfvars var.region: sets a variable the runner injects (TF_VAR_* from its config or credentials); a committed value would override it']);
-  assert.deepEqual(await recorded.starts(), []);
+  assert.deepEqual(recorded.starts(loop.log), []);
 });

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { makeRemote } from '../git-fixtures.ts';
-import { configYaml, deletePrefix, removeDir, tempDir, testPrefix } from './harness.ts';
+import { configYaml, deletePrefix, removeDir, tempDir, testPrefix, type TestConfigInput } from './harness.ts';
 
 export interface ConfigFixture {
   root: string;
@@ -13,8 +13,8 @@ export interface ConfigFixture {
   prefix: string;
 }
 
-/** Write `<root>/runner.yaml` (configYaml with `extra` keys); `dataDir` defaults to `<root>/data`. */
-export async function configFixture(t: TestContext, extra: Record<string, unknown> = {}, opts: { dataDir?: string } = {}): Promise<ConfigFixture> {
+/** Write `<root>/runner.yaml` (configYaml with `extra` keys and `input` fields); `dataDir` defaults to `<root>/data`. */
+export async function configFixture(t: TestContext, extra: Record<string, unknown> = {}, opts: { dataDir?: string; input?: Partial<TestConfigInput> } = {}): Promise<ConfigFixture> {
   const root = await tempDir('config');
   const remote = await makeRemote();
   const prefix = testPrefix();
@@ -25,6 +25,6 @@ export async function configFixture(t: TestContext, extra: Record<string, unknow
   });
   const dataDir = opts.dataDir ?? path.join(root, 'data');
   const file = path.join(root, 'runner.yaml');
-  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix, extra }));
+  await writeFile(file, configYaml({ remoteUrl: remote.url, dataDir, prefix, extra, ...opts.input }));
   return { root, remote, file, dataDir, prefix };
 }

@@ -1,7 +1,7 @@
 // Shared test plumbing: a Redis prefix per test (never a flush), configs built from YAML like an
 // operator's, a runner whose log lines are captured, and polling helpers.
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -11,7 +11,7 @@ import type { Run } from '../../src/apply/run.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startRunner, type Runner } from '../../src/runner/runner.ts';
-import { engineForTests } from './engine-under-test.ts';
+import { engineForTests, sandboxConfigForTests } from './engine-under-test.ts';
 
 export const REDIS_URL = process.env['AIRLOCK_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -45,6 +45,12 @@ export interface TestConfigInput {
   /** Per-step engine limits, e.g. `{ apply: '1s' }` to make the engine time out. */
   engineTimeouts?: Partial<Record<'init' | 'plan' | 'show' | 'apply', string>>;
   appliesEnabled?: boolean;
+  /** `engine.binary` instead of the engine under test (e.g. the hostile engine). */
+  engineBinary?: string;
+  /** More keys of the `engine` section (e.g. `providers`). */
+  engineExtra?: Record<string, unknown>;
+  /** `engine.sandbox`; default: the real sandbox (sandboxConfigForTests). */
+  sandbox?: unknown;
   extra?: Record<string, unknown>;
 }
 
@@ -62,7 +68,16 @@ export function configYaml(input: TestConfigInput): string {
   const doc = {
     runner: { id: input.runnerId ?? 'test', dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
-    engine: { kind: engine.kind, binary: engine.binary, path: engine.path, env: { ...engine.env, ...input.engineEnv }, timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts }, lockTimeout: '1s' },
+    engine: {
+      kind: engine.kind,
+      binary: input.engineBinary ?? engine.binary,
+      path: engine.path,
+      env: { ...engine.env, ...input.engineEnv },
+      timeouts: { init: '2m', plan: '2m', apply: '2m', ...input.engineTimeouts },
+      lockTimeout: '1s',
+      sandbox: input.sandbox ?? sandboxConfigForTests(),
+      ...input.engineExtra,
+    },
     repos: [
       {
         name: 'infra',
@@ -139,4 +154,23 @@ export async function readInvocations(logFile: string): Promise<Array<{ argv: st
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The host pid of a recorded engine invocation. Inside the sandbox the double records its pid in its own
+ * PID namespace (1); from outside it is the process whose NSpid ends with that pid, running in `cwd`.
+ */
+export async function hostPidOf(invocation: { pid: number; cwd: string; argv: string[] }): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const nspid = /^NSpid:\s+(.*)$/m.exec(await readFile(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+      if (nspid.at(-1) !== invocation.pid || (await readlink(`/proc/${entry}/cwd`)) !== invocation.cwd) continue;
+      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (invocation.argv.every((a) => argv.includes(a))) return Number(entry);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  throw new Error(`no live process for engine invocation ${invocation.argv.join(' ')} (pid ${invocation.pid} in its namespace)`);
 }
