@@ -2,7 +2,13 @@
 // a run deletes every token of that run, so any later tap, on any device, finds nothing. A spent token
 // leaves a tombstone (why it went, for which run) so a replay is refused and audited with its real reason.
 // The pending set caps how many requests are out at once; the held set queues the rest, oldest first.
+// Bindings and tombstones are sealed by the runner (approval-seal.ts); what does not verify is quarantined.
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { isRunId, runIdSchema } from '../apply/run-schema.ts';
+import { TIERS } from '../policy/policy.ts';
+import { parseRedisJson, RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+import type { Sealer } from './approval-seal.ts';
 import type { ApprovalBinding } from './approve.ts';
 
 // A token stays readable this long past its expiry, so a late tap is refused as "expired", not "unknown".
@@ -72,11 +78,68 @@ export interface Tombstone {
   reason: string;
 }
 
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const bindingSchema = z.strictObject({
+  runId: runIdSchema,
+  repo: z.string().max(100),
+  pr: z.number().int().nonnegative().nullable(),
+  sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  workspace: z.string().max(100),
+  planSha256: hex64,
+  tier: z.enum(TIERS),
+  channel: z.string().max(40),
+  approver: z.string().max(100).nullable(),
+  phase: z.enum(['approve', 'confirm']),
+  expiresAt: z.iso.datetime(),
+  tokenHash: hex64,
+  textSha256: hex64,
+});
+const tombstoneSchema = z.strictObject({ runId: runIdSchema, reason: z.string().max(300) });
+const envelope = <T extends z.ZodType>(body: T) => z.strictObject({ v: z.literal(1), runner: z.string().max(64), mac: hex64, body });
+const bindingEnvelope = envelope(bindingSchema);
+const tombstoneEnvelope = envelope(tombstoneSchema);
+
+interface Sealed<B> {
+  v: 1;
+  runner: string;
+  mac: string;
+  body: B;
+}
+
+/** A peeked binding: this runner's, verified; or one sealed by another runner on the same prefix. */
+export type Peeked = { binding: ApprovalBinding; foreign?: undefined } | { foreign: string; binding?: undefined };
+
 export class ApprovalStore {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    private readonly sealer: Sealer,
+    private readonly log?: QuarantineLog,
   ) {}
+
+  #seal(kind: 'binding' | 'tombstone', body: ApprovalBinding | Tombstone): string {
+    return JSON.stringify({ v: 1, runner: this.sealer.runnerId, mac: this.sealer.mac(kind, body), body });
+  }
+
+  /** Parse and verify a sealed value; null (after quarantining it) when it is not this runner's own. */
+  #open<B>(kind: 'binding' | 'tombstone', schema: z.ZodType<Sealed<B>>, raw: string, key: string): { body: B } | { foreign: string } | null {
+    const sealed = parseRedisJson(schema, raw, { kind: `approval ${kind}`, key, log: this.log });
+    if (sealed === null) return null;
+    if (sealed.runner !== this.sealer.runnerId) return { foreign: sealed.runner };
+    if (!this.sealer.verify(kind, sealed.body, sealed.mac)) {
+      reportQuarantine(this.log, new RedisInputError(`approval ${kind}`, key, ['the seal does not verify: this runner did not write it']));
+      return null;
+    }
+    return { body: sealed.body };
+  }
+
+  /** Keep only run ids in a set read back from Redis; anything else is quarantined and removed. */
+  async #runIds(ids: string[], key: string): Promise<string[]> {
+    const bad = ids.filter((id) => !isRunId(id));
+    for (const id of bad) reportQuarantine(this.log, new RedisInputError('approval slot entry', key, [`${JSON.stringify(id.slice(0, 80))} is not a run id`]));
+    if (bad.length > 0) await this.redis.zrem(key, ...bad);
+    return ids.filter((id) => isRunId(id));
+  }
 
   #tokenKey(tokenHash: string): string {
     return `${this.prefix}:approval:${tokenHash}`;
@@ -98,7 +161,7 @@ export class ApprovalStore {
   async put(binding: ApprovalBinding): Promise<void> {
     const ttl = Math.max(1, Date.parse(binding.expiresAt) - Date.now()) + GRACE_MS;
     const key = this.#tokenKey(binding.tokenHash);
-    await this.redis.eval(PUT, 2, key, this.#indexKey(binding.runId), JSON.stringify(binding), String(ttl), key);
+    await this.redis.eval(PUT, 2, key, this.#indexKey(binding.runId), this.#seal('binding', binding), String(ttl), key);
   }
 
   /** Take the binding of a presented token, voiding every other token of its run. Null when unknown or used. */
@@ -111,16 +174,28 @@ export class ApprovalStore {
     return this.#consume('', runId, { runId, reason: 'already used' }, { runId, reason: 'the run was decided on the runner host' });
   }
 
-  /** Look up a binding without consuming it (for routing a reply to its run). */
-  async peek(tokenHash: string): Promise<ApprovalBinding | null> {
-    const raw = await this.redis.get(this.#tokenKey(tokenHash));
-    return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
+  /** Look up a binding without consuming it (for routing a reply to its run). Null when unknown or forged. */
+  async peek(tokenHash: string): Promise<Peeked | null> {
+    const key = this.#tokenKey(tokenHash);
+    const raw = await this.redis.get(key);
+    const opened = raw === null ? null : this.#open('binding', bindingEnvelope, raw, key);
+    if (opened === null || 'foreign' in opened) return opened;
+    return this.#bound(opened.body, tokenHash, key) ? { binding: opened.body } : null;
   }
 
   /** Why a token that is no longer pending went away, if it was one of ours within the last day. */
   async tombstone(tokenHash: string): Promise<Tombstone | null> {
-    const raw = await this.redis.get(`${this.#tokenKey(tokenHash)}:spent`);
-    return raw ? (JSON.parse(raw) as Tombstone) : null;
+    const key = `${this.#tokenKey(tokenHash)}:spent`;
+    const raw = await this.redis.get(key);
+    const opened = raw === null ? null : this.#open('tombstone', tombstoneEnvelope, raw, key);
+    return opened !== null && 'body' in opened ? opened.body : null;
+  }
+
+  /** A sealed binding found under another token's key was moved there: quarantined. */
+  #bound(binding: ApprovalBinding, tokenHash: string, key: string): boolean {
+    if (binding.tokenHash === tokenHash) return true;
+    reportQuarantine(this.log, new RedisInputError('approval binding', key, ['sealed for another token']));
+    return false;
   }
 
   /** Void every pending token of a run (superseded, expired). */
@@ -144,21 +219,29 @@ export class ApprovalStore {
 
   /** Move the oldest waiting runs into free slots; returns the runs promoted. */
   async promoteHeld(cap: number, now = Date.now()): Promise<string[]> {
-    return (await this.redis.eval(PROMOTE, 2, this.#pendingKey, this.#heldKey, String(cap), String(now))) as string[];
+    return this.#runIds((await this.redis.eval(PROMOTE, 2, this.#pendingKey, this.#heldKey, String(cap), String(now))) as string[], this.#pendingKey);
   }
 
   /** Runs holding a slot. */
   async pendingRuns(): Promise<string[]> {
-    return this.redis.zrange(this.#pendingKey, '0', '-1');
+    return this.#runIds(await this.redis.zrange(this.#pendingKey, '0', '-1'), this.#pendingKey);
   }
 
   /** Runs waiting for a slot, oldest first. */
   async heldRuns(): Promise<string[]> {
-    return this.redis.zrange(this.#heldKey, '0', '-1');
+    return this.#runIds(await this.redis.zrange(this.#heldKey, '0', '-1'), this.#heldKey);
   }
 
   async #consume(tokenKey: string, runId: string, presented: Tombstone, others: Tombstone): Promise<ApprovalBinding | null> {
-    const raw = (await this.redis.eval(CONSUME, 2, tokenKey, this.#indexKey(runId), JSON.stringify(presented), JSON.stringify(others), String(TOMBSTONE_MS))) as string | null;
-    return raw ? (JSON.parse(raw) as ApprovalBinding) : null;
+    const raw = (await this.redis.eval(CONSUME, 2, tokenKey, this.#indexKey(runId), this.#seal('tombstone', presented), this.#seal('tombstone', others), String(TOMBSTONE_MS))) as string | null;
+    if (raw === null) return null;
+    const key = tokenKey || this.#indexKey(runId);
+    const opened = this.#open('binding', bindingEnvelope, raw, key);
+    if (opened === null || 'foreign' in opened) return null;
+    if (opened.body.runId !== runId) {
+      reportQuarantine(this.log, new RedisInputError('approval binding', key, ['sealed for another run than its index']));
+      return null;
+    }
+    return opened.body;
   }
 }

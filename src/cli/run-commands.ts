@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
 import type { Run } from '../apply/run.ts';
+import { parseRunId } from '../apply/run-schema.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { renderSummaryText } from '../plan/render.ts';
@@ -76,7 +77,7 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
 }
 
 export async function showRun(cp: ControlPlane, output: Output, runId: string, json: boolean): Promise<number> {
-  const run = await cp.runs.get(runId);
+  const run = await cp.runs.get(parseRunId(runId, 'airlock show RUN'));
   output.out(json ? JSON.stringify(run, null, 2) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
 }
@@ -93,7 +94,7 @@ export async function decideRun(
   decision: 'approve' | 'deny',
   opts: { confirm?: boolean; yes?: boolean; ask?: (question: string) => Promise<string> },
 ): Promise<number> {
-  const run = await cp.runs.get(runId);
+  const run = await cp.runs.get(parseRunId(runId, `airlock ${decision} RUN`));
   let confirmed = opts.confirm === true;
   const ask = opts.ask ?? (output.isTTY && process.stdin.isTTY ? askOnTerminal : undefined);
   if (decision === 'approve' && ask && !opts.yes) {

@@ -2,6 +2,9 @@
 // Plans retry transient failures with backoff; an apply is attempted exactly once and never re-run.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { isRunId, runIdSchema } from '../apply/run-schema.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from './redis-input.ts';
 
 export const QUEUE_NAMES = { plan: 'plan', apply: 'apply', control: 'control' } as const;
 
@@ -99,6 +102,22 @@ export interface WorkerOptions {
   /** A worker holding an apply died: the run must go to needs_attention, never be re-run. */
   applyStalled(runId: string): Promise<void>;
   onError(err: Error, where: string): void;
+  /** Where quarantined jobs are reported. */
+  log?: QuarantineLog;
+}
+
+type JobKind = 'plan' | 'apply' | 'expire';
+
+const payloadSchema = z.strictObject({ runId: runIdSchema });
+
+/** Pure: the run id of a job Airlock could have enqueued (right name, payload and id), or null. */
+export function jobRunId(job: Pick<Job, 'name' | 'id' | 'data'>, kind: JobKind): string | null {
+  const payload = payloadSchema.safeParse(job.data);
+  if (!payload.success || job.name !== kind) return null;
+  const { runId } = payload.data;
+  const id = String(job.id);
+  const idOk = kind === 'expire' ? new RegExp(`^expire-${runId}-\\d{1,15}$`).test(id) : id === `${kind}-${runId}`;
+  return idOk ? runId : null;
 }
 
 /** Start the plan, apply and control workers; resolve once they are ready. */
@@ -107,21 +126,27 @@ export async function startWorkers(options: WorkerOptions) {
   const common = { prefix, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs };
   // BullMQ does not close connections it was handed; we do, after the workers close.
   const connections = [connectRedis(options.redisUrl), connectRedis(options.redisUrl), connectRedis(options.redisUrl)] as const;
-  const runIdOf = (job: Job) => (job.data as { runId: string }).runId;
+  // A job is input like any other Redis value: its payload is checked before any handler sees it.
+  const runIdOf = (job: Job, kind: JobKind) => {
+    const runId = jobRunId(job, kind);
+    if (runId !== null) return runId;
+    reportQuarantine(options.log, new RedisInputError(`${kind} job`, `${prefix}:${job.queueName}:${String(job.id)}`, ['payload or job id is not one Airlock enqueues']));
+    throw new UnrecoverableError(`airlock:redis-record-invalid: ${kind} job ${JSON.stringify(String(job.id).slice(0, 80))} was quarantined`);
+  };
 
-  const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
+  const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job, 'plan'), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
     ...common,
     connection: connections[0],
     concurrency: options.planConcurrency,
   });
-  const apply = new Worker(applyQueueName(options.runnerId), (job) => options.apply(runIdOf(job)), {
+  const apply = new Worker(applyQueueName(options.runnerId), (job) => options.apply(runIdOf(job, 'apply')), {
     ...common,
     connection: connections[1],
     concurrency: 1,
     // A stalled apply goes straight to failed instead of being handed to another worker.
     maxStalledCount: 0,
   });
-  const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job)), {
+  const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job, 'expire')), {
     ...common,
     connection: connections[2],
     concurrency: 4,
@@ -129,6 +154,10 @@ export async function startWorkers(options: WorkerOptions) {
 
   apply.on('stalled', (jobId) => {
     const runId = jobId.replace(/^apply-/, '');
+    if (!isRunId(runId) || jobId !== `apply-${runId}`) {
+      reportQuarantine(options.log, new RedisInputError('stalled apply job', `${prefix}:${applyQueueName(options.runnerId)}:${jobId}`, ['job id is not apply-<run id>']));
+      return;
+    }
     options.applyStalled(runId).catch((err: Error) => options.onError(err, 'apply-stalled'));
   });
   for (const [name, w] of Object.entries({ plan, apply, control })) w.on('error', (err) => options.onError(err, `${name}-worker`));

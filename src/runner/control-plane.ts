@@ -8,6 +8,8 @@ import { WorkspaceLocks } from '../apply/workspace-lock.ts';
 import { ApprovalStore } from '../approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
 import { openApprovalChannel } from '../approve/open-channel.ts';
+import { loadSealer } from '../approve/approval-seal.ts';
+import { readPlanView } from '../approve/plan-view.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -30,8 +32,8 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   const redis = connectRedis(config.redis.url);
   const prefix = config.redis.prefix;
-  const runs = new RunStore(redis, prefix, scrubber);
-  const approvalStore = new ApprovalStore(redis, prefix);
+  const runs = new RunStore(redis, prefix, scrubber, options.log);
+  const approvalStore = new ApprovalStore(redis, prefix, await loadSealer(paths.dataDir, config.runner.id, scrubber), options.log);
   const locks = new WorkspaceLocks(redis, prefix);
   const queues = createQueues({ redisUrl: config.redis.url, prefix, runnerId: config.runner.id, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
   const auditFile = path.join(paths.auditDir, options.writer === 'runner' ? `${config.runner.id}.jsonl` : `${config.runner.id}-cli.jsonl`);
@@ -60,6 +62,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     sendsHeld: options.writer === 'runner',
     enqueueApply: (id) => enqueueApply(id),
     scheduleExpiry: (id, at) => queues.scheduleExpiry(id, at),
+    planView: (id) => readPlanView(paths.job(id).planView, id),
     log: options.log,
     agentFor: (identity) => agentForApprover(config.audit.agents, identity),
   });

@@ -1,5 +1,5 @@
 // The runner service: watcher, plan/apply/control workers and housekeeping, wired from one config.
-import { access, constants as fsConstants, readdir, rm } from 'node:fs/promises';
+import { access, constants as fsConstants, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApplySteps } from '../apply/apply-job.ts';
@@ -8,6 +8,7 @@ import { agentForApprover } from '../audit/attribution.ts';
 import { createWitness } from '../audit/witness.ts';
 import { thisHost } from '../apply/run-store.ts';
 import { isFinal } from '../apply/run.ts';
+import { isRunId } from '../apply/run-schema.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
@@ -18,6 +19,7 @@ import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../pla
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
+import { removeJobDir as removeJobDirAt } from './paths.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
@@ -91,7 +93,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
 
   async function removeJobDir(runId: string): Promise<void> {
-    await rm(paths.job(runId).dir, { recursive: true, force: true });
+    await removeJobDirAt(paths, runId);
   }
 
   /** Delete job dirs of final runs: they hold plan files, which embed variable values. */
@@ -99,6 +101,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     let removed = 0;
     const ids = await readdir(paths.jobsDir).catch(() => [] as string[]);
     for (const id of ids) {
+      // Only the runner makes entries here, each named by a run id; anything else is not ours to delete.
+      if (!isRunId(id)) {
+        log.warn({ entry: id }, 'left alone an entry of the jobs directory that is not a run id');
+        continue;
+      }
       const run = await runs.find(id);
       // needs_attention keeps its directory: the human needs the plan and the engine log.
       if (!run || (isFinal(run.state) && run.state !== 'needs_attention')) {
@@ -161,10 +168,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       if (run) await cp.approvals.announceOutcome(run);
     },
     onError: (err, where) => log.error({ err, where }, 'worker error'),
+    log,
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
-  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), ownsReply: (nonce) => ownsReply(cp, nonce, config.runner.id), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
   const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
   sendHeld();
@@ -199,12 +207,10 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
 
 export type Runner = Awaited<ReturnType<typeof startRunner>>;
 
-/** Whether a reply's nonce belongs to a run this runner planned; unknown nonces are handled (and refused) by all. */
-async function ownsReply(cp: ControlPlane, nonce: string, runnerId: string): Promise<boolean> {
-  const binding = await cp.approvalStore.peek(hashToken(nonce));
-  if (!binding) return true;
-  const run = await cp.runs.find(binding.runId);
-  return run?.plan?.runnerId === undefined || run.plan.runnerId === runnerId;
+/** Whether a reply's nonce was sealed by this runner; unknown (or forged) nonces are handled, and refused, by all. */
+async function ownsReply(cp: ControlPlane, nonce: string): Promise<boolean> {
+  const peeked = await cp.approvalStore.peek(hashToken(nonce));
+  return peeked?.foreign === undefined;
 }
 
 function isAlive(pid: number): boolean {

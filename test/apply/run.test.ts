@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bindingFor, bindingMismatch } from '../../src/approve/approve.ts';
+import { planViewOf } from '../../src/approve/plan-view.ts';
 import { canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
 
 // One row per allowed transition; every pair not listed must be refused.
@@ -64,7 +65,7 @@ test('bindingMismatch: a decision counts only for the exact plan of an awaiting,
   const now = new Date('2026-01-01T00:00:00Z');
   const plan = { sha256: 'x'.repeat(64), summary: {} as never, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
   const awaiting = run('awaiting_approval', { plan });
-  const binding = bindingFor(awaiting, { channel: 'terminal', approver: null, phase: 'approve', expiresAt: new Date('2026-01-01T00:15:00Z'), tokenHash: 'h' });
+  const binding = bindingFor(planViewOf(awaiting, plan), { channel: 'terminal', approver: null, phase: 'approve', expiresAt: new Date('2026-01-01T00:15:00Z'), tokenHash: 'h', textSha256: 't' });
   const rows: Array<[string, Parameters<typeof bindingMismatch>, string | null]> = [
     ['matching', [binding, awaiting, 'r1', now], null],
     ['expired', [{ ...binding, expiresAt: '2025-12-31T23:59:59Z' }, awaiting, 'r1', now], 'expired'],

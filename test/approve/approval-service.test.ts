@@ -11,6 +11,8 @@ import type { Run } from '../../src/apply/run.ts';
 import { ApprovalStore } from '../../src/approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel, type RequestPhase } from '../../src/approve/approval-service.ts';
 import { bindingFor, hashToken } from '../../src/approve/approve.ts';
+import { createSealer } from '../../src/approve/approval-seal.ts';
+import { planViewOf, type PlanView } from '../../src/approve/plan-view.ts';
 import { ApprovalRefusedError } from '../../src/approve/errors.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
@@ -29,7 +31,9 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
   const dir = await tempDir('approval-service');
   const redis = new Redis(REDIS_URL);
   const runs = new RunStore(redis, prefix);
-  const store = new ApprovalStore(redis, prefix);
+  const store = new ApprovalStore(redis, prefix, createSealer(randomBytes(32), 'test'));
+  // The plan job writes a view per planned run; here they are kept in memory.
+  const views = new Map<string, PlanView>();
   const audit = await AuditLog.open(path.join(dir, 'audit', 'test.jsonl'), { scrubber: new Scrubber(), lockWaitMs: 0 });
   const clock = { now: Date.now() };
   const delivered: Delivery[] = [];
@@ -57,6 +61,7 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
     sendsHeld: true,
     enqueueApply: async (id) => void enqueued.push(id),
     scheduleExpiry: async () => undefined,
+    planView: async (id) => views.get(id) ?? null,
     log: pino({ level: 'silent' }),
     now: () => new Date(clock.now),
     agentFor: (id) => opts.agents?.[id] ?? null,
@@ -73,7 +78,9 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
     const counts = { create: 1, update: 0, delete: tier === 'confirm' ? 1 : 0, replace: 0, forget: 0, read: 0, noop: 0 };
     const changes = [...(tier === 'confirm' ? [{ address: 'terraform_data.old', action: 'delete' as const }] : []), { address: 'terraform_data.new', action: 'create' as const }];
     const summary = { formatVersion: '1.2', engineVersion: '1.11.4', counts, changes, listed: changes.length, total: changes.length, errored: false };
-    return (await runs.update(run.id, (r) => ({ ...r, plan: { sha256: randomBytes(32).toString('hex'), summary, tier, reasons: [], engineVersion: '1.11.4', treeId: 'tree' } })))!;
+    const plan = { sha256: randomBytes(32).toString('hex'), summary, tier, reasons: [], engineVersion: '1.11.4', treeId: 'e'.repeat(40) };
+    views.set(run.id, planViewOf(run, plan));
+    return (await runs.update(run.id, (r) => ({ ...r, plan })))!;
   }
 
   const tokenOf = (runId: string, approver: string, phase: RequestPhase = 'approve') =>
@@ -90,7 +97,7 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
 
   const refusals = async (runId: string) => (await readAuditRecords(path.join(dir, 'audit'), { run: runId })).filter((r) => r.type === 'approval.refused').map((r) => r.detail?.['reason']);
 
-  return { service, runs, store, clock, delivered, announced, enqueued, planned, tokenOf, tap, refusal, refusals, dir };
+  return { service, runs, store, clock, delivered, announced, enqueued, planned, tokenOf, tap, refusal, refusals, dir, views };
 }
 
 test('one tap approves; the same nonce again is a replay, the other approver\'s is void', async (t) => {
@@ -182,7 +189,7 @@ test('late taps: expired before the timer ran, void after it; a planning run and
   // A binding can only exist for a durable plan, but even one pointing at a run still planning is refused.
   const planning = await s.planned(6);
   const token = 'x'.repeat(43);
-  await s.store.put(bindingFor(planning, { channel: 'ntfy', approver: 'alice', phase: 'approve', expiresAt: new Date(s.clock.now + 60_000), tokenHash: hashToken(token) }));
+  await s.store.put(bindingFor(planViewOf(planning, planning.plan!), { channel: 'ntfy', approver: 'alice', phase: 'approve', expiresAt: new Date(s.clock.now + 60_000), tokenHash: hashToken(token), textSha256: 'f'.repeat(64) }));
   assert.equal(await s.refusal(s.tap(token, 'alice')), 'run is planning');
   assert.equal(await s.refusal(s.tap('y'.repeat(43), 'alice')), 'unknown nonce');
   assert.deepEqual(s.enqueued, []);
