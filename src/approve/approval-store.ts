@@ -23,27 +23,30 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1
 `;
 
-// KEYS[1] = token key (or '' to take any token of the run), KEYS[2] = run index
-// ARGV[1] = tombstone of the presented token, ARGV[2] = tombstone of the others, ARGV[3] = tombstone ttl ms
+// KEYS[1] = run index, KEYS[2] = token key (absent: take any token of the run)
+// ARGV[1] = tombstone of the presented token, ARGV[2] = tombstone of the others, ARGV[3] = tombstone ttl ms,
+// ARGV[4] = the token-key prefix: an index entry naming any other key is not touched.
 const CONSUME = `
+local tokenKey = KEYS[2]
+local function ours(key) return string.sub(key, 1, #ARGV[4]) == ARGV[4] end
 local binding = false
-if KEYS[1] ~= '' then
-  binding = redis.call('GET', KEYS[1])
+if tokenKey then
+  binding = redis.call('GET', tokenKey)
   if not binding then return false end
 else
-  for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    binding = redis.call('GET', key)
+  for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if ours(key) then binding = redis.call('GET', key) end
     if binding then break end
   end
   if not binding then return false end
 end
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if key ~= KEYS[1] and redis.call('DEL', key) == 1 then redis.call('SET', key .. ':spent', ARGV[2], 'PX', ARGV[3]) end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if key ~= tokenKey and ours(key) and redis.call('DEL', key) == 1 then redis.call('SET', key .. ':spent', ARGV[2], 'PX', ARGV[3]) end
 end
-redis.call('DEL', KEYS[2])
-if KEYS[1] ~= '' then
-  redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[1] .. ':spent', ARGV[1], 'PX', ARGV[3])
+redis.call('DEL', KEYS[1])
+if tokenKey then
+  redis.call('DEL', tokenKey)
+  redis.call('SET', tokenKey .. ':spent', ARGV[1], 'PX', ARGV[3])
 end
 return binding
 `;
@@ -233,7 +236,8 @@ export class ApprovalStore {
   }
 
   async #consume(tokenKey: string, runId: string, presented: Tombstone, others: Tombstone): Promise<ApprovalBinding | null> {
-    const raw = (await this.redis.eval(CONSUME, 2, tokenKey, this.#indexKey(runId), this.#seal('tombstone', presented), this.#seal('tombstone', others), String(TOMBSTONE_MS))) as string | null;
+    const keys = tokenKey ? [this.#indexKey(runId), tokenKey] : [this.#indexKey(runId)];
+    const raw = (await this.redis.eval(CONSUME, keys.length, ...keys, this.#seal('tombstone', presented), this.#seal('tombstone', others), String(TOMBSTONE_MS), this.#tokenKey(''))) as string | null;
     if (raw === null) return null;
     const key = tokenKey || this.#indexKey(runId);
     const opened = this.#open('binding', bindingEnvelope, raw, key);

@@ -1,7 +1,7 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
 import { mkdir, stat } from 'node:fs/promises';
-import { Redis } from 'ioredis';
 import { checkNtfy } from '../approve/ntfy-doctor.ts';
+import { checkRedis } from '../queue/redis-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
@@ -36,31 +36,6 @@ async function checkDataDir({ config }: LoadedConfig): Promise<Check[]> {
     return [{ name: 'data dir', ok: true, detail: `${dir} (mode 700)` }];
   } catch (err) {
     return [{ name: 'data dir', ok: false, detail: `${dir}: ${(err as Error).message}`, fix: 'set `runner.dataDir` to a directory the runner user can create' }];
-  }
-}
-
-async function checkRedis({ config }: LoadedConfig): Promise<Check[]> {
-  const redis = new Redis(config.redis.url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-    const checks: Check[] = [{ name: 'redis', ok: true, detail: `reachable at ${maskUrl(config.redis.url)} (key prefix ${config.redis.prefix})` }];
-    try {
-      const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
-      checks.push(
-        policy === 'noeviction'
-          ? { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' }
-          : { name: 'redis maxmemory-policy', ok: false, detail: `${policy}: Redis may evict queue and approval keys under memory pressure`, fix: 'set `maxmemory-policy noeviction` in redis.conf (BullMQ requires it)' },
-      );
-    } catch {
-      checks.push({ name: 'redis maxmemory-policy', ok: true, warn: true, detail: 'CONFIG GET is not allowed; cannot check', fix: 'make sure `maxmemory-policy` is `noeviction`' });
-    }
-    return checks;
-  } catch (err) {
-    return [{ name: 'redis', ok: false, detail: `cannot reach ${maskUrl(config.redis.url)}: ${(err as Error).message}`, fix: 'start Redis or fix `redis.url` in the runner config' }];
-  } finally {
-    redis.disconnect();
   }
 }
 

@@ -1,7 +1,7 @@
 // Queues: BullMQ plan, apply and control queues on ioredis. The only module that imports bullmq.
 // Plans retry transient failures with backoff; an apply is attempted exactly once and never re-run.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from './redis-connection.ts';
 import { z } from 'zod';
 import { isRunId, runIdSchema } from '../apply/run-schema.ts';
 import { RedisInputError, reportQuarantine, type QuarantineLog } from './redis-input.ts';
@@ -16,7 +16,7 @@ export function applyQueueName(runnerId: string): string {
 }
 
 export interface QueueOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   /** This process's runner id: the default apply queue it reports on. */
   runnerId: string;
   /** Key prefix of the runner; BullMQ keys live under `<prefix>:bull`. */
@@ -25,13 +25,10 @@ export interface QueueOptions {
   planBackoffMs: number;
 }
 
-/** A new ioredis connection in the shape BullMQ needs (no per-request retry limit). */
-export function connectRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-}
+export { connectRedis };
 
 export function createQueues(options: QueueOptions) {
-  const connection = connectRedis(options.redisUrl);
+  const connection = connectRedis(options.redis);
   const prefix = `${options.prefix}:bull`;
   const plan = new Queue(QUEUE_NAMES.plan, { connection, prefix });
   // One apply queue per runner: the plan file lives in the planning runner's data dir, so only that
@@ -90,7 +87,7 @@ export interface AttemptInfo {
 }
 
 export interface WorkerOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   runnerId: string;
   prefix: string;
   planConcurrency: number;
@@ -125,7 +122,7 @@ export async function startWorkers(options: WorkerOptions) {
   const prefix = `${options.prefix}:bull`;
   const common = { prefix, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs };
   // BullMQ does not close connections it was handed; we do, after the workers close.
-  const connections = [connectRedis(options.redisUrl), connectRedis(options.redisUrl), connectRedis(options.redisUrl)] as const;
+  const connections = [connectRedis(options.redis), connectRedis(options.redis), connectRedis(options.redis)] as const;
   // A job is input like any other Redis value: its payload is checked before any handler sees it.
   const runIdOf = (job: Job, kind: JobKind) => {
     const runId = jobRunId(job, kind);

@@ -14,7 +14,8 @@ import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
-import { connectRedis, createQueues } from '../queue/queues.ts';
+import { createQueues } from '../queue/queues.ts';
+import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
 import { runnerPaths } from './paths.ts';
 
 export interface ControlPlaneOptions {
@@ -30,12 +31,13 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   // First, so a bad token file stops the runner before anything is opened.
   const channel = options.channel ?? (await openApprovalChannel(loaded, options));
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
-  const redis = connectRedis(config.redis.url);
+  const redisTarget = await redisTargetFor(loaded, scrubber);
+  const redis = connectRedis(redisTarget);
   const prefix = config.redis.prefix;
   const runs = new RunStore(redis, prefix, scrubber, options.log);
   const approvalStore = new ApprovalStore(redis, prefix, await loadSealer(paths.dataDir, config.runner.id, scrubber), options.log);
   const locks = new WorkspaceLocks(redis, prefix);
-  const queues = createQueues({ redisUrl: config.redis.url, prefix, runnerId: config.runner.id, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
+  const queues = createQueues({ redis: redisTarget, prefix, runnerId: config.runner.id, planAttempts: config.plans.attempts, planBackoffMs: config.plans.backoff });
   const auditFile = path.join(paths.auditDir, options.writer === 'runner' ? `${config.runner.id}.jsonl` : `${config.runner.id}-cli.jsonl`);
   let audit: AuditLog;
   try {
@@ -71,6 +73,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     config,
     paths,
     redis,
+    redisTarget,
     runs,
     approvalStore,
     locks,

@@ -141,7 +141,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   await sweepJobDirs();
   const workers = await startWorkers({
     runnerId: config.runner.id,
-    redisUrl: config.redis.url,
+    redis: cp.redisTarget,
     prefix: config.redis.prefix,
     planConcurrency: config.plans.concurrency,
     lockDurationMs: config.queue.lockDuration,
