@@ -13,7 +13,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
 import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
-import { AirlockError } from '../errors.ts';
+import { AirlockError, hasCode } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { backendFor, createPlanSteps, PlanEndedError, workspaceOf } from '../plan/plan-job.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
@@ -150,7 +150,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       try {
         await planSteps.plan(runId, attempt);
       } catch (err) {
-        throw err instanceof PlanEndedError ? doNotRetry(err) : err;
+        // A run that is not there (or whose record was quarantined) will not appear by trying again.
+        throw err instanceof PlanEndedError || hasCode(err, 'airlock:run-not-found') ? doNotRetry(err as Error) : err;
       } finally {
         // A plan that ended the run (no changes, failed, refused, superseded) leaves nothing to apply:
         // its plan file embeds variable values, so it goes now rather than at the next sweep.
