@@ -108,11 +108,17 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     deps.log.warn({ runId: run?.id ?? input.runId, reason, channel: input.channel, approver: input.approver }, 'decision refused');
   }
 
+  /** The run as the approvers were shown it: what the plan view says wins over the Redis record. */
+  async function shown(run: Run): Promise<Run> {
+    const view = await viewOrNull(run.id);
+    return view ? runAsViewed(run, view) : run;
+  }
+
   async function tell(run: Run, outcome: string): Promise<void> {
     // Nobody was asked about a run whose request never went out, so nobody is told about it either.
     if (!run.approval || run.approval.held) return;
     try {
-      await deps.channel.announce?.(run, outcome);
+      await deps.channel.announce?.(await shown(run), outcome);
     } catch (err) {
       deps.log.warn({ err, runId: run.id, outcome }, 'could not announce the outcome');
     }
@@ -278,6 +284,12 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** Send out requests that waited for a slot (the runner calls this on start and now and then). */
     sendHeld,
+
+    /** A run as its approvers were shown it (for notes sent to phones), or null when there is none. */
+    async shownRun(runId: string): Promise<Run | null> {
+      const run = await deps.runs.find(runId);
+      return run ? shown(run) : null;
+    },
   };
 }
 

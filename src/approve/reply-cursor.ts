@@ -9,7 +9,10 @@ const DONE_TTL_S = 48 * 3600; // longer than ntfy's default 12 h cache: a replay
 const CLAIM_TTL_MS = 30_000; // a claim whose holder died frees itself; the stream re-reads the message
 
 /** An ntfy message id as the listener accepts them (reply-listener.ts). */
-const messageIdSchema = z.string().regex(/^[-_A-Za-z0-9]{1,64}$/, 'must be an ntfy message id');
+const messageIdSchema = z
+  .string()
+  .regex(/^[-_A-Za-z0-9]{1,64}$/, 'must be an ntfy message id')
+  .refine((v) => !['all', 'latest', 'none'].includes(v) && !/^\d+[smhd]?$/.test(v), 'must be a message id, not another `since=` value');
 
 export class ReplyCursor {
   constructor(

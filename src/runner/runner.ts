@@ -85,9 +85,10 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       return backend.type === 'local' ? String(backend.config['path']) : null;
     },
     onFinal: async (run) => {
+      // Told first, while the plan view (what the approvers saw) is still in the job directory.
+      await cp.approvals.announceOutcome(run);
       await removeJobDir(run.id);
       witness.afterApply(run.id);
-      await cp.approvals.announceOutcome(run);
     },
     approvalOnRecord: (run) => approvalLookup.find(run),
   });
@@ -173,7 +174,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
-  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
   const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
   sendHeld();
