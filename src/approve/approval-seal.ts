@@ -5,9 +5,47 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+import { runIdSchema } from '../apply/run-schema.ts';
 import { canonicalJson } from '../audit/audit.ts';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
+import { TIERS } from '../policy/policy.ts';
+import { parseRedisJson, RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+
+/** Why a token can no longer be used. */
+export interface Tombstone {
+  runId: string;
+  reason: string;
+}
+
+/** What is stored: the runner that sealed, the HMAC, and the record. */
+export interface Sealed<B> {
+  v: 1;
+  runner: string;
+  mac: string;
+  body: B;
+}
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const bindingSchema = z.strictObject({
+  runId: runIdSchema,
+  repo: z.string().max(100),
+  pr: z.number().int().nonnegative().nullable(),
+  sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  workspace: z.string().max(100),
+  planSha256: hex64,
+  tier: z.enum(TIERS),
+  channel: z.string().max(40),
+  approver: z.string().max(100).nullable(),
+  phase: z.enum(['approve', 'confirm']),
+  expiresAt: z.iso.datetime(),
+  tokenHash: hex64,
+  textSha256: hex64,
+});
+const envelope = <T extends z.ZodType>(body: T) => z.strictObject({ v: z.literal(1), runner: z.string().max(64), mac: hex64, body });
+export const bindingEnvelope = envelope(bindingSchema);
+export const tombstoneEnvelope = envelope(z.strictObject({ runId: runIdSchema, reason: z.string().max(300) }));
 
 export interface Sealer {
   /** The runner whose key seals: records of other runners sharing the prefix are theirs to verify. */
@@ -50,4 +88,21 @@ export async function loadSealer(dataDir: string, runnerId: string, scrubber: Sc
   }
   scrubber.add(hex);
   return createSealer(Buffer.from(hex, 'hex'), runnerId);
+}
+
+/** The stored form of a record: sealed by this runner. */
+export function sealRecord(sealer: Sealer, kind: string, body: unknown): string {
+  return JSON.stringify({ v: 1, runner: sealer.runnerId, mac: sealer.mac(kind, body), body });
+}
+
+/** Parse and verify a stored record: its body, the name of the other runner that sealed it, or null (quarantined). */
+export function openSealed<B>(sealer: Sealer, kind: string, schema: z.ZodType<Sealed<B>>, raw: string, where: { key: string; log?: QuarantineLog }): { body: B } | { foreign: string } | null {
+  const sealed = parseRedisJson(schema, raw, { kind: `approval ${kind}`, key: where.key, log: where.log });
+  if (sealed === null) return null;
+  if (sealed.runner !== sealer.runnerId) return { foreign: sealed.runner };
+  if (!sealer.verify(kind, sealed.body, sealed.mac)) {
+    reportQuarantine(where.log, new RedisInputError(`approval ${kind}`, where.key, ['the seal does not verify: this runner did not write it']));
+    return null;
+  }
+  return { body: sealed.body };
 }

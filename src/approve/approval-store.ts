@@ -4,12 +4,13 @@
 // The pending set caps how many requests are out at once; the held set queues the rest, oldest first.
 // Bindings and tombstones are sealed by the runner (approval-seal.ts); what does not verify is quarantined.
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
-import { isRunId, runIdSchema } from '../apply/run-schema.ts';
-import { TIERS } from '../policy/policy.ts';
-import { parseRedisJson, RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
-import type { Sealer } from './approval-seal.ts';
+import type { z } from 'zod';
+import { isRunId } from '../apply/run-schema.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+import { bindingEnvelope, openSealed, sealRecord, tombstoneEnvelope, type Sealed, type Sealer, type Tombstone } from './approval-seal.ts';
 import type { ApprovalBinding } from './approve.ts';
+
+export type { Tombstone };
 
 // A token stays readable this long past its expiry, so a late tap is refused as "expired", not "unknown".
 const GRACE_MS = 3600_000;
@@ -75,40 +76,6 @@ end
 return promoted
 `;
 
-/** Why a token can no longer be used. */
-export interface Tombstone {
-  runId: string;
-  reason: string;
-}
-
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
-const bindingSchema = z.strictObject({
-  runId: runIdSchema,
-  repo: z.string().max(100),
-  pr: z.number().int().nonnegative().nullable(),
-  sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
-  workspace: z.string().max(100),
-  planSha256: hex64,
-  tier: z.enum(TIERS),
-  channel: z.string().max(40),
-  approver: z.string().max(100).nullable(),
-  phase: z.enum(['approve', 'confirm']),
-  expiresAt: z.iso.datetime(),
-  tokenHash: hex64,
-  textSha256: hex64,
-});
-const tombstoneSchema = z.strictObject({ runId: runIdSchema, reason: z.string().max(300) });
-const envelope = <T extends z.ZodType>(body: T) => z.strictObject({ v: z.literal(1), runner: z.string().max(64), mac: hex64, body });
-const bindingEnvelope = envelope(bindingSchema);
-const tombstoneEnvelope = envelope(tombstoneSchema);
-
-interface Sealed<B> {
-  v: 1;
-  runner: string;
-  mac: string;
-  body: B;
-}
-
 /** A peeked binding: this runner's, verified; or one sealed by another runner on the same prefix. */
 export type Peeked = { binding: ApprovalBinding; foreign?: undefined } | { foreign: string; binding?: undefined };
 
@@ -121,19 +88,11 @@ export class ApprovalStore {
   ) {}
 
   #seal(kind: 'binding' | 'tombstone', body: ApprovalBinding | Tombstone): string {
-    return JSON.stringify({ v: 1, runner: this.sealer.runnerId, mac: this.sealer.mac(kind, body), body });
+    return sealRecord(this.sealer, kind, body);
   }
 
-  /** Parse and verify a sealed value; null (after quarantining it) when it is not this runner's own. */
-  #open<B>(kind: 'binding' | 'tombstone', schema: z.ZodType<Sealed<B>>, raw: string, key: string): { body: B } | { foreign: string } | null {
-    const sealed = parseRedisJson(schema, raw, { kind: `approval ${kind}`, key, log: this.log });
-    if (sealed === null) return null;
-    if (sealed.runner !== this.sealer.runnerId) return { foreign: sealed.runner };
-    if (!this.sealer.verify(kind, sealed.body, sealed.mac)) {
-      reportQuarantine(this.log, new RedisInputError(`approval ${kind}`, key, ['the seal does not verify: this runner did not write it']));
-      return null;
-    }
-    return { body: sealed.body };
+  #open<B>(kind: 'binding' | 'tombstone', schema: z.ZodType<Sealed<B>>, raw: string, key: string) {
+    return openSealed(this.sealer, kind, schema, raw, { key, log: this.log });
   }
 
   /** Keep only run ids in a set read back from Redis; anything else is quarantined and removed. */

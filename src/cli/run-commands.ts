@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
 import type { Run } from '../apply/run.ts';
 import { parseRunId } from '../apply/run-schema.ts';
+import { RunNotFoundError } from '../apply/run-store.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { renderSummaryText } from '../plan/render.ts';
@@ -76,8 +77,15 @@ export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean
   return lines.join('\n');
 }
 
+/** A run as the approvers were shown it: the plan view on this host wins over the Redis copy. */
+async function shownRun(cp: ControlPlane, runId: string): Promise<Run> {
+  const run = await cp.approvals.shownRun(runId);
+  if (!run) throw new RunNotFoundError(runId);
+  return run;
+}
+
 export async function showRun(cp: ControlPlane, output: Output, runId: string, json: boolean): Promise<number> {
-  const run = await cp.runs.get(parseRunId(runId, 'airlock show RUN'));
+  const run = await shownRun(cp, parseRunId(runId, 'airlock show RUN'));
   output.out(json ? JSON.stringify(run, null, 2) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
 }
@@ -94,7 +102,7 @@ export async function decideRun(
   decision: 'approve' | 'deny',
   opts: { confirm?: boolean; yes?: boolean; ask?: (question: string) => Promise<string> },
 ): Promise<number> {
-  const run = await cp.runs.get(parseRunId(runId, `airlock ${decision} RUN`));
+  const run = await shownRun(cp, parseRunId(runId, `airlock ${decision} RUN`));
   let confirmed = opts.confirm === true;
   const ask = opts.ask ?? (output.isTTY && process.stdin.isTTY ? askOnTerminal : undefined);
   if (decision === 'approve' && ask && !opts.yes) {
