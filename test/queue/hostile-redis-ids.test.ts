@@ -12,35 +12,20 @@ import { verifyChains } from '../../src/audit/verify-files.ts';
 import { main } from '../../src/cli/main.ts';
 import { applyQueueName } from '../../src/queue/queues.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
-import { makeRemote, pushCommit } from '../git-fixtures.ts';
-import { RedisAttacker } from '../support/redis-attacker.ts';
-import { stopRunner } from '../support/spawn-runner.ts';
-import { deletePrefix, removeDir, tempDir, testPrefix, waitFor, writeConfig } from '../support/harness.ts';
-import { runnerProcess, snapshot } from './hostile-fixture.ts';
+import { pushCommit } from '../git-fixtures.ts';
+import { waitFor } from '../support/harness.ts';
+import { hostileSetup, snapshot } from './hostile-fixture.ts';
 
 const silent = { out: () => undefined, err: () => undefined, isTTY: false };
 
 test('hostile ids, records and jobs from Redis never leave the job directory; the runner keeps serving', async (t) => {
-  const root = await tempDir('hostile-ids');
-  const remote = await makeRemote();
-  const prefix = testPrefix();
-  const dataDir = path.join(root, 'data');
   const workspaces = [{ name: 'default', dir: 'default' }, { name: 'other', dir: 'other' }];
-  const loaded = await writeConfig({ runnerId: 'victim', remoteUrl: remote.url, dataDir, prefix, workspaces });
-  const attacker = new RedisAttacker(prefix);
-  let runner: Awaited<ReturnType<typeof runnerProcess>> | undefined;
-  t.after(async () => {
-    await stopRunner(runner?.child);
-    await attacker.close();
-    await deletePrefix(prefix);
-    await remote.cleanup();
-    await removeDir(root);
-  });
+  const { root, remote, prefix, dataDir, loaded, attacker, start } = await hostileSetup(t, 'hostile-ids', { workspaces });
   // What a `..` job directory would reach: the data dir's local state and audit chain, and the parent.
   await mkdir(path.join(dataDir, 'state', 'infra', 'default'), { recursive: true, mode: 0o700 });
   await writeFile(path.join(dataDir, 'state', 'infra', 'default', 'sentinel'), 'beside the local state');
   await writeFile(path.join(root, 'sentinel'), 'outside the data dir');
-  runner = await runnerProcess(loaded.file);
+  const runner = await start();
 
   const files = { 'default/main.tf': TF_TWO, 'other/main.tf': TF_TWO.replace('one', 'other') };
   const sha = await pushCommit(remote, files, { refs: ['refs/pull/1/head'] });

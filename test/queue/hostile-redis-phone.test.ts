@@ -16,29 +16,14 @@ import { renderReply } from '../../src/approve/reply.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { button, ntfyUnderTest } from '../approve/ntfy-fixture.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
-import { makeRemote, pushCommit } from '../git-fixtures.ts';
-import { RedisAttacker } from '../support/redis-attacker.ts';
-import { stopRunner } from '../support/spawn-runner.ts';
-import { deletePrefix, removeDir, tempDir, testPrefix, waitFor, writeConfig } from '../support/harness.ts';
-import { runnerProcess } from './hostile-fixture.ts';
+import { pushCommit } from '../git-fixtures.ts';
+import { waitFor } from '../support/harness.ts';
+import { hostileSetup } from './hostile-fixture.ts';
 
 test('the phone shows only the runner\'s plan; forged, moved and replayed approvals change nothing', async (t) => {
-  const root = await tempDir('hostile-phone');
-  const remote = await makeRemote();
-  const prefix = testPrefix();
   const ntfy = await ntfyUnderTest(t);
-  const dataDir = path.join(root, 'data');
-  const loaded = await writeConfig({ runnerId: 'victim', remoteUrl: remote.url, dataDir, prefix, extra: { approval: ntfy.approvalSection({ maxPending: 1 }) } });
-  const attacker = new RedisAttacker(prefix);
-  let runner: Awaited<ReturnType<typeof runnerProcess>> | undefined;
-  t.after(async () => {
-    await stopRunner(runner?.child);
-    await attacker.close();
-    await deletePrefix(prefix);
-    await remote.cleanup();
-    await removeDir(root);
-  });
-  runner = await runnerProcess(loaded.file);
+  const { remote, dataDir, attacker, start, stop } = await hostileSetup(t, 'hostile-phone', { extra: { approval: ntfy.approvalSection({ maxPending: 1 }) } });
+  let runner = await start();
   const audit = () => readAuditRecords(path.join(dataDir, 'audit'));
   const state = async (id: string) => attacker.redis.hget(attacker.key('run', id), 'state');
   const requestOn = (id: string) =>
@@ -117,11 +102,11 @@ test('the phone shows only the runner\'s plan; forged, moved and replayed approv
   const replies = (await createNtfyClient(ntfy.url).poll(ntfy.topics.alice.reply, ntfy.tokens.subscribe, 'all')).filter((e) => e.event === 'message');
   const grantedBefore = (await audit()).filter((r) => r.type === 'approval.granted' || r.type === 'approval.denied').length;
   const requestsBefore = (await ntfy.notifications('alice')).filter((m) => (m.actions?.length ?? 0) > 0).length;
-  await stopRunner(runner.child);
+  await stop();
   await attacker.rewindCursor(ntfy.topics.alice.reply, String(replies[0]!.id));
   await attacker.rewindCursor(ntfy.topics.bob.reply, 'all');
   const refusedBefore = (await audit()).filter((r) => r.type === 'approval.refused').length;
-  runner = await runnerProcess(loaded.file);
+  runner = await start();
   await waitFor('every replayed reply refused', async () => (await audit()).filter((r) => r.type === 'approval.refused').length >= refusedBefore + replies.length - 1);
   assert.equal((await audit()).filter((r) => r.type === 'approval.granted' || r.type === 'approval.denied').length, grantedBefore, 'no replay decided anything');
   assert.equal((await ntfy.notifications('alice')).filter((m) => (m.actions?.length ?? 0) > 0).length, requestsBefore, 'no new request went out');
