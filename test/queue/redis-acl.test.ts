@@ -14,6 +14,7 @@ import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { REDIS_URL, removeDir, tempDir, testPrefix, waitForState, writeConfig } from '../support/harness.ts';
 import { makeRemote } from '../git-fixtures.ts';
+import { engineForTests } from '../support/engine-under-test.ts';
 
 const REDIS_CONF = fileURLToPath(new URL('../../deploy/redis.conf', import.meta.url));
 
@@ -88,7 +89,12 @@ test('the runner works as the scoped ACL user of deploy/redis.conf; keys outside
   // The password is in no output: logs, doctor, audit chain, run records.
   const audit = await Promise.all((await readdir(loop.runner.cp.paths.auditDir)).map((f) => readFile(path.join(loop.runner.cp.paths.auditDir, f), 'utf8').catch(() => '')));
   const records = JSON.stringify(await loop.runner.cp.runs.list());
-  for (const [where, text] of Object.entries({ log: loop.log.raw, doctor: report, audit: audit.join(''), runs: records })) {
+  // The engine's environment (dumped by the double for each command) never carries it either.
+  const dumps = await readdir(loop.envDumpDir).catch(() => [] as string[]);
+  const engineEnv = (await Promise.all(dumps.map((f) => readFile(path.join(loop.envDumpDir, f), 'utf8')))).join('');
+  if (engineForTests().isDouble) assert.ok(dumps.length > 0, 'the double dumped the engine environment');
+  assert.ok(!JSON.stringify(process.env).includes(user.password), 'the runner never puts it in its environment');
+  for (const [where, text] of Object.entries({ log: loop.log.raw, doctor: report, audit: audit.join(''), runs: records, 'engine environment': engineEnv })) {
     assert.ok(!text.includes(user.password), `the Redis password appears in the ${where}`);
   }
 });
