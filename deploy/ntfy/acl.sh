@@ -2,6 +2,10 @@
 # Users, grants and tokens for one runner and one approver (alice); repeat the alice block per approver.
 # Run on the ntfy host. Topic names are capabilities: make them long and random, and use the same names
 # in the runner config (approval.ntfy.approvers[].notifyTopic / replyTopic).
+# How ntfy reads these rows (user/manager.go, Authorize): a user's own rows come before any row for
+# everyone ('*'), then the longest pattern wins; patterns ignore letter case. So grant exact topic names
+# as below, never a pattern that also covers another approver's topics, and never grant '*' anything on
+# them (auth-default-access: deny-all in server.yml covers everyone else).
 set -eu
 NOTIFY=airlock-alice-notify-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
 REPLY=airlock-alice-reply-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)

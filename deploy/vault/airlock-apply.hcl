@@ -1,5 +1,6 @@
 # airlock-apply: the identity `terraform apply` runs with, only after a human approved the exact plan.
-# Its token lives for one apply and is revoked right after, together with its leases.
+# Its token lives for one apply and is revoked right after, together with its leases. Never attach it
+# to the plan role: the plan policy's wildcard denies would not outrank these more specific grants.
 
 path "kv/data/airlock/+/apply" {
   capabilities = ["read"]

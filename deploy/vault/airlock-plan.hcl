@@ -10,9 +10,25 @@ path "kv/data/airlock/+/plan" {
   capabilities = ["read"]
 }
 
-# Defence in depth: even if another policy is attached by mistake, the apply secrets stay out of reach.
-# (`airlock doctor` also proves this with a real read that must answer 403.)
+# What keeps the apply secrets from this identity is that its role carries this policy only (and
+# `default`); `airlock doctor` proves it with a real read of every apply path that must answer 403.
+#
+# The denies below are NOT a veto. Vault/OpenBao merge rules only for the identical path string (there a
+# deny wins); otherwise exactly one rule decides a request: an exact path first, else the wildcard rule
+# whose first `+` or `*` comes latest (then: not a `*` prefix, fewer `+`, longer). Grants of different
+# rules are never added up and a deny elsewhere is never consulted (OpenBao internal/vault/policy/acl.go,
+# NewACL, AllowOperation and CheckAllowedFromNonExactPaths). So, if another policy is attached by mistake:
+#   - a broader grant (kv/*, kv/data/*, kv/data/airlock/*) loses to `kv/data/airlock/+/apply` below;
+#   - an exact path (kv/data/airlock/prod/apply) or a later wildcard (kv/data/airlock/prod/*) WINS over it.
+# The exact per-workspace denies from airlock-plan-workspace.hcl (setup-approle.sh WORKSPACES="…" adds
+# one per workspace) close that gap for the workspaces you list: an exact deny merges with an exact grant
+# on the same path (the deny wins) and outranks every wildcard grant.
 path "kv/data/airlock/+/apply" {
+  capabilities = ["deny"]
+}
+
+# The same holds here: the exact path outranks any wildcard grant and merges with an exact one.
+path "database/creds/airlock-apply" {
   capabilities = ["deny"]
 }
 path "database/creds/airlock-*" {

@@ -3,7 +3,11 @@
 # request's code runs) and airlock-apply (used only for an approved apply). Run it with a Vault admin
 # token, from this directory, on any host with the `vault` or `bao` CLI:
 #
-#   VAULT_ADDR=https://vault.lab.internal:8200 VAULT_TOKEN=… RUNNER_CIDR=10.0.5.20/32 ./setup-approle.sh
+#   VAULT_ADDR=https://vault.lab.internal:8200 VAULT_TOKEN=… RUNNER_CIDR=10.0.5.20/32 \
+#     WORKSPACES="proxmox dns" ./setup-approle.sh
+#
+# WORKSPACES lists the names under kv/data/airlock/: each gets an exact deny on its apply path in the
+# plan policy (airlock-plan-workspace.hcl), the one kind of deny no other policy can override.
 #
 # Token TTLs must cover the engine timeouts of the runner config (`airlock doctor` checks):
 #   plan:  engine.timeouts.init + plan + show   (defaults 10m + 30m + 5m = 45m)
@@ -28,7 +32,16 @@ fi
 
 "$VAULT" auth list -format=json | grep -q "\"$MOUNT/\"" || "$VAULT" auth enable -path="$MOUNT" approle
 
-"$VAULT" policy write airlock-plan "$HERE/airlock-plan.hcl"
+PLAN_POLICY=$(mktemp)
+trap 'rm -f "$PLAN_POLICY"' EXIT
+cat "$HERE/airlock-plan.hcl" > "$PLAN_POLICY"
+for ws in ${WORKSPACES:-}; do
+  case "$ws" in *[!A-Za-z0-9_.-]*) echo "WORKSPACES: \"$ws\" is not a plain path segment" >&2; exit 1 ;; esac
+  sed "s/WORKSPACE/$ws/g" "$HERE/airlock-plan-workspace.hcl" >> "$PLAN_POLICY"
+done
+[ -n "${WORKSPACES:-}" ] || echo "note: WORKSPACES is empty; the plan policy's apply denies are wildcards, which a more specific grant in another policy overrides" >&2
+
+"$VAULT" policy write airlock-plan "$PLAN_POLICY"
 "$VAULT" policy write airlock-apply "$HERE/airlock-apply.hcl"
 
 for phase in plan apply; do

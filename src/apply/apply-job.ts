@@ -63,7 +63,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
 
   async function outputTail(run: Run): Promise<string> {
     const text = await readFile(deps.paths.job(run.id).applyLog, 'utf8').catch(() => '');
-    return deps.scrubber.scrubString(text.slice(-TAIL_BYTES));
+    return deps.scrubber.tail(text, TAIL_BYTES); // scrubbed, then cut
   }
 
   async function localLockId(run: Run): Promise<string | undefined> {

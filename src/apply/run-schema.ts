@@ -3,6 +3,7 @@
 // Unknown keys are kept (other parts of the runner may add fields); known ones must have their shape.
 import { z } from 'zod';
 import { AirlockError } from '../errors.ts';
+import { LISTING_ORDER, type ChangeAction } from '../plan/summary.ts';
 import { TIERS } from '../policy/policy.ts';
 import { RUN_STATES } from './run.ts';
 
@@ -38,11 +39,27 @@ const count = z.number().int().nonnegative();
 const tier = z.enum(TIERS);
 const actor = z.looseObject({ kind: z.enum(['agent', 'human', 'runner']), id: text(300) });
 
+// Counts added to the summary later (import, move, output, imported, moved) may be missing from older records.
 export const planSummarySchema = z.looseObject({
   formatVersion: text(40),
   engineVersion: text(80),
-  counts: z.looseObject({ create: count, update: count, delete: count, replace: count, forget: count, read: count, noop: count }),
-  changes: z.array(z.looseObject({ address: text(4096), action: z.enum(['create', 'update', 'delete', 'replace', 'forget']) })).max(100_000),
+  counts: z.looseObject({
+    create: count,
+    update: count,
+    delete: count,
+    replace: count,
+    forget: count,
+    read: count,
+    noop: count,
+    import: count.optional(),
+    move: count.optional(),
+    output: count.optional(),
+    imported: count.optional(),
+    moved: count.optional(),
+  }),
+  changes: z
+    .array(z.looseObject({ address: text(4096), action: z.enum(LISTING_ORDER as [ChangeAction, ...ChangeAction[]]), movedFrom: text(4096).optional(), imported: z.boolean().optional() }))
+    .max(100_000),
   listed: count,
   total: count,
   errored: z.boolean(),

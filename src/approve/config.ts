@@ -3,8 +3,13 @@
 import { z } from 'zod';
 import { duration } from '../config/zod-units.ts';
 
-// ntfy's own topic rule; a topic name is a capability, so it should also be long and random.
-const topic = z.string().regex(/^[-_A-Za-z0-9]{1,64}$/, 'must be an ntfy topic name: 1-64 letters, digits, "-" or "_"');
+// ntfy's own topic rule, less the names it reserves (server/config.go, DefaultDisallowedTopics); a topic
+// name is a capability, so it should also be long and random.
+const RESERVED_TOPICS = ['docs', 'static', 'file', 'app', 'metrics', 'account', 'settings', 'signup', 'login', 'v1'];
+const topic = z
+  .string()
+  .regex(/^[-_A-Za-z0-9]{1,64}$/, 'must be an ntfy topic name: 1-64 letters, digits, "-" or "_"')
+  .refine((t) => !RESERVED_TOPICS.includes(t), 'must not be a name ntfy reserves for itself (docs, static, file, app, metrics, account, settings, signup, login, v1); pick a long random topic name');
 
 const tokenFile = z.string().min(1, 'must be the path of a file holding the token (never the token itself)');
 
@@ -28,6 +33,14 @@ export const ntfySchema = z
     approvers: z.array(approverSchema).min(1, 'must list at least one approver'),
     // How long the reply stream may stay silent before it is treated as dead (ntfy sends keepalives every 45 s).
     keepaliveTimeout: duration('2m').prefault('2m'),
+    // The runner's own pace: ntfy limits requests per address (a burst of 60, then one every 5 s); false
+    // when the server exempts the runner host (visitor-request-limit-exempt-hosts).
+    requestBudget: z
+      .union([z.literal(false), z.object({ burst: z.number().int().min(1).max(10_000), every: duration('6s') }).strict()])
+      .default({ burst: 40, every: 6_000 }),
+    // Start even though anyone may read a notify topic or write a reply topic on this server. Unsafe:
+    // anyone could then read a nonce and approve. Logged as an error at every start.
+    unsafeAllowAnonymousAccess: z.boolean().default(false),
   })
   .strict()
   .superRefine((ntfy, ctx) => {
@@ -36,10 +49,12 @@ export const ntfySchema = z
     ntfy.approvers.forEach((a, i) => {
       if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['approvers', i, 'name'], message: 'must be unique' });
       names.add(a.name);
+      // ntfy matches ACL patterns ignoring case (SQLite LIKE): a grant on one topic also covers any
+      // spelling of it, so two topics that differ only in case cannot be told apart by the ACL.
       for (const key of ['notifyTopic', 'replyTopic'] as const) {
-        const seen = topics.get(a[key]);
-        if (seen) ctx.addIssue({ code: 'custom', path: ['approvers', i, key], message: `must not be used twice (also ${seen}): every approver needs their own notify and reply topics` });
-        topics.set(a[key], `${a.name}'s ${key}`);
+        const seen = topics.get(a[key].toLowerCase());
+        if (seen) ctx.addIssue({ code: 'custom', path: ['approvers', i, key], message: `must not be used twice (also ${seen}): every approver needs their own notify and reply topics, and ntfy's ACL ignores letter case` });
+        topics.set(a[key].toLowerCase(), `${a.name}'s ${key}`);
       }
     });
   });

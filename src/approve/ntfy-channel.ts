@@ -7,9 +7,10 @@ import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import type { ApprovalChannel, RequestPhase } from './approval-service.ts';
 import type { ApproverConfig, NtfyConfig } from './config.ts';
-import { NtfyError } from './errors.ts';
+import { AUTH_LOCKOUT_HINT, NtfyError } from './errors.ts';
 import type { NtfyClient, NtfyPublish } from './ntfy-client.ts';
 import { buildOutcome, buildRefusal, buildRequest } from './ntfy-messages.ts';
+import type { ExposureGate } from './ntfy-exposure.ts';
 import { readTokenFile, resolveTokenFile } from './token-files.ts';
 
 export interface NtfyTokens {
@@ -37,7 +38,8 @@ export async function loadNtfyTokens(config: NtfyConfig, configFile: string, scr
 
 const ATTEMPTS = 3;
 
-export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number }): NtfyChannel {
+/** The channel; with a `gate`, no request (and so no nonce) goes out until the server is known closed to anyone. */
+export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number; gate?: ExposureGate }): NtfyChannel {
   const { config, tokens, client, log } = deps;
   const byName = new Map<string, ApproverConfig>(config.approvers.map((a) => [a.name, a]));
 
@@ -69,7 +71,9 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
     approvers: () => config.approvers.map((a) => a.name),
 
     async deliver(run: Run, requests, _expiresAt: Date, phase: RequestPhase, text) {
+      await deps.gate?.ensureClosed();
       const failures: string[] = [];
+      let lockedOut = false;
       for (const { approver: name, token } of requests) {
         try {
           const a = approver(name);
@@ -77,12 +81,13 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
           await publish(buildRequest(text, a.notifyTopic, reply, token, phase));
           log.info({ runId: run.id, approver: a.name, phase, topic: a.notifyTopic }, 'approval request published');
         } catch (err) {
+          lockedOut ||= err instanceof NtfyError && err.authLockout;
           failures.push(`${name}: ${(err as Error).message}`);
         }
       }
       if (failures.length > 0) {
         throw new AirlockError('airlock:ntfy-deliver', `could not publish the request to ${failures.length} of ${requests.length} approver(s): ${failures.join('; ')}`, {
-          hint: 'Run `airlock doctor`; meanwhile decide with `airlock approve|deny RUN` on the runner host.',
+          hint: `${lockedOut ? `${AUTH_LOCKOUT_HINT} ` : 'Run `airlock doctor`; '}meanwhile decide with \`airlock approve|deny RUN\` on the runner host.`,
         });
       }
     },

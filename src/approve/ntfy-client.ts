@@ -1,6 +1,8 @@
 // The ntfy HTTP API, and the only code that speaks it: JSON publish to the server root, the `/json`
-// stream and poll, and ntfy's JSON errors turned into NtfyError. Outbound requests only.
+// stream and poll (of one topic or several at once), access probes, and ntfy's JSON errors turned into
+// NtfyError. Outbound requests only, each paced by the client's request budget (request-budget.ts).
 import { NtfyError } from './errors.ts';
+import { DEFAULT_BUDGET, RequestBudget, type BudgetConfig } from './request-budget.ts';
 
 export interface NtfyAction {
   action: 'http' | 'view' | 'broadcast';
@@ -51,56 +53,83 @@ const PUBLISH_TIMEOUT_MS = 15_000;
 
 export type NtfyClient = ReturnType<typeof createNtfyClient>;
 
-/** A client for one ntfy server; every call names the token it uses, so each one has the least access. */
-export function createNtfyClient(baseUrl: string) {
-  const base = baseUrl.replace(/\/+$/, '');
+/** One topic, or several joined as ntfy takes them (`/t1,t2/json`). */
+export type Topics = string | readonly string[];
 
-  async function request(what: string, url: string, init: RequestInit): Promise<Response> {
+const joined = (topics: Topics) => (typeof topics === 'string' ? topics : topics.join(','));
+const bearer = (token: string | null): Record<string, string> => (token === null ? {} : { Authorization: `Bearer ${token}` });
+
+/**
+ * A client for one ntfy server; every call names the token it uses (null: anonymous), so each one has the
+ * least access. `budget: null` when the server exempts this host from its request limit.
+ */
+export function createNtfyClient(baseUrl: string, options: { budget?: BudgetConfig | null } = {}) {
+  const base = baseUrl.replace(/\/+$/, '');
+  const budget = options.budget === null ? null : new RequestBudget(options.budget ?? DEFAULT_BUDGET);
+
+  /** One request: first the budget (waiting as long as it takes), then the exchange, within 15 s unless `signal` says otherwise. */
+  async function request(what: string, url: string, init: RequestInit, paced = true): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(url, init);
+      if (paced) await budget?.take(init.signal ?? undefined);
+      res = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(PUBLISH_TIMEOUT_MS) });
     } catch (err) {
       if ((err as Error).name === 'AbortError' || init.signal?.aborted) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new NtfyError(what, 0, null, cause?.code ?? cause?.message ?? (err as Error).message, { cause: err });
     }
-    if (!res.ok) throw await errorFrom(what, res);
-    return res;
+    if (res.ok) return res;
+    const error = await errorFrom(what, res);
+    if (error.ntfyCode === 42901) budget?.drain();
+    throw error;
+  }
+
+  /** Whether the server lets `token` (null: anyone) at `topic`: true on 2xx or `ifAllowed`, false on 403. */
+  async function probe(what: string, url: string, init: RequestInit, ifAllowed: (e: NtfyError) => boolean): Promise<boolean> {
+    try {
+      await (await request(what, url, init)).arrayBuffer();
+      return true;
+    } catch (err) {
+      if (err instanceof NtfyError && err.status === 403) return false;
+      if (err instanceof NtfyError && ifAllowed(err)) return true;
+      throw err;
+    }
   }
 
   return {
     url: base,
+    budget,
 
     /** Publish one message as JSON to the server root; resolves with the stored message. */
     async publish(message: NtfyPublish, token: string, signal?: AbortSignal): Promise<NtfyEvent> {
       const res = await request(`publish to ${message.topic}`, `${base}/`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        headers: { ...bearer(token), 'Content-Type': 'application/json' },
         body: JSON.stringify(message),
-        signal: signal ?? AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
+        ...(signal ? { signal } : {}),
       });
       return (await res.json()) as NtfyEvent;
     },
 
-    /** The cached messages of a topic (`poll=1`): the stream's semantics without staying connected. */
-    async poll(topic: string, token: string, since = 'all', signal?: AbortSignal): Promise<NtfyEvent[]> {
-      const res = await request(`poll ${topic}`, `${base}/${topic}/json?poll=1&since=${encodeURIComponent(since)}`, {
-        headers: { Authorization: `Bearer ${token}` },
-        signal: signal ?? AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
+    /** The cached messages of topics (`poll=1`): the stream's semantics without staying connected. */
+    async poll(topics: Topics, token: string, since = 'all', signal?: AbortSignal): Promise<NtfyEvent[]> {
+      const res = await request(`poll ${joined(topics)}`, `${base}/${joined(topics)}/json?poll=1&since=${encodeURIComponent(since)}`, {
+        headers: bearer(token),
+        ...(signal ? { signal } : {}),
       });
       const text = await res.text();
-      if (text.length > MAX_POLL_BODY) throw new NtfyError(`poll ${topic}`, res.status, null, 'response too large');
+      if (text.length > MAX_POLL_BODY) throw new NtfyError(`poll ${joined(topics)}`, res.status, null, 'response too large');
       return text
         .split('\n')
         .map(parseEvent)
         .filter((e): e is NtfyEvent => e !== null);
     },
 
-    /** Subscribe to `/<topic>/json` until the server closes the stream or `signal` aborts it. */
-    async stream(topic: string, token: string, opts: StreamOptions): Promise<void> {
+    /** Subscribe to `/<topics>/json` (one subscription, however many topics) until it closes or `signal` aborts. */
+    async stream(topics: Topics, token: string, opts: StreamOptions): Promise<void> {
       const since = opts.since ? `?since=${encodeURIComponent(opts.since)}` : '';
-      const res = await request(`subscribe to ${topic}`, `${base}/${topic}/json${since}`, {
-        headers: { Authorization: `Bearer ${token}` },
+      const res = await request(`subscribe to ${joined(topics)}`, `${base}/${joined(topics)}/json${since}`, {
+        headers: bearer(token),
         signal: opts.signal,
       });
       if (!res.body) return;
@@ -138,9 +167,29 @@ export function createNtfyClient(baseUrl: string) {
       }
     },
 
-    /** `GET /v1/health`: whether the server answers at all. */
+    /** Publish `body` to `/<topic>` as a phone's http action does (the body is the message). */
+    async post(topic: string, body: string, token: string | null, signal?: AbortSignal): Promise<NtfyEvent> {
+      const res = await request(`post to ${topic}`, `${base}/${topic}`, { method: 'POST', headers: bearer(token), body, ...(signal ? { signal } : {}) });
+      return (await res.json()) as NtfyEvent;
+    },
+
+    /** Whether `token` (null: anyone) may read `topic`: a poll of nothing (`since=none`). */
+    async canRead(topic: string, token: string | null, signal?: AbortSignal): Promise<boolean> {
+      return probe(`read check on ${topic}`, `${base}/${topic}/json?poll=1&since=none`, { headers: bearer(token), ...(signal ? { signal } : {}) }, () => false);
+    },
+
+    /**
+     * Whether `token` (null: anyone) may write `topic`, without storing anything: ntfy checks the grant
+     * before it parses the message, so an invalid priority is 403 without write access and 400 (40007)
+     * with it. `body` is what a server that took the message anyway would store.
+     */
+    async canWrite(topic: string, token: string | null, body: string, signal?: AbortSignal): Promise<boolean> {
+      return probe(`write check on ${topic}`, `${base}/${topic}`, { method: 'POST', headers: { ...bearer(token), 'X-Priority': '9' }, body, ...(signal ? { signal } : {}) }, (e) => e.status === 400);
+    },
+
+    /** `GET /v1/health`: whether the server answers at all (not counted by ntfy's request limit). */
     async health(signal?: AbortSignal): Promise<boolean> {
-      const res = await request('health', `${base}/v1/health`, { signal: signal ?? AbortSignal.timeout(PUBLISH_TIMEOUT_MS) });
+      const res = await request('health', `${base}/v1/health`, signal ? { signal } : {}, false);
       const body = (await res.json().catch(() => null)) as { healthy?: boolean } | null;
       return body?.healthy === true;
     },

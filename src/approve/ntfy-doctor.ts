@@ -1,11 +1,15 @@
-// `airlock doctor` for the ntfy channel: token files, the server, and every ACL grant the runner and the
-// phones need, each failure with the `ntfy access` line that fixes it. It publishes one silent message
-// (priority min) per notify topic and one probe per reply topic, which the runner notes and ignores.
+// `airlock doctor` for the ntfy channel: token files, the server, that nobody without a token can read a
+// notify topic or write a reply topic, and every ACL grant the runner and the phones need, each failure
+// with the line that fixes it. It publishes one silent message (priority min) per notify topic and one
+// probe per reply topic, which the runner notes and ignores. About 7 requests per approver, drawn from
+// the same per-address budget as the runner's own (request-budget.ts).
 import type { LoadedConfig } from '../config/load.ts';
 import { Scrubber } from '../log/scrub.ts';
-import type { NtfyConfig } from './config.ts';
-import { NtfyError } from './errors.ts';
-import { createNtfyClient, type NtfyClient } from './ntfy-client.ts';
+import type { ApproverConfig, NtfyConfig } from './config.ts';
+import { AUTH_LOCKOUT_HINT, NtfyError } from './errors.ts';
+import type { NtfyClient } from './ntfy-client.ts';
+import { describeExposure, OPEN_SERVER_FIX } from './ntfy-exposure.ts';
+import { clientFor } from './open-channel.ts';
 import { DOCTOR_PROBE } from './reply.ts';
 import { readTokenFile, resolveTokenFile } from './token-files.ts';
 
@@ -23,7 +27,7 @@ export async function checkNtfy(loaded: LoadedConfig): Promise<NtfyCheck[]> {
   if (loaded.config.approval.channel !== 'ntfy' || !ntfy) return [];
   const checks: NtfyCheck[] = [];
   const tokens = await readTokens(ntfy, loaded.file, checks);
-  const client = createNtfyClient(ntfy.url);
+  const client = clientFor(ntfy);
   const insecure = /^http:\/\//.test(ntfy.url) && !/^http:\/\/(127\.|localhost|\[::1\])/.test(ntfy.url);
   try {
     await client.health();
@@ -32,6 +36,7 @@ export async function checkNtfy(loaded: LoadedConfig): Promise<NtfyCheck[]> {
     checks.push({ name: 'ntfy server', ok: false, detail: `${ntfy.url}: ${(err as Error).message}`, fix: 'check `approval.ntfy.url`, DNS and the runner host\'s egress rules (deploy/egress.nft)' });
     return checks;
   }
+  for (const a of ntfy.approvers) checks.push(...(await anonymousChecks(client, a, ntfy.unsafeAllowAnonymousAccess)));
   if (tokens.subscribe) {
     for (const a of ntfy.approvers) checks.push(await expect(`ntfy subscribe ${a.replyTopic}`, () => client.poll(a.replyTopic, tokens.subscribe!, 'none'), 'the runner may read it', grant('the runner\'s subscriber user', a.replyTopic, 'read-only'), ntfy.subscribeTokenFile));
   }
@@ -44,7 +49,7 @@ export async function checkNtfy(loaded: LoadedConfig): Promise<NtfyCheck[]> {
   for (const a of ntfy.approvers) {
     const token = tokens.replies.get(a.name);
     if (!token) continue;
-    checks.push(await expect(`ntfy reply ${a.name}`, () => fetch(`${ntfy.url}/${a.replyTopic}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(DOCTOR_PROBE), signal: AbortSignal.timeout(15_000) }).then(asNtfyResult), `${a.name}'s phone may reply on ${a.replyTopic}`, grant(`${a.name}'s reply user`, a.replyTopic, 'write-only'), a.replyTokenFile));
+    checks.push(await expect(`ntfy reply ${a.name}`, () => client.post(a.replyTopic, JSON.stringify(DOCTOR_PROBE), token), `${a.name}'s phone may reply on ${a.replyTopic}`, grant(`${a.name}'s reply user`, a.replyTopic, 'write-only'), a.replyTokenFile));
     checks.push(await mustNotRead(client, a.replyTopic, token, `${a.name}'s reply`, 'write-only'));
   }
   return checks;
@@ -78,6 +83,7 @@ async function expect(name: string, call: () => Promise<unknown>, okDetail: stri
     await call();
     return { name, ok: true, detail: okDetail };
   } catch (err) {
+    if (err instanceof NtfyError && err.authLockout) return { name, ok: false, detail: 'ntfy locked out this address after too many failed logins (429, 42909): every request with a token is refused, valid ones included, so this grant cannot be checked now', fix: AUTH_LOCKOUT_HINT };
     if (err instanceof NtfyError && err.status === 401) return { name, ok: false, detail: `the server does not know the token in ${tokenFile} (401, 40101)`, fix: `create a token for the user (\`ntfy token add USER\`) and write it to ${tokenFile}` };
     if (err instanceof NtfyError && err.status === 403) return { name, ok: false, detail: 'the token is valid but has no access to the topic (403, 40301)', fix };
     return { name, ok: false, detail: (err as Error).message, fix: (err as { hint?: string }).hint ?? 'see the ntfy server log' };
@@ -87,21 +93,34 @@ async function expect(name: string, call: () => Promise<unknown>, okDetail: stri
 async function mustNotRead(client: NtfyClient, topic: string, token: string, who: string, want: string): Promise<NtfyCheck> {
   const name = `ntfy ${who} token scope`;
   try {
-    await client.poll(topic, token, 'none');
-    return { name, ok: true, warn: true, detail: `the ${who} token can also read ${topic}`, fix: `grant it ${want} on ${topic} only: a token that can read a topic can fetch its cached nonces` };
+    return (await client.canRead(topic, token))
+      ? { name, ok: true, warn: true, detail: `the ${who} token can also read ${topic}`, fix: `grant it ${want} on ${topic} only: a token that can read a topic can fetch its cached nonces` }
+      : { name, ok: true, detail: `the ${who} token cannot read ${topic}` };
   } catch (err) {
-    return err instanceof NtfyError && (err.status === 403 || err.status === 401)
+    return err instanceof NtfyError && err.status === 401
       ? { name, ok: true, detail: `the ${who} token cannot read ${topic}` }
-      : { name, ok: true, warn: true, detail: `could not tell whether the ${who} token can read ${topic}: ${(err as Error).message}` };
+      : { name, ok: true, warn: true, detail: `could not tell whether the ${who} token can read ${topic}: ${(err as Error).message}`, ...(err instanceof NtfyError && err.authLockout ? { fix: AUTH_LOCKOUT_HINT } : {}) };
   }
+}
+
+/** Fails when anyone without a token can read the approver's notify topic or write their reply topic. */
+async function anonymousChecks(client: NtfyClient, a: ApproverConfig, override: boolean): Promise<NtfyCheck[]> {
+  const unsafe = override ? ' (`approval.ntfy.unsafeAllowAnonymousAccess` is set: the runner starts anyway)' : '';
+  const check = async (name: string, open: () => Promise<boolean>, kind: 'read' | 'write', topic: string): Promise<NtfyCheck> => {
+    try {
+      return (await open())
+        ? { name, ok: false, detail: `${describeExposure({ approver: a.name, topic, kind })}${unsafe}`, fix: OPEN_SERVER_FIX }
+        : { name, ok: true, detail: `refused without a token (403)` };
+    } catch (err) {
+      return { name, ok: false, detail: `could not tell whether anyone may ${kind} ${topic}: ${(err as Error).message}`, fix: (err as { hint?: string }).hint ?? 'see the ntfy server log' };
+    }
+  };
+  return [
+    await check(`ntfy anonymous read ${a.notifyTopic}`, () => client.canRead(a.notifyTopic, null), 'read', a.notifyTopic),
+    await check(`ntfy anonymous write ${a.replyTopic}`, () => client.canWrite(a.replyTopic, null, JSON.stringify(DOCTOR_PROBE)), 'write', a.replyTopic),
+  ];
 }
 
 function grant(user: string, topic: string, access: string): string {
   return `on the ntfy server: \`ntfy access <${user}> ${topic} ${access}\` (with auth-default-access: deny-all; see deploy/ntfy/)`;
-}
-
-async function asNtfyResult(res: Response): Promise<void> {
-  if (res.ok) return;
-  const body = (await res.json().catch(() => ({}))) as { code?: number; error?: string };
-  throw new NtfyError('reply probe', res.status, body.code ?? null, body.error ?? res.statusText);
 }

@@ -12,6 +12,7 @@ import type { NtfyChannel } from './ntfy-channel.ts';
 import type { NtfyEvent } from './ntfy-client.ts';
 import { parseReply } from './reply.ts';
 import { ReplyCursor } from './reply-cursor.ts';
+import { ReplyWatermark } from './reply-watermark.ts';
 import { createReplyListener, type ReplyListener } from './reply-listener.ts';
 
 const TOLD_LIMIT = 1000;
@@ -86,6 +87,7 @@ export function listenForReplies(deps: ReplyHandlerDeps & { redis: Redis; prefix
     token: channel.tokens.subscribe,
     topics: channel.config.approvers.map((a) => a.replyTopic),
     cursor: new ReplyCursor(deps.redis, deps.prefix, deps.log),
+    watermark: new ReplyWatermark(deps.redis, deps.prefix),
     // No cursor yet: only replies young enough to answer a live request can matter.
     firstSince: () => String(Math.floor((Date.now() - deps.replyWindowMs) / 1000)),
     handle: createReplyHandler(deps),

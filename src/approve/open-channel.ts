@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
 import type { ApprovalChannel } from './approval-service.ts';
+import type { NtfyConfig } from './config.ts';
 import { createNtfyChannel, loadNtfyTokens } from './ntfy-channel.ts';
 import { createNtfyClient } from './ntfy-client.ts';
+import { AnonymousAccessError, createExposureGate } from './ntfy-exposure.ts';
 import { createTerminalChannel } from './terminal-channel.ts';
 
 /** The approval channel of a runner config (`approval.channel`). */
@@ -14,12 +16,26 @@ export async function openApprovalChannel(loaded: LoadedConfig, options: { log: 
   if (loaded.config.approval.channel !== 'ntfy' || !ntfy) return createTerminalChannel(options.log);
   try {
     const tokens = await loadNtfyTokens(ntfy, loaded.file, scrubber);
-    return createNtfyChannel({ config: ntfy, tokens, client: createNtfyClient(ntfy.url), log: options.log });
+    const client = clientFor(ntfy);
+    if (options.writer === 'cli') return createNtfyChannel({ config: ntfy, tokens, client, log: options.log });
+    const gate = createExposureGate({ client, approvers: ntfy.approvers, override: ntfy.unsafeAllowAnonymousAccess, log: options.log });
+    // An open server is a refusal to start; one that cannot be asked now is asked again before each request.
+    await gate.ensureClosed().catch((err: unknown) => {
+      if (err instanceof AnonymousAccessError) throw err;
+      options.log.warn({ err }, 'could not check the ntfy server for anonymous access; no approval request goes out until the check passes');
+    });
+    return createNtfyChannel({ config: ntfy, tokens, client, log: options.log, gate });
   } catch (err) {
     if (options.writer === 'runner') throw err;
     options.log.warn({ err }, 'ntfy tokens unreadable here: phones are not told about this decision');
     return createTerminalChannel(options.log);
   }
+}
+
+/** The client for the configured server, paced by `approval.ntfy.requestBudget`. */
+export function clientFor(ntfy: NtfyConfig) {
+  const budget = ntfy.requestBudget;
+  return createNtfyClient(ntfy.url, { budget: budget === false ? null : { burst: budget.burst, everyMs: budget.every } });
 }
 
 /** How far back a reply can matter: anything older answers a request that has expired. */

@@ -2,9 +2,10 @@
 // 4 KB (a longer body would become an attachment); destroys come first and the counts are always complete.
 // Repo-supplied strings are made visible, then Markdown-escaped: the message is published as plain text,
 // and escaping also stops the apps from turning a repo-supplied URL, domain or e-mail into a tappable link.
-import { renderCounts, renderCutLine } from '../plan/render.ts';
+import { scrubber } from '../log/scrub.ts';
+import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, renderCutLine } from '../plan/render.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { escapeMarkdown, hasMixedScripts, visibleText } from '../plan/untrusted-text.ts';
+import { escapeMarkdown, mayLookAlike, visibleText } from '../plan/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
@@ -22,11 +23,10 @@ export interface PhoneText {
   message: string;
 }
 
-const MARKERS: Record<ChangeAction, string> = { delete: '-', replace: '-/+', forget: 'x', create: '+', update: '~' };
 const DESTROYS: ReadonlySet<ChangeAction> = new Set(['delete', 'replace']);
 const MAX_ADDRESS = 160;
 const MAX_NAME = 64;
-const MIXED = ' [!] mixed scripts';
+const LOOKALIKE = ' [!] non-ASCII';
 const MAX_REASONS = 3;
 const MAX_REASON = 160;
 
@@ -55,13 +55,14 @@ export function renderPhoneConfirm(summary: PlanSummary, ctx: PhoneContext, budg
   };
 }
 
-/** `repo-string` shown safely on the phone: visible code points, Markdown-escaped, flagged when it mixes scripts. */
+/** `repo-string` shown safely on the phone: visible code points, Markdown-escaped, flagged when not ASCII. */
 export function phoneText(s: string, maxLength = MAX_NAME): string {
-  return `${escapeMarkdown(visibleText(s, maxLength))}${hasMixedScripts(s) ? MIXED : ''}`;
+  return `${escapeMarkdown(visibleText(s, maxLength))}${mayLookAlike(s) ? LOOKALIKE : ''}`;
 }
 
-/** Clip to at most `max` UTF-8 bytes on a code point boundary, ending in '…' when cut. */
-export function fitBytes(s: string, max: number): string {
+/** Clip to at most `max` UTF-8 bytes on a code point boundary, ending in '…' when cut; scrubbed before the cut. */
+export function fitBytes(text: string, max: number): string {
+  const s = scrubber.scrubString(text);
   if (Buffer.byteLength(s) <= max) return s;
   let out = '';
   let bytes = 0;
@@ -80,7 +81,7 @@ function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], 
   const lines: string[] = [];
   let used = fixed;
   for (const change of candidates) {
-    const line = `${MARKERS[change.action]} ${phoneText(change.address, MAX_ADDRESS)}`;
+    const line = `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapeMarkdown(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`;
     const cut = renderCutLine(summary, [...shown, change]);
     const cost = Buffer.byteLength(line) + 1;
     if (used + cost + (cut ? Buffer.byteLength(cut) + 1 : 0) > budget) break;
@@ -115,8 +116,7 @@ export function where(ctx: Pick<PhoneContext, 'repo' | 'workspace' | 'pr'>): str
 function shortCounts(summary: PlanSummary): string {
   const { counts } = summary;
   const parts = [`${counts.delete} destroy`, `${counts.replace} replace`, `${counts.create} create`, `${counts.update} update`];
-  if (counts.forget > 0) parts.push(`${counts.forget} forget`);
-  return parts.join(', ');
+  return [...parts, ...otherCounts(summary).map(({ n, kind }) => `${n} ${kind}`)].join(', ');
 }
 
 function destroyCount(summary: PlanSummary): number {

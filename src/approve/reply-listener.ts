@@ -1,11 +1,14 @@
-// Listening for replies over connections the runner opens itself: one `/json` stream per reply topic,
-// resumed with `since=<last id>` after any break, so no reply is missed; each message is claimed before it
-// is handled and marked done after, so none is handled twice. Nothing here listens on a port.
+// Listening for replies over connections the runner opens itself. ntfy allows 30 subscriptions per
+// address (server/visitor.go), so the reply topics share `/t1,t2,…/json` streams, a few dozen topics each.
+// After any break a stream resumes from the oldest reply time handled on its topics (reply-watermark.ts),
+// so no reply is missed; each message is claimed before it is handled and marked done after, so what
+// comes again (the margin, a resubscribe race on the server) is handled once. Nothing listens on a port.
 import type { Logger } from 'pino';
 import { visibleText } from '../plan/untrusted-text.ts';
 import { NtfyError } from './errors.ts';
 import type { NtfyClient, NtfyEvent } from './ntfy-client.ts';
 import type { ReplyCursor } from './reply-cursor.ts';
+import type { ReplyWatermark } from './reply-watermark.ts';
 
 export interface ReplyListenerDeps {
   client: NtfyClient;
@@ -13,7 +16,8 @@ export interface ReplyListenerDeps {
   token: string;
   topics: string[];
   cursor: ReplyCursor;
-  /** Where a topic with no cursor yet starts (a `since=` value). */
+  watermark: ReplyWatermark;
+  /** Where a topic never handled starts: a unix time, or a `since=` keyword. */
   firstSince(): string;
   /** Handle one reply message; a throw means "not handled": the message is read again after a reconnect. */
   handle(topic: string, message: NtfyEvent): Promise<void>;
@@ -24,6 +28,32 @@ export interface ReplyListenerDeps {
 }
 
 export type ReplyListener = ReturnType<typeof createReplyListener>;
+
+// Topics per stream: the joined names stay under this many characters, well inside what proxies take
+// in a request line (nginx: 8 KiB), so each stream carries a few dozen topics.
+const MAX_TOPICS_CHARS = 2000;
+// Resume this far before the newest handled reply: a reply delivered out of time order is not skipped.
+const RESUME_MARGIN_S = 60;
+// Never replay further back than this: the claims that make a replay harmless live 48 h.
+const MAX_REPLAY_S = 24 * 3600;
+
+/** Split topics into streams whose joined names (`a,b,c`) stay within `maxChars`. */
+export function groupTopics(topics: readonly string[], maxChars = MAX_TOPICS_CHARS): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const t of topics) {
+    if (current.length > 0 && length + 1 + t.length > maxChars) {
+      groups.push(current);
+      current = [];
+      length = 0;
+    }
+    length += (current.length > 0 ? 1 : 0) + t.length;
+    current.push(t);
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
 
 /** Start streams for every reply topic; `stop()` closes them. */
 export function createReplyListener(deps: ReplyListenerDeps) {
@@ -37,16 +67,34 @@ export function createReplyListener(deps: ReplyListenerDeps) {
   const waiters: Array<() => void> = [];
   let loops: Array<Promise<void>> = [];
 
-  function setOpen(topic: string, isOpen: boolean): void {
-    if (isOpen) open.add(topic);
-    else open.delete(topic);
+  function setOpen(group: readonly string[], isOpen: boolean): void {
+    for (const topic of group) {
+      if (isOpen) open.add(topic);
+      else open.delete(topic);
+    }
     if (open.size === deps.topics.length) for (const w of waiters.splice(0)) w();
   }
 
-  async function handleMessage(topic: string, event: NtfyEvent): Promise<void> {
+  /** The stream's `since`: the oldest newest-handled time of its topics, less a margin, at most a day back. */
+  async function sinceFor(group: readonly string[]): Promise<string> {
+    const marks = await deps.watermark.get(group);
+    const first = deps.firstSince();
+    const neverHandled = group.some((t) => !marks.has(t));
+    if (neverHandled && !/^\d+$/.test(first)) return first;
+    const times = [...marks.values()].map((t) => t - RESUME_MARGIN_S);
+    if (neverHandled) times.push(Number(first));
+    return String(Math.max(Math.floor(Date.now() / 1000) - MAX_REPLAY_S, Math.min(...times)));
+  }
+
+  async function handleMessage(group: readonly string[], event: NtfyEvent): Promise<void> {
     const id = typeof event.id === 'string' ? event.id : null;
+    const topic = typeof event.topic === 'string' ? event.topic : '';
     if (id === null || !/^[-_A-Za-z0-9]{1,64}$/.test(id)) {
-      deps.log.warn({ topic }, 'ignored a reply message without a valid id');
+      deps.log.warn({ topic: visibleText(topic, 80) }, 'ignored a reply message without a valid id');
+      return;
+    }
+    if (!group.includes(topic)) {
+      deps.log.warn({ topic: visibleText(topic, 80), messageId: id }, 'ignored a message for a topic this stream did not ask for');
       return;
     }
     if (!(await deps.cursor.claim(topic, id))) {
@@ -60,70 +108,80 @@ export function createReplyListener(deps: ReplyListenerDeps) {
       throw err;
     }
     await deps.cursor.done(topic, id);
+    if (typeof event.time === 'number' && Number.isFinite(event.time)) await deps.watermark.advance(topic, event.time);
   }
 
   /** How long to wait before the next attempt, and what to say about the failure. */
-  function afterFailure(topic: string, err: unknown, delay: number): number {
+  function afterFailure(topics: string, err: unknown, delay: number): number {
+    if (err instanceof NtfyError && err.authLockout) {
+      deps.log.error({ err, topics, event: 'ntfy.auth_lockout' }, `ntfy refuses the reply stream: this address is locked out after too many failed logins (42909), valid tokens included. Replies are not heard until it passes. ${err.hint}`);
+      return forbiddenMs;
+    }
     if (err instanceof NtfyError && (err.status === 401 || err.status === 403)) {
-      deps.log.error({ err, topic }, `cannot subscribe to reply topic ${topic}: ${err.message}. Replies are not heard until this is fixed; \`airlock doctor\` shows the ACL the subscriber token needs`);
+      deps.log.error({ err, topics }, `cannot subscribe to the reply topics ${topics}: ${err.message}. Replies are not heard until this is fixed; \`airlock doctor\` shows the ACL the subscriber token needs`);
+      return forbiddenMs;
+    }
+    if (err instanceof NtfyError && err.ntfyCode === 42903) {
+      deps.log.error({ err, topics }, `ntfy refuses another subscription from this address (42903). ${err.hint}`);
       return forbiddenMs;
     }
     if (err instanceof NtfyError && err.status === 429) {
-      deps.log.warn({ topic, retryAfterS: err.retryAfterS }, 'ntfy is rate limiting the reply stream; backing off');
+      deps.log.warn({ topics, retryAfterS: err.retryAfterS, ntfyCode: err.ntfyCode }, 'ntfy is rate limiting the reply stream; backing off');
       return Math.max((err.retryAfterS ?? 0) * 1000, delay, rateLimitedMs);
     }
-    deps.log.warn({ err, topic }, 'reply stream broke; reconnecting');
+    deps.log.warn({ err, topics }, 'reply stream broke; reconnecting');
     return delay;
   }
 
-  async function listen(topic: string): Promise<void> {
+  async function listen(group: readonly string[]): Promise<void> {
+    const topics = group.join(',');
     let delay = initialMs;
     while (!stopping.signal.aborted) {
       const stream = new AbortController();
-      streams.set(topic, stream);
+      streams.set(topics, stream);
       let watchdog = setTimeout(() => stream.abort(), deps.keepaliveTimeoutMs);
       const kick = () => {
         clearTimeout(watchdog);
         watchdog = setTimeout(() => {
-          deps.log.warn({ topic }, 'reply stream silent past the keepalive timeout; reconnecting');
+          deps.log.warn({ topics }, 'reply stream silent past the keepalive timeout; reconnecting');
           stream.abort();
         }, deps.keepaliveTimeoutMs);
       };
       let wait = delay;
       let opened = false;
       try {
-        const since = (await deps.cursor.last(topic)) ?? deps.firstSince();
-        await deps.client.stream(topic, deps.token, {
+        const since = await sinceFor(group);
+        await deps.client.stream(group, deps.token, {
           since,
           signal: stream.signal,
           onGarbage: (line) => {
             kick();
-            deps.log.warn({ topic, line: visibleText(line, 120) }, 'ignored a line on the reply stream that is not an ntfy event');
+            deps.log.warn({ topics, line: visibleText(line, 120) }, 'ignored a line on the reply stream that is not an ntfy event');
           },
           onEvent: async (event) => {
             kick();
             if (event.event === 'open') {
               opened = true;
               delay = initialMs;
-              setOpen(topic, true);
-              deps.log.info({ topic, since }, 'listening for replies');
+              setOpen(group, true);
+              deps.log.info({ topics, since }, 'listening for replies');
             } else if (event.event === 'message') {
-              await handleMessage(topic, event);
+              await handleMessage(group, event);
             } else if (event.event !== 'keepalive') {
               // Newer servers add event types (poll_request, message_delete…): not ours to act on.
-              deps.log.debug({ topic, event: visibleText(event.event, 40) }, 'ignored an unknown ntfy event type');
+              deps.log.debug({ topics, event: visibleText(event.event, 40) }, 'ignored an unknown ntfy event type');
             }
           },
         });
-        if (!stopping.signal.aborted) deps.log.warn({ topic }, 'the server closed the reply stream; reconnecting');
+        if (!stopping.signal.aborted) deps.log.warn({ topics }, 'the server closed the reply stream; reconnecting');
         wait = opened ? initialMs : delay;
       } catch (err) {
         if (stopping.signal.aborted) break;
-        wait = stream.signal.aborted ? delay : afterFailure(topic, err, delay);
+        wait = stream.signal.aborted ? delay : afterFailure(topics, err, delay);
       } finally {
         clearTimeout(watchdog);
-        setOpen(topic, false);
-        streams.delete(topic);
+        setOpen(group, false);
+        streams.delete(topics);
       }
       if (!opened) delay = Math.min(delay * 2, maxMs);
       await sleep(wait * (0.75 + Math.random() * 0.5), stopping.signal);
@@ -131,8 +189,10 @@ export function createReplyListener(deps: ReplyListenerDeps) {
   }
 
   return {
+    /** The streams this listener keeps open: a few dozen topics each. */
+    groups: groupTopics(deps.topics),
     start(): void {
-      loops = deps.topics.map((topic) => listen(topic).catch((err: unknown) => deps.log.error({ err, topic }, 'reply listener stopped unexpectedly')));
+      loops = this.groups.map((group) => listen(group).catch((err: unknown) => deps.log.error({ err, topics: group.join(',') }, 'reply listener stopped unexpectedly')));
     },
     /** Whether every reply topic has an open stream right now. */
     connected(): boolean {

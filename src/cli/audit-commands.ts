@@ -10,7 +10,7 @@ import { readVerifiedRecords, verifyChains } from '../audit/verify-files.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
 import { visibleText } from '../plan/untrusted-text.ts';
-import type { Output } from './output.ts';
+import { renderJson, type Output } from './output.ts';
 
 export interface AuditTargetOptions {
   config: string;
@@ -69,7 +69,7 @@ export async function showAuditRun(output: Output, opts: AuditTargetOptions & { 
     return 1;
   }
   if (opts.json) {
-    for (const r of records) output.out(JSON.stringify(r));
+    for (const r of records) output.out(renderJson(r, { oneLine: true }));
     return 0;
   }
   const last = records.at(-1)!;
@@ -89,7 +89,7 @@ export async function showAuditRun(output: Output, opts: AuditTargetOptions & { 
 export async function tailAudit(output: Output, opts: AuditTargetOptions & { lines: number; json?: boolean }): Promise<number> {
   const { target } = await resolveTarget(opts);
   const records = await tailAuditRecords(target, opts.lines);
-  for (const r of records) output.out(opts.json ? JSON.stringify(r) : renderRecordLine(r));
+  for (const r of records) output.out(opts.json ? renderJson(r, { oneLine: true }) : renderRecordLine(r));
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // CLI output: everything printed passes the scrubber; errors say what happened and what to do next.
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
+import { escapeJsonText } from '../plan/untrusted-text.ts';
 
 export interface Output {
   out(text: string): void;
@@ -14,6 +15,11 @@ export function processOutput(): Output {
     err: (text) => process.stderr.write(`${scrubber.scrubString(text)}\n`),
     isTTY: process.stdout.isTTY === true,
   };
+}
+
+/** `--json` output: bidi, C1 and other display-steering characters written as `\uXXXX`, never raw. */
+export function renderJson(value: unknown, opts: { oneLine?: boolean } = {}): string {
+  return escapeJsonText(opts.oneLine ? JSON.stringify(value) : JSON.stringify(value, null, 2));
 }
 
 /** Print an error with its code and hint; returns the exit code to use. */

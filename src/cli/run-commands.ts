@@ -7,10 +7,10 @@ import { parseRunId } from '../apply/run-schema.ts';
 import { RunNotFoundError } from '../apply/run-store.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
-import { renderSummaryText } from '../plan/render.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
+import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
 import { openControlPlane, type ControlPlane } from '../runner/control-plane.ts';
-import type { Output } from './output.ts';
+import { renderJson, type Output } from './output.ts';
 
 /** Open the control plane for one CLI command and always close it. */
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
@@ -25,8 +25,7 @@ export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPl
 
 /** One line per run, newest first. */
 export function renderRunLine(run: Run): string {
-  const counts = run.plan?.summary.counts;
-  const changes = counts ? `+${counts.create} ~${counts.update} -${counts.delete} ±${counts.replace}` : '';
+  const changes = run.plan ? renderShortCounts(run.plan.summary) : '';
   const pr = run.pr === null ? visibleText(run.ref, 40) : `PR #${run.pr}`;
   return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), changes, run.createdAt]
     .filter(Boolean)
@@ -36,7 +35,7 @@ export function renderRunLine(run: Run): string {
 export async function listRuns(cp: ControlPlane, output: Output, json: boolean): Promise<number> {
   const runs = await cp.runs.list(100);
   if (json) {
-    output.out(JSON.stringify(runs, null, 2));
+    output.out(renderJson(runs));
     return 0;
   }
   if (runs.length === 0) output.out('no runs yet');
@@ -46,8 +45,8 @@ export async function listRuns(cp: ControlPlane, output: Output, json: boolean):
 
 /** Everything about one run a human needs before deciding. */
 export async function renderRunDetail(cp: ControlPlane, run: Run, color: boolean): Promise<string> {
-  const lines = [`run ${run.id}: ${run.state}`, `  ref ${visibleText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
-  if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${visibleText(run.agent)}` : 'no mapped agent'} (author ${visibleText(run.author, 120)}, committer ${visibleText(run.committer ?? '?', 120)})`);
+  const lines = [`run ${run.id}: ${run.state}`, `  ref ${flaggedText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${flaggedText(run.agent)}` : 'no mapped agent'} (author ${flaggedText(run.author, 120)}, committer ${flaggedText(run.committer ?? '?', 120)})`);
   if (run.plan) {
     lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
     if (run.state === 'planned') lines.push('  APPLIES ARE OFF in the runner config (applies.enabled: false): this plan is reported only; nothing will be applied');
@@ -86,7 +85,7 @@ async function shownRun(cp: ControlPlane, runId: string): Promise<Run> {
 
 export async function showRun(cp: ControlPlane, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await shownRun(cp, parseRunId(runId, 'airlock show RUN'));
-  output.out(json ? JSON.stringify(run, null, 2) : await renderRunDetail(cp, run, output.isTTY));
+  output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
 }
 

@@ -33,10 +33,24 @@ const engineEnv = z
     message: 'must not set TF_CLI_ARGS*, TF_CLI_CONFIG_FILE, TF_DATA_DIR, TF_WORKSPACE, TF_PLUGIN_CACHE_DIR, TF_INPUT, TF_IN_AUTOMATION, HOME or PATH (the runner sets these)',
   });
 
+// The backend config is written into the working directory (airlock_backend_override.tf.json) and recorded
+// by `init` in .terraform/, where the planned code could read it: credentials must come from the environment.
+const BACKEND_CREDENTIAL = /password|secret|token|access_key|conn_str|sas|credential|private_key|client_certificate|api_key/i;
 const backendSchema = z
   .object({
     type: z.string().regex(/^[a-z0-9_]+$/, 'must be a backend type like "local" or "s3"').default('local'),
-    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    config: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .superRefine((config, ctx) => {
+        for (const key of Object.keys(config).filter((k) => BACKEND_CREDENTIAL.test(k))) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: "must not hold a credential: the backend config is written into the working directory, where the planned code can read it; give it to the engine through its environment instead (a workspace's `credentials` secrets, like AWS_SECRET_ACCESS_KEY or PG_CONN_STR)",
+          });
+        }
+      })
+      .default({}),
   })
   .strict();
 

@@ -56,6 +56,11 @@ const identitySchema = z
     mount: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'must be an auth mount path like "approle"').default('approle'),
     /** Engine environment variable ← `mount/path#key`. */
     secrets: z.record(z.string(), secretRef).default({}),
+    /**
+     * Apply identity only: `ephemeral = true` variables of the configuration ← `mount/path#key`, handed to the
+     * apply as TF_VAR_<name>. A saved plan keeps every other variable's plan-time value.
+     */
+    ephemeral: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'must be a variable name like "pm_api_token"'), secretRef).default({}),
   })
   .strict()
   .superRefine((identity, ctx) => {
@@ -64,10 +69,18 @@ const identitySchema = z
       if (problem) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: problem });
     }
   })
-  .transform((identity) => ({
-    ...identity,
-    secrets: Object.fromEntries(Object.entries(identity.secrets).map(([name, text]) => [name, parseSecretRef(text)!])) as Record<string, SecretRef>,
-  }));
+  .transform((identity) => {
+    const parse = (map: Record<string, string>) => Object.fromEntries(Object.entries(map).map(([name, text]) => [name, parseSecretRef(text)!])) as Record<string, SecretRef>;
+    const ephemeral = parse(identity.ephemeral);
+    const asEnv = Object.fromEntries(Object.entries(ephemeral).map(([name, ref]) => [`TF_VAR_${name}`, ref]));
+    return { ...identity, ephemeral, secrets: { ...parse(identity.secrets), ...asEnv } };
+  });
+
+/** Why `apply.secrets` may not map `TF_VAR_*`, and what to do instead. */
+export const APPLY_TF_VAR_PROBLEM =
+  'must not be a TF_VAR_* variable: `apply PLANFILE` uses the variable values saved in the plan, which the plan identity gave, so this value would be ignored ' +
+  "(and the plan identity would need the apply identity's secret). Give the provider its credentials through its own environment variable " +
+  '(like PM_API_TOKEN_SECRET or AWS_SECRET_ACCESS_KEY), or declare the variable `ephemeral = true` in the configuration and map it under `apply.ephemeral`';
 
 /**
  * `none`, or `inner`. A plain union would report a typo deep inside the object as "Invalid input" on
@@ -94,6 +107,14 @@ const identitiesSchema = z
   .object({ plan: phaseSchema, apply: phaseSchema })
   .strict()
   .superRefine(({ plan, apply }, ctx) => {
+    if (typeof apply === 'object') {
+      for (const name of Object.keys(apply.secrets)) {
+        if (name.toUpperCase().startsWith('TF_VAR_') && !(name.slice(7) in apply.ephemeral)) ctx.addIssue({ code: 'custom', path: ['apply', 'secrets', name], message: APPLY_TF_VAR_PROBLEM });
+      }
+    }
+    if (typeof plan === 'object' && Object.keys(plan.ephemeral).length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['plan', 'ephemeral'], message: 'is for the apply identity only: the plan identity sets variables with TF_VAR_* under `plan.secrets`' });
+    }
     if (plan === 'none' || apply === 'none' || typeof plan !== 'object' || typeof apply !== 'object') return;
     const never = 'the plan phase runs the pull request\'s code and must never hold the apply identity';
     if (plan.roleId === apply.roleId) ctx.addIssue({ code: 'custom', path: ['plan', 'roleId'], message: `must differ from \`apply.roleId\`: ${never}` });

@@ -5,7 +5,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 
-const OUTPUT_TAIL = 4096;
+/** Characters of combined output a failure keeps; a tail this long was cut at its start. */
+export const OUTPUT_TAIL = 4096;
 const STDERR_TAIL = 16384;
 
 type Source = 'stdout' | 'stderr';

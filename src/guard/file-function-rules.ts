@@ -1,6 +1,7 @@
 // Guard rules about the functions that read files on the machine running the engine: `file()`,
-// `templatefile()` and friends may only read literal paths inside the repository. A template read by
-// `templatefile()` can call them too, so its text is checked the same way.
+// `templatefile()` and friends may only read literal paths inside the repository, never a file the runner
+// writes into the working directory. A template read by `templatefile()` or rendered by `templatestring()`
+// can call them too, so its text is checked the same way.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GuardViolation } from './guard.ts';
@@ -20,6 +21,8 @@ export const FILE_READERS: ReadonlySet<string> = new Set([
   'filesha256',
   'filesha512',
   'templatefile',
+  // Renders a string as a template with the whole function table (OpenTofu, Terraform ≥ 1.9).
+  'templatestring',
 ]);
 // A cheap first look: only a template that names one of these can call it.
 const MAY_READ = new RegExp(`\\b(${[...FILE_READERS].join('|')})\\b`);
@@ -93,6 +96,12 @@ async function checkCall(ctx: Context, call: ExpressionNode, file: string, addre
   const args = call.children ?? [];
   const report = (what: string): void => void ctx.findings.push({ file, address, message: `${fn}() ${what}` });
   if (call.meta?.expandedFinalArgument === true) return report('takes expanded arguments (...), which cannot be checked');
+  if (fn === 'templatestring') {
+    const template = literalPath(args[0]);
+    const text = template === null || template.anchor !== null ? null : unescapeLiteral(template.text);
+    if (text === null) return report('renders a template that is not a literal string, so what it calls cannot be checked');
+    return checkTemplate(ctx, text, file, `${address} (templatestring)`, dir, true);
+  }
   const target = literalPath(args[0]);
   const problem = pathProblem(target, inTemplateFile);
   if (problem !== null) return report(problem);
@@ -105,7 +114,9 @@ async function checkCall(ctx: Context, call: ExpressionNode, file: string, addre
     const base = target.anchor === 'path.module' ? dir : ctx.workDir;
     const rel = path.posix.normalize(path.posix.join(base, target.text.replace(/^\/+/, '')));
     const text = await readFile(path.join(ctx.root, ...rel.split('/')), 'utf8').catch(() => null);
-    if (text !== null) await checkTemplate(ctx, text, file, `${address} (template ${rel})`, dir, true);
+    // A template that is not in the tree when the guard runs could appear later (init fetches modules).
+    if (text === null) return report(`reads the template ${JSON.stringify(rel)}, which is not in the tree, so what it calls cannot be checked`);
+    await checkTemplate(ctx, text, file, `${address} (template ${rel})`, dir, true);
   }
 }
 
@@ -146,7 +157,37 @@ function pathProblem(target: LiteralPath | null, inTemplateFile: boolean): strin
     return `reads the absolute path ${JSON.stringify(text)}`;
   }
   if (text.split('/').includes('..')) return `reads ${JSON.stringify(text)}, which contains ".."`;
+  const written = runnerWrittenProblem(text);
+  if (written !== null) return `reads ${JSON.stringify(text)}: ${written}`;
   return null;
+}
+
+/**
+ * Files the runner or `init` writes into the working directory: the backend override and `.terraform/`
+ * (the initialised backend's config, fetched modules). Reading them would put runner config into the plan.
+ */
+export function runnerWrittenProblem(relPath: string): string | null {
+  const segments = relPath.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('.terraform')) return '.terraform/ is written by the runner and `init` (backend config, fetched code)';
+  const last = segments.at(-1) ?? '';
+  if (last.startsWith('airlock_')) return 'files named airlock_* are written by the runner (its backend override)';
+  return null;
+}
+
+const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' };
+
+/** The text an HCL quoted-string literal stands for (the parser reports it as written); null if unsure. */
+function unescapeLiteral(raw: string): string | null {
+  let bad = false;
+  const text = raw
+    .replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/g, (_m, e: string) => {
+      if (e.length > 1) return String.fromCodePoint(parseInt(e.slice(1), 16));
+      if (ESCAPES[e] === undefined) bad = true;
+      return ESCAPES[e] ?? '';
+    })
+    .replace(/\$\$\{/g, '${')
+    .replace(/%%\{/g, '%{');
+  return bad ? null : text;
 }
 
 function firstLine(text: string): string {

@@ -28,11 +28,15 @@ const CONFIG_FILE = /\.(tf|tofu)(\.json)?$/;
 // Directories whose contents the file-name rules already refuse, and which the engine never reads as config.
 const SKIPPED_DIRS = new Set(['.terraform', 'terraform.d', '.git']);
 
-/** Every configuration file under `root`, parsed; a file that does not parse becomes a `parse-error`. */
-export async function loadConfigFiles(root: string): Promise<{ files: ConfigFile[]; violations: GuardViolation[] }> {
+/**
+ * Every configuration file under `root` (or, with `dirs`, directly inside those root-relative directories),
+ * parsed; a file that does not parse becomes a `parse-error`.
+ */
+export async function loadConfigFiles(root: string, dirs?: string[]): Promise<{ files: ConfigFile[]; violations: GuardViolation[] }> {
   const files: ConfigFile[] = [];
   const violations: GuardViolation[] = [];
-  for (const rel of await listConfigFiles(root)) {
+  const listed = dirs === undefined ? await listConfigFiles(root) : (await Promise.all(dirs.map((d) => listDirConfigFiles(root, d)))).flat();
+  for (const rel of listed) {
     const text = await readFile(path.join(root, ...rel.split('/')), 'utf8');
     const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
     try {
@@ -60,6 +64,14 @@ async function listConfigFiles(root: string): Promise<string[]> {
   }
   await walk(root, '');
   return found;
+}
+
+async function listDirConfigFiles(root: string, dir: string): Promise<string[]> {
+  const entries = await readdir(path.join(root, ...dir.split('/')), { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile() && CONFIG_FILE.test(e.name))
+    .map((e) => (dir === '' ? e.name : `${dir}/${e.name}`))
+    .sort();
 }
 
 function parseJsonConfig(text: string): Record<string, unknown> {
@@ -95,7 +107,7 @@ export function blocksOf(file: ConfigFile): Block[] {
   for (const [kind, value] of Object.entries(file.body)) {
     if (kind === '//') continue;
     for (const { labels, body } of labelled(value, LABELS[kind] ?? 0)) {
-      const block = { file: file.file, dir: file.dir, kind, labels, address: addressOf(kind, labels), body };
+      const block = { file: file.file, dir: file.dir, kind, labels, address: addressOf(kind, labels, body), body };
       blocks.push(block);
       if (kind === 'check') {
         for (const { labels: inner, body: innerBody } of labelled(body['data'], 2)) {
@@ -116,8 +128,11 @@ function labelled(value: unknown, depth: number): Array<{ labels: string[]; body
     .flatMap(([label, inner]) => labelled(inner, depth - 1).map((b) => ({ labels: [label, ...b.labels], body: b.body })));
 }
 
-function addressOf(kind: string, labels: string[]): string {
+function addressOf(kind: string, labels: string[], body: Record<string, unknown> = {}): string {
   if (kind === 'resource') return labels.join('.');
+  // import, moved and removed blocks have no labels: they are named by what they act on.
+  const target = kind === 'import' ? body['to'] : kind === 'moved' || kind === 'removed' ? body['from'] : undefined;
+  if (typeof target === 'string') return `${kind} ${target.replace(/^\$\{|\}$/g, '')}`;
   if (kind === 'variable') return `var.${labels[0]}`;
   if (kind === 'locals') return 'locals';
   return [kind, ...labels].join('.');

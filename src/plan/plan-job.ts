@@ -15,11 +15,14 @@ import type { RunnerConfig } from '../config/schema.ts';
 import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
 import { VaultError } from '../credentials/errors.ts';
 import type { Engine, EngineCall } from '../engine/engine.ts';
+import { OUTPUT_TAIL } from '../engine/output-collector.ts';
 import { AirlockError, toError } from '../errors.ts';
-import { describeViolation, guardTree, GuardRefusedError } from '../guard/guard.ts';
+import { describeViolation, guardFetchedModules, guardTree, GuardRefusedError } from '../guard/guard.ts';
+import { guardOptionsFor } from '../guard/options.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
+import { scrubber } from '../log/scrub.ts';
 import { freshJobDir, type RunnerPaths } from '../runner/paths.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { planViewOf, writePlanView } from '../approve/plan-view.ts';
@@ -130,13 +133,15 @@ export function createPlanSteps(deps: PlanStepsDeps) {
             hint: 'Add the directory in the pull request, or fix `dir` of the workspace in the runner config.',
           });
         }
-        const guarded = await guardTree(job.tree, { config: config.guard, engineKind: config.engine.kind, workDir: workspaceOf(config, run).dir });
+        const guardOptions = guardOptionsFor(config, run);
+        const guarded = await guardTree(job.tree, guardOptions);
         await writeBackendOverride(call.cwd, backendFor(config, paths, run));
 
         // init, plan (with the plan identity's secrets, fetched now and revoked in `finally`)
         creds = await deps.credentials.forPlan(run);
         call.secrets = creds.env;
         await deps.engine.init(call);
+        guarded.warnings.push(...(await guardFetchedModules(job.tree, guardOptions)).warnings); // the code init fetched, before plan runs it
         await stillLatest(run);
         const outcome = await deps.engine.plan(call, job.planFile);
         if (!outcome.changes) await creds.release(); // the engine is done with them: revoke before recording
@@ -222,10 +227,14 @@ function refusalLines(err: Error): string[] {
   return err instanceof GuardRefusedError ? err.violations.map(describeViolation) : [err.message];
 }
 
-/** The last lines of an engine failure's output (raw engine text: the run store scrubs it on write). */
+/**
+ * The last lines of an engine failure's output, scrubbed before they are cut: a secret the output tail cut in
+ * half at its start is scrubbed too (the run store scrubs again on write).
+ */
 export function engineOutputTail(err: Error, lines = 20): string | undefined {
   const tail = (err as { outputTail?: unknown }).outputTail;
-  return typeof tail === 'string' && tail.length > 0 ? tail.split('\n').slice(-lines).join('\n') : undefined;
+  if (typeof tail !== 'string' || tail.length === 0) return undefined;
+  return scrubber.scrubCut(tail, { before: tail.length >= OUTPUT_TAIL }).split('\n').slice(-lines).join('\n');
 }
 
 /** The plan job ended the run; BullMQ must not retry it. */

@@ -4,16 +4,37 @@
 import { PlanJsonError } from './errors.ts';
 import { visibleText } from './untrusted-text.ts';
 
-export type ChangeAction = 'create' | 'update' | 'delete' | 'replace' | 'forget';
+/**
+ * How a change is listed. Besides what happens to the object (create … forget), a plan can read a data source
+ * at apply time with the apply identity (`read`), adopt an object (`import`), rename one in the state
+ * (`move`) or change a root output (`output`); each of those is something approving the plan does.
+ */
+export type ChangeAction = 'delete' | 'replace' | 'forget' | 'read' | 'import' | 'move' | 'create' | 'update' | 'output';
 
 export interface PlanCounts {
+  /** Entries by how they are listed: every listed change is counted once, under its action. */
   create: number;
   update: number;
   delete: number;
   replace: number;
   forget: number;
   read: number;
+  import: number;
+  move: number;
+  output: number;
   noop: number;
+  /** Objects the plan imports or moves, whatever else happens to them (an import may also update). */
+  imported: number;
+  moved: number;
+}
+
+export interface ListedChange {
+  address: string;
+  action: ChangeAction;
+  /** The address the object had before a `moved` block renamed it. */
+  movedFrom?: string;
+  /** The object is imported (and, for `update`, then changed). */
+  imported?: boolean;
 }
 
 export interface PlanSummary {
@@ -21,11 +42,11 @@ export interface PlanSummary {
   engineVersion: string;
   /** Always complete, even when `changes` is cut. */
   counts: PlanCounts;
-  /** Deletes, then replaces, then forgets, then creates, then updates; plan order within each group. */
-  changes: Array<{ address: string; action: ChangeAction }>;
+  /** In LISTING_ORDER (destroys and forgets first); plan order within each group. */
+  changes: ListedChange[];
   /** `changes.length`; at most the builder's `maxListed`. */
   listed: number;
-  /** Changed resources (everything but read and no-op). */
+  /** Everything applying the plan does: every listed change, counted once. */
   total: number;
   errored: boolean;
 }
@@ -34,21 +55,26 @@ export interface PlanSummary {
 export interface RawResourceChange {
   address?: unknown;
   mode?: unknown;
-  change?: { actions?: unknown };
+  previous_address?: unknown;
+  change?: { actions?: unknown; importing?: unknown };
   [k: string]: unknown;
 }
 
 export interface SummaryBuilder {
   add(entry: RawResourceChange, index: number): void;
+  /** One `output_changes` member: `name` and its `actions`. */
+  addOutput(name: string, actions: unknown): void;
   finish(meta: { formatVersion: string; engineVersion: string; errored: boolean }): PlanSummary;
 }
 
 export const DEFAULT_MAX_LISTED = 2000;
 
-/** The order changes are listed in: what destroys comes first. */
-export const LISTING_ORDER: readonly ChangeAction[] = ['delete', 'replace', 'forget', 'create', 'update'];
+/** The order changes are listed in: what destroys or drops objects comes first. */
+export const LISTING_ORDER: readonly ChangeAction[] = ['delete', 'replace', 'forget', 'read', 'import', 'move', 'create', 'update', 'output'];
 
-const SINGLE_ACTIONS: ReadonlyMap<string, ChangeAction | 'read' | 'noop'> = new Map([
+type BaseAction = 'create' | 'update' | 'delete' | 'replace' | 'forget' | 'read' | 'noop';
+
+const SINGLE_ACTIONS: ReadonlyMap<string, BaseAction> = new Map([
   ['no-op', 'noop'],
   ['create', 'create'],
   ['read', 'read'],
@@ -58,11 +84,11 @@ const SINGLE_ACTIONS: ReadonlyMap<string, ChangeAction | 'read' | 'noop'> = new 
 ]);
 
 /** Classify a `change.actions` array; any two-element array of known actions is a replace. */
-export function actionOf(actions: unknown): ChangeAction | 'read' | 'noop' {
+export function actionOf(actions: unknown): BaseAction {
   return classify(actions, 'change.actions');
 }
 
-function classify(actions: unknown, where: string): ChangeAction | 'read' | 'noop' {
+function classify(actions: unknown, where: string): BaseAction {
   if (Array.isArray(actions) && actions.every((a) => typeof a === 'string')) {
     if (actions.length === 1) {
       const action = SINGLE_ACTIONS.get(actions[0] as string);
@@ -73,6 +99,16 @@ function classify(actions: unknown, where: string): ChangeAction | 'read' | 'noo
     if (actions.length === 2 && actions.every((a) => SINGLE_ACTIONS.has(a as string))) return 'replace';
   }
   throw new PlanJsonError(`${where} is not a known action list, got ${describeValue(actions)}`);
+}
+
+/** How a validated resource change is listed, or null when applying it does nothing. */
+export function listingOf(entry: RawResourceChange, base: BaseAction = actionOf(entry.change?.actions)): ListedChange | null {
+  const address = String(entry.address);
+  const movedFrom = typeof entry.previous_address === 'string' && entry.previous_address !== address ? entry.previous_address : undefined;
+  const imported = entry.change?.importing !== undefined && entry.change.importing !== null;
+  const action: ChangeAction | null = base !== 'noop' ? base : imported ? 'import' : movedFrom !== undefined ? 'move' : null;
+  if (action === null) return null;
+  return { address, action, ...(movedFrom !== undefined ? { movedFrom } : {}), ...(imported ? { imported: true } : {}) };
 }
 
 /** A bad value for an error message: JSON, made visible, at most 80 characters. */
@@ -98,7 +134,12 @@ export function needsApproval(s: PlanSummary): boolean {
 
 /** An empty, complete set of counts. */
 export function emptyCounts(): PlanCounts {
-  return { create: 0, update: 0, delete: 0, replace: 0, forget: 0, read: 0, noop: 0 };
+  return { create: 0, update: 0, delete: 0, replace: 0, forget: 0, read: 0, import: 0, move: 0, output: 0, noop: 0, imported: 0, moved: 0 };
+}
+
+/** A count that a summary stored before a field existed may lack. */
+export function countOf(counts: Partial<PlanCounts>, key: keyof PlanCounts): number {
+  return counts[key] ?? 0;
 }
 
 /**
@@ -112,23 +153,24 @@ export function createSummaryBuilder(opts: { maxListed?: number } = {}): Summary
     throw new RangeError(`maxListed must be a whole number ≥ 0, got ${describeValue(maxListed)}`);
   }
   const counts = emptyCounts();
-  const groups: Record<ChangeAction, string[]> = { delete: [], replace: [], forget: [], create: [], update: [] };
+  const groups = Object.fromEntries(LISTING_ORDER.map((a) => [a, [] as ListedChange[]])) as Record<ChangeAction, ListedChange[]>;
   let kept = 0;
 
-  function keep(address: string, action: ChangeAction): void {
+  function keep(change: ListedChange): void {
+    counts[change.action] += 1;
     if (kept < maxListed) {
-      groups[action].push(address);
+      groups[change.action].push(change);
       kept += 1;
       return;
     }
     // Full: the new entry goes last within its group, so it displaces the very last kept entry only when that
     // one belongs to a group listed after it.
-    const rank = LISTING_ORDER.indexOf(action);
+    const rank = LISTING_ORDER.indexOf(change.action);
     for (let g = LISTING_ORDER.length - 1; g > rank; g--) {
       const group = groups[LISTING_ORDER[g]!];
       if (group.length > 0) {
         group.pop();
-        groups[action].push(address);
+        groups[change.action].push(change);
         return;
       }
     }
@@ -147,28 +189,37 @@ export function createSummaryBuilder(opts: { maxListed?: number } = {}): Summary
       if (mode !== undefined && mode !== 'managed' && mode !== 'data') {
         throw new PlanJsonError(`${where}.mode must be "managed" or "data", got ${describeValue(mode)}`);
       }
+      if (entry.previous_address !== undefined && (typeof entry.previous_address !== 'string' || entry.previous_address === '')) {
+        throw new PlanJsonError(`${where}.previous_address must be a non-empty string, got ${describeValue(entry.previous_address)}`);
+      }
       const change: unknown = entry.change;
       const actions = typeof change === 'object' && change !== null ? (change as { actions?: unknown }).actions : undefined;
-      const action = classify(actions, `${where}.change.actions`);
-      // Reads and no-ops need no approval, so a read is only believed of a data source.
-      if (action === 'read' && mode !== 'data') {
+      const base = classify(actions, `${where}.change.actions`);
+      // A read is only believed of a data source; it runs at apply time with the apply identity.
+      if (base === 'read' && mode !== 'data') {
         throw new PlanJsonError(`${where}: a "read" is only valid for mode "data", got mode ${describeValue(mode)}`);
       }
-      counts[action] += 1;
-      if (action !== 'read' && action !== 'noop') keep(address, action);
+      const listed = listingOf(entry, base);
+      if (listed === null) {
+        counts.noop += 1;
+        return;
+      }
+      if (listed.imported) counts.imported += 1;
+      if (listed.movedFrom !== undefined) counts.moved += 1;
+      keep(listed);
+    },
+
+    addOutput(name, actions) {
+      const base = classify(actions, `output_changes[${describeValue(name)}].actions`);
+      if (base === 'noop') return;
+      if (base === 'read' || base === 'forget') throw new PlanJsonError(`output_changes[${describeValue(name)}].actions cannot be ${describeValue(actions)}`);
+      keep({ address: `output.${name}`, action: 'output' });
     },
 
     finish(meta) {
-      const changes = LISTING_ORDER.flatMap((action) => groups[action].map((address) => ({ address, action })));
-      return {
-        formatVersion: meta.formatVersion,
-        engineVersion: meta.engineVersion,
-        counts: { ...counts },
-        changes,
-        listed: changes.length,
-        total: counts.create + counts.update + counts.delete + counts.replace + counts.forget,
-        errored: meta.errored,
-      };
+      const changes = LISTING_ORDER.flatMap((action) => groups[action]);
+      const total = LISTING_ORDER.reduce((n, action) => n + counts[action], 0);
+      return { formatVersion: meta.formatVersion, engineVersion: meta.engineVersion, counts: { ...counts }, changes, listed: changes.length, total, errored: meta.errored };
     },
   };
 }

@@ -1,5 +1,7 @@
 // Showing attacker-controlled strings (resource addresses, for_each keys, branch names, commit messages)
-// on terminals, phones and forge comments without letting them steer what the human sees. Pure.
+// on terminals, phones and forge comments without letting them steer what the human sees. Pure, apart
+// from the process scrubber: a string is scrubbed before it is cut, so a cut never leaves half a secret.
+import { scrubber } from '../log/scrub.ts';
 
 // Characters that change the display instead of being shown: C0/DEL/C1 controls (ANSI escapes start with
 // ESC), format characters (bidi overrides and isolates, U+200E/F, U+061C, zero-width U+200B–200D, U+2060,
@@ -17,7 +19,7 @@ export function visibleText(s: string, maxLength = Infinity): string {
   let length = 0;
   let cut = false;
   // `for…of` walks code points, so surrogate pairs stay whole and lone surrogates come out on their own.
-  for (const ch of s) {
+  for (const ch of Number.isFinite(limit) ? scrubber.scrubString(s) : s) {
     const unit = HIDDEN.test(ch) ? `\\u{${ch.codePointAt(0)!.toString(16)}}` : ch;
     const unitLength = unit === ch ? 1 : unit.length;
     if (length + unitLength > limit) {
@@ -37,40 +39,36 @@ function unitLengthOf(unit: string): number {
   return unit.startsWith('\\u{') ? unit.length : 1;
 }
 
-const LETTER = /\p{L}/u;
-const WORD = /[\p{L}\p{M}\p{N}]+/gu;
-// Scripts whose letters pass for Latin ones (а/a, о/o, ρ/p, Տ/S, Ꭺ/A…).
-const LOOKALIKE_SCRIPTS: ReadonlyArray<[string, RegExp]> = [
-  ['Cyrillic', /\p{Script=Cyrillic}/u],
-  ['Greek', /\p{Script=Greek}/u],
-  ['Armenian', /\p{Script=Armenian}/u],
-  ['Cherokee', /\p{Script=Cherokee}/u],
-  ['Coptic', /\p{Script=Coptic}/u],
-];
-const LATIN = /\p{Script=Latin}/u;
-const NEUTRAL = /[\p{Script=Common}\p{Script=Inherited}]/u;
-
 /**
- * Whether any word (a run of letters, marks and digits) mixes Latin with letters of another script, or mixes
- * two Latin look-alike scripts: the shape of a homoglyph ("pаypal" with a Cyrillic 'а').
+ * Whether a name holds anything but ASCII: the shape of a homoglyph. Checking word by word for mixed
+ * scripts misses an address made entirely of Cyrillic letters that look Latin ("аws_іnstance"), so every
+ * identifier with a non-ASCII character is flagged wherever a human reads it.
  */
-export function hasMixedScripts(s: string): boolean {
-  for (const [word] of s.matchAll(WORD)) {
-    let latin = false;
-    let other = false;
-    const lookalikes = new Set<string>();
-    for (const ch of word) {
-      if (!LETTER.test(ch) || NEUTRAL.test(ch)) continue;
-      if (LATIN.test(ch)) {
-        latin = true;
-        continue;
-      }
-      other = true;
-      for (const [name, re] of LOOKALIKE_SCRIPTS) if (re.test(ch)) lookalikes.add(name);
-    }
-    if ((latin && other) || lookalikes.size > 1) return true;
-  }
-  return false;
+export function mayLookAlike(s: string): boolean {
+  return /[^\x00-\x7f]/.test(s);
+}
+
+/** The flag shown after a name that `mayLookAlike`. */
+export const LOOKALIKE_FLAG = '[!] non-ASCII: look-alike letters?';
+
+/** `visibleText`, followed by the look-alike flag when the name holds non-ASCII characters. */
+export function flaggedText(s: string, maxLength = Infinity): string {
+  return `${visibleText(s, maxLength)}${mayLookAlike(s) ? ` ${LOOKALIKE_FLAG}` : ''}`;
+}
+
+// What JSON.stringify leaves raw but a terminal obeys: C1 controls, bidi and other format characters, line
+// and paragraph separators, variation selectors, Hangul fillers. Inside a JSON string `\uXXXX` means the
+// same character, so escaping them changes no value.
+const RAW_IN_JSON = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u115F\u1160\u3164\uFFA0]/gu;
+
+/** JSON text with every display-steering character written as a `\uXXXX` escape, never raw. */
+export function escapeJsonText(json: string): string {
+  return json.replace(RAW_IN_JSON, (ch) =>
+    [...ch]
+      .flatMap((c) => (c.length === 2 ? [c.charCodeAt(0), c.charCodeAt(1)] : [c.charCodeAt(0)]))
+      .map((u) => `\\u${u.toString(16).padStart(4, '0')}`)
+      .join(''),
+  );
 }
 
 // Every ASCII punctuation character can be backslash-escaped in CommonMark/GFM; escaping all of them covers

@@ -1,7 +1,7 @@
 // Collecting, while the plan JSON streams by, the changes a policy's rules select, with the planned values
 // their attribute limits need. Memory stays bounded whatever the plan's size: a few changes are kept per
 // finding (enough to decide the tier and name examples), the rest are only counted.
-import { actionOf, type RawResourceChange } from '../plan/summary.ts';
+import { listingOf, type RawResourceChange } from '../plan/summary.ts';
 import type { PickedAfter, ValuePicker } from '../plan/read-plan-json.ts';
 import type { PolicyConfig } from './config.ts';
 import { attributeRulesFor, findingKey, judgeChange, type PlanValues, type PolicyChange } from './policy.ts';
@@ -28,12 +28,12 @@ export function createPolicyCollector(policy: PolicyConfig): PolicyCollector {
     },
 
     add(entry) {
-      const action = actionOf(entry.change?.actions);
-      if (action === 'read' || action === 'noop' || entry.mode === 'data') return;
+      const listed = listingOf(entry);
+      if (listed === null) return;
       const change: PolicyChange = {
-        address: String(entry.address),
+        address: listed.address,
         type: typeof entry.type === 'string' ? entry.type : '',
-        action,
+        action: listed.action,
         ...(entry.picked ? { values: entry.picked as PickedAfter } : {}),
       };
       const keys = judgeChange(policy, change).map(findingKey);

@@ -1,5 +1,7 @@
 // Policy: the risk tier of a plan, from its summary and the few planned values the rules ask for. Pure.
-// Defaults: a no-op plan needs nothing, any delete or replace needs two taps, anything else one. The
+// Defaults: any delete or replace needs two taps, anything else one; a read at apply time, a forget, an
+// import or a move is never applied without a tap; a plan the engine says changes something but that names
+// nothing is denied, never a blind approval; an errored plan is denied. The
 // runner config can let allowlisted types apply without a tap, protect addresses and types, cap planned
 // attribute values and cap how much one plan changes. A rule can only raise the tier a change gets, and a
 // plan's tier is the highest of its changes', so adding changes never lowers it.
@@ -8,7 +10,7 @@ import { canonicalJson } from '../audit/audit.ts';
 import type { GuardConfig } from '../guard/config.ts';
 import { matchesGlob } from '../guard/glob.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { flaggedText } from '../plan/untrusted-text.ts';
 import { policySchema, type PolicyConfig } from './config.ts';
 
 /** none: nothing to apply · auto: no tap · approve: one tap · confirm: two taps · deny: never applied */
@@ -86,7 +88,8 @@ export function judgeChange(policy: PolicyConfig, change: PolicyChange): Finding
   if (policy.auto.types.length > 0 && (action === 'create' || action === 'update') && !policy.auto.types.some((t) => matchesGlob(change.type, t))) {
     found.push({ rule: 'auto', tier: 'approve', what: 'not an auto-applied type: one tap needed', address });
   }
-  for (const rule of policy.protected) {
+  // A read changes nothing it names, and an output is not a resource: only resource changes are protected.
+  for (const rule of action === 'read' || action === 'output' ? [] : policy.protected) {
     if (!matches(change, rule.match)) continue;
     const destroys = action === 'delete' || action === 'replace';
     found.push({
@@ -130,7 +133,10 @@ export function evaluatePolicy(summary: PlanSummary, planValues: PlanValues, pol
   if (summary.errored) {
     return decide([{ rule: 'errored', tier: 'deny', what: 'the engine reported errors while planning: an errored plan is never applied', address: '' }], {});
   }
-  if (summary.total === 0) return decide([{ rule: 'no-changes', tier: 'none', what: 'no changes', address: '' }], {});
+  // Called only for plans the engine says change something (exit code 2): naming nothing is not "no changes".
+  if (summary.total === 0) {
+    return decide([{ rule: 'unexplained-changes', tier: 'deny', what: 'the engine reported changes, but the plan names none that can be shown: it is never approved blind', address: '' }], {});
+  }
 
   const findings: Finding[] = [];
   const destroys = counts.delete + counts.replace;
@@ -139,8 +145,10 @@ export function evaluatePolicy(summary: PlanSummary, planValues: PlanValues, pol
   } else {
     findings.push({ rule: 'default:change', tier: 'approve', what: 'changes infrastructure: approval required', address: '' });
   }
+  findings.push(...defaultFindings(summary));
   for (const change of planValues.changes) findings.push(...judgeChange(policy, change));
-  const autoEligible = policy.auto.types.length > 0 && destroys === 0 && counts.forget === 0 && !findings.some((f) => f.rule === 'auto');
+  const onlyCreatesAndUpdates = summary.total === counts.create + counts.update && (counts.imported ?? 0) === 0 && (counts.moved ?? 0) === 0;
+  const autoEligible = policy.auto.types.length > 0 && onlyCreatesAndUpdates && !findings.some((f) => f.rule === 'auto');
   if (autoEligible) findings[0] = { rule: 'auto', tier: 'auto', what: `only creates or updates auto-applied types (${policy.auto.types.join(', ')})`, address: '' };
   for (const rule of policy.limits) {
     if (rule.maxChanges !== undefined && summary.total > rule.maxChanges) {
@@ -151,6 +159,19 @@ export function evaluatePolicy(summary: PlanSummary, planValues: PlanValues, pol
     }
   }
   return decide(findings, planValues.omitted ?? {});
+}
+
+// What every plan gets for the kinds of change beyond create/update/delete: at least one tap, never `auto`.
+const DEFAULT_KINDS: ReadonlyArray<[keyof PlanSummary['counts'], string, string]> = [
+  ['read', 'default:read', 'reads data sources at apply time, with the apply identity'],
+  ['forget', 'default:forget', 'removes objects from the state without destroying them'],
+  ['imported', 'default:import', 'imports existing objects into the state'],
+  ['moved', 'default:move', 'moves objects to new addresses in the state'],
+  ['output', 'default:output', 'changes root outputs recorded in the state'],
+];
+
+function defaultFindings(summary: PlanSummary): Finding[] {
+  return DEFAULT_KINDS.filter(([key]) => (summary.counts[key] ?? 0) > 0).map(([key, rule, what]) => ({ rule, tier: 'approve', what: `${what} (${summary.counts[key]}): approval required`, address: '' }));
 }
 
 function decide(findings: Finding[], omitted: Record<string, number>): PolicyDecision {
@@ -165,7 +186,7 @@ function decide(findings: Finding[], omitted: Record<string, number>): PolicyDec
   const ordered = [...groups.entries()].sort(([, a], [, b]) => tierRank(b.f.tier) - tierRank(a.f.tier));
   const reasons = ordered.map(([key, { f, addresses }]) => {
     const more = Math.max(0, addresses.length - LISTED_PER_REASON) + (omitted[key] ?? 0);
-    const listed = addresses.slice(0, LISTED_PER_REASON).map((a) => visibleText(a, 120));
+    const listed = addresses.slice(0, LISTED_PER_REASON).map((a) => flaggedText(a, 120));
     const where = listed.length > 0 ? `: ${listed.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '';
     return `[${f.rule}] ${f.what}${where}`;
   });
@@ -173,7 +194,7 @@ function decide(findings: Finding[], omitted: Record<string, number>): PolicyDec
   return { tier, reasons, rules };
 }
 
-/** The default tier: nothing for a no-op plan, two taps for any delete or replace, one tap otherwise. */
+/** The default tier of a plan the engine says changes something: two taps to destroy, one otherwise. */
 export function tierFor(summary: PlanSummary): PolicyDecision {
   return evaluatePolicy(summary, NO_VALUES, EMPTY_POLICY);
 }

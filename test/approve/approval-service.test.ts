@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { emptyCounts } from '../../src/plan/summary.ts';
 import { RunStore } from '../../src/apply/run-store.ts';
 import type { Run } from '../../src/apply/run.ts';
 import { ApprovalStore } from '../../src/approve/approval-store.ts';
@@ -75,7 +76,7 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
 
   async function planned(pr: number, tier: Tier = 'approve'): Promise<Run> {
     const { run } = await runs.create({ repo: 'infra', ref: `refs/pull/${pr}/head`, pr, sha: randomBytes(20).toString('hex'), workspace: 'default', seenAt: clock.now++ });
-    const counts = { create: 1, update: 0, delete: tier === 'confirm' ? 1 : 0, replace: 0, forget: 0, read: 0, noop: 0 };
+    const counts = { ...emptyCounts(), create: 1, delete: tier === 'confirm' ? 1 : 0 };
     const changes = [...(tier === 'confirm' ? [{ address: 'terraform_data.old', action: 'delete' as const }] : []), { address: 'terraform_data.new', action: 'create' as const }];
     const summary = { formatVersion: '1.2', engineVersion: '1.11.4', counts, changes, listed: changes.length, total: changes.length, errored: false };
     const plan = { sha256: randomBytes(32).toString('hex'), summary, tier, reasons: [], engineVersion: '1.11.4', treeId: 'e'.repeat(40) };

@@ -54,6 +54,19 @@ describe('approval config', () => {
     assert.match(errorOf({ channel: 'ntfy', ntfy: { ...ntfy, approvers: [approver('alice'), approver('alice')] } }), /approvers\[1\]\.name` must be unique/);
   });
 
+  it('topics that differ only in letter case count as the same (ntfy ACLs ignore case), reserved names are refused', () => {
+    const cased = errorOf({ channel: 'ntfy', ntfy: { ...ntfy, approvers: [approver('alice'), { ...approver('bob'), replyTopic: 'ALICE-reply-2m8x4w' }] } });
+    assert.match(cased, /`approval\.ntfy\.approvers\[1\]\.replyTopic` must not be used twice \(also alice's replyTopic\).*ignores letter case/);
+    assert.match(errorOf({ channel: 'ntfy', ntfy: { ...ntfy, approvers: [{ ...approver('alice'), notifyTopic: 'v1' }] } }), /`approval\.ntfy\.approvers\[0\]\.notifyTopic` must not be a name ntfy reserves/);
+  });
+
+  it('the runner paces itself inside ntfy\'s per-address limit unless told the host is exempt', () => {
+    assert.deepEqual(parse({ channel: 'ntfy', ntfy }).approval.ntfy?.requestBudget, { burst: 40, every: 6_000 });
+    assert.equal(parse({ channel: 'ntfy', ntfy: { ...ntfy, requestBudget: false } }).approval.ntfy?.requestBudget, false);
+    assert.match(errorOf({ channel: 'ntfy', ntfy: { ...ntfy, requestBudget: { burst: 0, every: '5s' } } }), /`approval\.ntfy\.requestBudget/);
+    assert.equal(parse({ channel: 'ntfy', ntfy }).approval.ntfy?.unsafeAllowAnonymousAccess, false);
+  });
+
   it('the server URL must be http(s)', () => {
     assert.match(errorOf({ channel: 'ntfy', ntfy: { ...ntfy, url: 'ntfy.example.net' } }), /`approval\.ntfy\.url` must be the ntfy server URL/);
   });

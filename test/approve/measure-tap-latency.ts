@@ -18,7 +18,8 @@ import { deletePrefix, removeDir, tempDir, testPrefix, waitFor, writeConfig } fr
 const taps = Number(process.argv[2] ?? 50);
 const root = await tempDir('tap-latency');
 const prefix = testPrefix();
-const tokens = { publish: `tk_${randomBytes(13).toString('hex')}`, subscribe: `tk_${randomBytes(13).toString('hex')}`, alice: `tk_${randomBytes(13).toString('hex')}` };
+const token = () => `tk_${randomBytes(15).toString('hex').slice(0, 29)}`;
+const tokens = { publish: token(), subscribe: token(), alice: token() };
 const topics = { notify: 'airlock-alice-notify', reply: 'airlock-alice-reply' };
 const double = await startNtfyDouble({
   tokens: { [tokens.publish]: 'runner-pub', [tokens.subscribe]: 'runner-sub', [tokens.alice]: 'alice' },
@@ -27,6 +28,9 @@ const double = await startNtfyDouble({
     { user: 'runner-sub', topic: topics.reply, access: 'read-only' },
     { user: 'alice', topic: topics.reply, access: 'write-only' },
   ],
+  // Deployed as deploy/ntfy/server.yml says: deny-all, the runner host exempt from the request limit.
+  defaultAccess: 'deny-all',
+  limits: { exemptHosts: ['127.0.0.1'] },
 });
 for (const [name, value] of Object.entries(tokens)) {
   await writeFile(path.join(root, `${name}.token`), value, { mode: 0o600 });
@@ -45,6 +49,7 @@ const loaded = await writeConfig({
         url: double.url,
         publishTokenFile: path.join(root, 'publish.token'),
         subscribeTokenFile: path.join(root, 'subscribe.token'),
+        requestBudget: false,
         approvers: [{ name: 'alice', notifyTopic: topics.notify, replyTopic: topics.reply, replyTokenFile: path.join(root, 'alice.token') }],
       },
     },

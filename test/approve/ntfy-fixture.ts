@@ -1,15 +1,20 @@
 // An ntfy server for a test: the double (default), or a real server when AIRLOCK_TEST_NTFY_URL and the
 // token variables are set (see test/doubles/README.md for the ACLs they need). Either way the topics are
 // fresh per test, and the phone is played exactly: read the notify topic, perform the button's request.
+// On the double the phone has an address of its own (X-Forwarded-For behind the double's "proxy"), which
+// is exempt from the request limit as the test host must be on a real test server; the runner, on
+// 127.0.0.1, meets ntfy's default per-address limits.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { createNtfyClient, type NtfyAction, type NtfyEvent } from '../../src/approve/ntfy-client.ts';
-import { startNtfyDouble, type NtfyDouble } from '../doubles/ntfy-double.ts';
+import type { NtfyAction, NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import { startNtfyDouble, type NtfyDouble, type NtfyDoubleOptions } from '../doubles/ntfy-double.ts';
 
 export const REAL_NTFY_URL = process.env['AIRLOCK_TEST_NTFY_URL'];
+/** The phone's address as the double sees it (documentation range, RFC 5737). */
+export const PHONE_IP = '192.0.2.10';
 export const usingRealNtfy = REAL_NTFY_URL !== undefined && REAL_NTFY_URL !== '';
 
 const ROLES = ['publish', 'subscribe', 'phone', 'alice', 'bob'] as const;
@@ -35,10 +40,12 @@ export interface NtfyUnderTest {
   notifications(approver: 'alice' | 'bob'): Promise<NtfyEvent[]>;
   /** Perform a button's request exactly as published. */
   tap(action: NtfyAction): Promise<Response>;
+  /** Run `fn` (stop a runner) before the server goes away, so no client is left retrying a closed port. */
+  beforeClose(fn: () => Promise<unknown>): void;
 }
 
 /** Fresh topics and tokens on the double or the real server; torn down after the test. */
-export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number } = {}): Promise<NtfyUnderTest> {
+export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number; double?: Partial<NtfyDoubleOptions> } = {}): Promise<NtfyUnderTest> {
   const suffix = randomBytes(6).toString('hex');
   const topics = {
     alice: { notify: `airlocktest-alice-notify-${suffix}`, reply: `airlocktest-alice-reply-${suffix}` },
@@ -66,6 +73,9 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
       ],
       defaultAccess: 'deny-all',
       keepaliveMs: opts.keepaliveMs ?? 45_000,
+      behindProxy: true,
+      limits: { exemptHosts: [PHONE_IP] },
+      ...opts.double,
     });
     url = double.url;
   }
@@ -75,11 +85,13 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
     await writeFile(file, `${tokens[role]}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
   }
+  const closing: Array<() => Promise<unknown>> = [];
   t.after(async () => {
+    for (const fn of closing) await fn().catch(() => undefined);
     await double?.close();
     await rm(tokenDir, { recursive: true, force: true });
   });
-  const client = createNtfyClient(url);
+  const asPhone: Record<string, string> = double ? { 'X-Forwarded-For': PHONE_IP } : {};
   return {
     url,
     double,
@@ -100,10 +112,15 @@ export async function ntfyUnderTest(t: TestContext, opts: { keepaliveMs?: number
       };
     },
     async notifications(approver) {
-      return (await client.poll(topics[approver].notify, tokens.phone, 'all')).filter((e) => e.event === 'message');
+      const res = await fetch(`${url}/${topics[approver].notify}/json?poll=1&since=all`, { headers: { Authorization: `Bearer ${tokens.phone}`, ...asPhone } });
+      if (!res.ok) throw new Error(`the phone's poll: HTTP ${res.status} ${await res.text()}`);
+      return (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as NtfyEvent).filter((e) => e.event === 'message');
     },
     async tap(action) {
-      return fetch(action.url!, { method: action.method ?? 'POST', headers: action.headers, body: action.body });
+      return fetch(action.url!, { method: action.method ?? 'POST', headers: { ...action.headers, ...asPhone }, body: action.body });
+    },
+    beforeClose(fn) {
+      closing.push(fn);
     },
   };
 }

@@ -10,7 +10,7 @@ import { setupNtfyLoop } from './ntfy-loop-fixture.ts';
 const isDouble = engineForTests().isDouble;
 
 
-test('a reply sent while the subscription was dropped is acted on once, after resuming with since=<last id>', async (t) => {
+test('a reply sent while the subscription was dropped is acted on once, after resuming from the newest handled reply', async (t) => {
   const s = await setupNtfyLoop(t);
   const double = s.ntfy.double;
   if (!double) return t.skip('needs the double\'s connection switches (the restart test covers a real server)');
@@ -18,10 +18,14 @@ test('a reply sent while the subscription was dropped is acted on once, after re
   await s.loop.runner.watcher.pollAll();
   const id = s.loop.runId(sha);
   const request = await s.request(id, 'alice');
-  // One handled message gives the listener a cursor on alice's reply topic.
-  const noise = await fetch(`${s.ntfy.url}/${s.ntfy.topics.alice.reply}`, { method: 'POST', headers: { Authorization: `Bearer ${s.ntfy.tokens.alice}` }, body: 'hello' });
-  const noiseId = ((await noise.json()) as { id: string }).id;
-  await s.handled(1);
+  // A handled message on each reply topic gives the listener a resume mark on both.
+  const noiseTimes: number[] = [];
+  for (const who of ['alice', 'bob'] as const) {
+    const noise = await fetch(`${s.ntfy.url}/${s.ntfy.topics[who].reply}`, { method: 'POST', headers: { Authorization: `Bearer ${s.ntfy.tokens[who]}` }, body: 'hello' });
+    noiseTimes.push(((await noise.json()) as { time: number }).time);
+  }
+  const noiseTime = Math.min(...noiseTimes);
+  await s.handled(2);
 
   double.blockSubscriptions(true);
   double.dropConnections();
@@ -33,9 +37,12 @@ test('a reply sent while the subscription was dropped is acted on once, after re
   double.blockSubscriptions(false);
   const applied = await waitForState(s.loop.runner, id, ['applied', 'failed']);
   assert.equal(applied.state, 'applied');
-  const resumed = double.requests.filter((r) => r.path === `/${s.ntfy.topics.alice.reply}/json`).at(-1);
-  assert.equal(resumed?.query['since'], noiseId, 'resumed after the last handled message');
-  await s.handled(2);
+  // Both reply topics share one stream; it resumed a margin before the oldest of the topics' newest handled
+  // replies, so the reply sent meanwhile came (and the noise again, dropped as handled).
+  const resumed = double.requests.filter((r) => r.path === `/${s.ntfy.topics.alice.reply},${s.ntfy.topics.bob.reply}/json`).at(-1);
+  const since = Number(resumed?.query['since']);
+  assert.ok(since <= noiseTime && since >= noiseTime - 60, `resumed at ${since}, within a minute before the handled reply of ${noiseTime}`);
+  await s.handled(3);
   const decisions = (await s.audit(id)).filter((r) => r.type.startsWith('approval.') && r.type !== 'approval.requested');
   assert.deepEqual(decisions.map((r) => r.type), ['approval.granted'], 'acted on once, refused never');
   if (isDouble) assert.equal((await s.loop.invocations('apply')).length, 1);

@@ -25,6 +25,7 @@ export interface NtfyLoop {
 export async function setupNtfyLoop(t: TestContext, opts: { approval?: Record<string, unknown>; keepaliveMs?: number } = {}): Promise<NtfyLoop> {
   const ntfy = await ntfyUnderTest(t, opts.keepaliveMs === undefined ? {} : { keepaliveMs: opts.keepaliveMs });
   const loop = await setupLoop(t, { extra: { approval: ntfy.approvalSection(opts.approval) } });
+  ntfy.beforeClose(() => loop.runner.stop());
   await loop.runner.replies!.waitConnected();
   const self: NtfyLoop = {
     loop,

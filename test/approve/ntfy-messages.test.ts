@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { Run } from '../../src/apply/run.ts';
 import { buildOutcome, buildRefusal, buildRequest } from '../../src/approve/ntfy-messages.ts';
 import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
+import { emptyCounts } from '../../src/plan/summary.ts';
 
 const RUN: Run = {
   id: 'r0123456789abcde',
@@ -22,7 +23,7 @@ const RUN: Run = {
     reasons: [],
     engineVersion: '1.11.4',
     treeId: 't',
-    summary: { formatVersion: '1.2', engineVersion: '1.11.4', counts: { create: 2, update: 0, delete: 0, replace: 0, forget: 0, read: 0, noop: 0 }, changes: [{ address: 'a.b', action: 'create' }, { address: 'a.c', action: 'create' }], listed: 2, total: 2, errored: false },
+    summary: { formatVersion: '1.2', engineVersion: '1.11.4', counts: { ...emptyCounts(), create: 2 }, changes: [{ address: 'a.b', action: 'create' }, { address: 'a.c', action: 'create' }], listed: 2, total: 2, errored: false },
   },
 };
 const REPLY = { server: 'https://ntfy.example.net', replyTopic: 'alice-reply', replyToken: 'tk_alicereplyalicereplyalicere' };

@@ -84,13 +84,15 @@ describe('renderPhoneRequest', () => {
       ['aws_instance.\x1b[31mred', 'update'],
       ['aws_instance.x["[click me](https://evil.example/approve)"]', 'create'],
       ['aws_instance.zw\u200Bj', 'create'],
+      ['aws_iam_user.\u0440\u0430\u0443', 'update'], // "рау" is all Cyrillic: no word mixes scripts, it reads "pay"
     ];
     const { message } = renderPhoneRequest(summarize(hostile), { ...CTX, author: 'Mallory \u202Eroot <m@evil.example>' });
     assert.doesNotMatch(message, /[\u202E\u200B\x1b]/u, 'no raw control, bidi or zero-width character');
     assert.ok(message.includes('logs\\\\u\\{202e\\}txt'), 'U+202E shown as a visible code point');
     assert.ok(message.includes('zw\\\\u\\{200b\\}j'), 'U+200B shown as a visible code point');
     assert.ok(message.includes('\\\\u\\{1b\\}\\[31mred'), 'ESC shown as a visible code point');
-    assert.match(message, /aws\\_iam\\_role\\\.\u0430dmin \[!\] mixed scripts/, 'the homoglyph is flagged');
+    assert.match(message, /aws\\_iam\\_role\\\.\u0430dmin \[!\] non-ASCII/, 'the homoglyph is flagged');
+    assert.match(message, /aws\\_iam\\_user\\\.\u0440\u0430\u0443 \[!\] non-ASCII/, 'a name of look-alike letters only is flagged');
     assert.ok(message.includes('\\[click me\\]\\(https\\:\\/\\/evil\\.example\\/approve\\)'), 'the Markdown link is escaped');
     assert.doesNotMatch(message, /https:\/\//, 'no URL the app could turn into a link');
     assert.ok(message.includes('Mallory \\\\u\\{202e\\}root'), 'the author is escaped too');

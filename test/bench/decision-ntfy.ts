@@ -30,7 +30,7 @@ export const ntfyDriver: DecisionDriver = {
   },
   async setup(scope) {
     const { startNtfyDouble } = await import('../doubles/ntfy-double.ts');
-    const token = () => `tk_${randomBytes(13).toString('hex')}`;
+    const token = () => `tk_${randomBytes(15).toString('hex').slice(0, 29)}`;
     const tokens = { publish: token(), subscribe: token(), alice: token() };
     const double = await startNtfyDouble({
       tokens: { [tokens.publish]: 'runner-pub', [tokens.subscribe]: 'runner-sub', [tokens.alice]: 'alice' },
@@ -39,6 +39,9 @@ export const ntfyDriver: DecisionDriver = {
         { user: 'runner-sub', topic: TOPICS.reply, access: 'read-only' },
         { user: 'alice', topic: TOPICS.reply, access: 'write-only' },
       ],
+      // Deployed as deploy/ntfy/server.yml says: deny-all, the runner host exempt from the request limit.
+      defaultAccess: 'deny-all',
+      limits: { exemptHosts: ['127.0.0.1'] },
     });
     scope.defer(() => double.close());
     const secrets = await scope.tempDir('ntfy-tokens');
@@ -56,6 +59,7 @@ export const ntfyDriver: DecisionDriver = {
           url: double.url,
           publishTokenFile: await file('publish', tokens.publish),
           subscribeTokenFile: await file('subscribe', tokens.subscribe),
+          requestBudget: false,
           approvers: [{ name: 'alice', notifyTopic: TOPICS.notify, replyTopic: TOPICS.reply, replyTokenFile: await file('alice', tokens.alice) }],
         },
       },

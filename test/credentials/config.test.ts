@@ -41,7 +41,7 @@ apply:
   secrets:
     PM_API_TOKEN_ID: kv/data/proxmox#id
     PM_API_TOKEN_SECRET: kv/data/proxmox#secret
-    TF_VAR_db_password: database/creds/airlock#password`;
+    PGPASSWORD: database/creds/airlock#password`;
 
 test('a workspace maps each phase to its own AppRole identity and secrets', () => {
   const cfg = parseConfigText(configWith(GOOD), 'runners/home.yaml');
@@ -52,7 +52,7 @@ test('a workspace maps each phase to its own AppRole identity and secrets', () =
   assert.equal(creds.plan.wrapped, false);
   assert.equal(creds.plan.mount, 'approle');
   assert.equal(creds.apply.wrapped, true);
-  assert.deepEqual(creds.apply.secrets['TF_VAR_db_password'], { path: 'database/creds/airlock', key: 'password' });
+  assert.deepEqual(creds.apply.secrets['PGPASSWORD'], { path: 'database/creds/airlock', key: 'password' });
   assert.deepEqual(creds.plan.secrets['PM_API_TOKEN_SECRET'], { path: 'kv/data/proxmox-read', key: 'secret' });
 });
 
@@ -60,7 +60,7 @@ test('`credentials: none` and a phase set to `none` are allowed; no vault sectio
   const none = parseConfigText(configWith('none', ''), 'f.yaml');
   assert.equal(none.repos[0]!.workspaces[0]!.credentials, 'none');
   assert.equal(none.vault, undefined);
-  const applyOnly = parseConfigText(configWith('plan: none\napply:\n  roleId: r-apply\n  secretIdFile: /etc/a\n  secrets: { TF_VAR_t: "kv/data/t#t" }'), 'f.yaml');
+  const applyOnly = parseConfigText(configWith('plan: none\napply:\n  roleId: r-apply\n  secretIdFile: /etc/a\n  secrets: { T_TOKEN: "kv/data/t#t" }'), 'f.yaml');
   const c = applyOnly.repos[0]!.workspaces[0]!.credentials;
   assert.ok(c !== 'none' && c.plan === 'none' && c.apply !== 'none');
   // Omitting `credentials` means none.
@@ -128,4 +128,23 @@ test('the vault section: an http(s) address without a path, an absolute CA file,
   assert.match(problems(configWith('none', 'vault:\n  address: https://v:8200\n  token: s.abc\n')), /unknown key `token` in `vault`/);
   const ok = parseConfigText(configWith('none', 'vault:\n  address: https://v:8200\n  namespace: ops/lab\n  caFile: /etc/airlock/ca.pem\n  timeout: 3s\n'), 'f.yaml');
   assert.deepEqual(ok.vault, { address: 'https://v:8200', namespace: 'ops/lab', caFile: '/etc/airlock/ca.pem', timeout: 3000 });
+});
+
+test('the apply identity may not map TF_VAR_*: the error says why and what to do instead', () => {
+  const text = problems(configWith(GOOD.replace('PGPASSWORD:', 'TF_VAR_db_password:')));
+  assert.match(text, /`[^`]*apply\.secrets\.TF_VAR_db_password` must not be a TF_VAR_\* variable: `apply PLANFILE` uses the variable values saved in the plan/);
+  assert.match(text, /its own environment variable/);
+  assert.match(text, /`ephemeral = true`[^`]*`apply\.ephemeral`/);
+  // the plan identity may: its TF_VAR_* values are what the saved plan keeps
+  assert.equal(problems(configWith(GOOD.replace('PM_API_TOKEN_ID: kv/data/proxmox-read#id', 'TF_VAR_x: kv/data/proxmox-read#id'))), '');
+});
+
+test('an ephemeral variable of the apply identity reaches the apply as TF_VAR_<name>; the plan identity has none', () => {
+  const cfg = parseConfigText(configWith(`${GOOD}\n  ephemeral:\n    pm_api_token: kv/data/proxmox#token`), 'runners/home.yaml');
+  const creds = cfg.repos[0]!.workspaces[0]!.credentials;
+  if (creds === 'none' || creds.apply === 'none') throw new Error('unreachable');
+  assert.deepEqual(creds.apply.secrets['TF_VAR_pm_api_token'], { path: 'kv/data/proxmox', key: 'token' });
+  assert.deepEqual(Object.keys(creds.apply.ephemeral), ['pm_api_token']);
+  const planSide = problems(configWith(GOOD.replace('plan:\n  roleId: 6a1c0f0e-plan', 'plan:\n  ephemeral: { x: "kv/data/a#b" }\n  roleId: 6a1c0f0e-plan')));
+  assert.match(planSide, /`[^`]*plan\.ephemeral`[^`]*is for the apply identity only/);
 });

@@ -72,7 +72,7 @@ test('plan gets only the plan identity\'s secrets, apply only the apply identity
   const applyEnv = extra(applyDumps[0]!.env);
   assert.deepEqual(Object.keys(applyEnv).sort(), Object.keys(x.applySecrets).sort(), 'exactly the apply mapping');
   assert.equal(applyEnv['PM_API_TOKEN_SECRET'], s.values.applyToken);
-  assert.equal(applyEnv['TF_VAR_canary'], s.values.canary);
+  assert.equal(applyEnv['APPLY_CANARY'], s.values.canary);
   assert.equal(applyEnv['PGPASSWORD'], s.values.kv1Password);
   const applyText = Object.values(applyDumps[0]!.env).join('\n');
   for (const v of [s.values.planToken, ...secretIds, ...tokens, runnerCanary]) assert.ok(!applyText.includes(v), 'no plan secret, token, secret id or runner env in apply');
@@ -87,7 +87,7 @@ test('plan gets only the plan identity\'s secrets, apply only the apply identity
 });
 
 test('a canary the engine prints and that travels inside errors appears in no log, audit record, run record, CLI output or file', { skip: !isDouble && 'needs the engine double to print and fail' }, async (t) => {
-  const x = await setupVaultLoop(t, { engineEnv: { AIRLOCK_DOUBLE_PRINT_ENV: 'TF_VAR_canary,PM_API_TOKEN_SECRET,PGPASSWORD', AIRLOCK_DOUBLE_FAIL: 'apply' } });
+  const x = await setupVaultLoop(t, { engineEnv: { AIRLOCK_DOUBLE_PRINT_ENV: 'APPLY_CANARY,PM_API_TOKEN_SECRET,PGPASSWORD', AIRLOCK_DOUBLE_FAIL: 'apply' } });
   plantRunnerEnv(t, x.vault.rootToken);
   const { loop, s } = x;
 
@@ -100,7 +100,7 @@ test('a canary the engine prints and that travels inside errors appears in no lo
   const failed = await waitForState(loop.runner, id1, ['applied', 'failed', 'needs_attention']);
   assert.equal(failed.state, 'failed');
   assert.equal(failed.error?.code, 'airlock:engine-failed');
-  assert.match(failed.error?.tail ?? '', /TF_VAR_canary=\[scrubbed\]/, 'the engine did print it; the record holds it scrubbed');
+  assert.match(failed.error?.tail ?? '', /APPLY_CANARY=\[scrubbed\]/, 'the engine did print it; the record holds it scrubbed');
 
   // PR 2: Vault echoes the (used-up) secret id into its login error, so the secret id is inside an error.
   let secretId = '';

@@ -40,7 +40,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }, opts: { apply?
   const files = { plan: await s.secretIdFile('plan'), apply: await s.secretIdFile('apply') };
   const applySecrets = {
     PM_API_TOKEN_SECRET: `${KV2}/data/${s.id}/apply#token`,
-    TF_VAR_canary: `${KV2}/data/${s.id}/apply#canary`,
+    APPLY_CANARY: `${KV2}/data/${s.id}/apply#canary`,
     PGPASSWORD: `${KV1}/${s.id}/apply#password`,
     PGPORT: `${KV1}/${s.id}/apply#port`,
     ...(vault.double ? { DB_USER: `${DB}/creds/${s.id}-apply#username`, DB_PASS: `${DB}/creds/${s.id}-apply#password` } : {}),
@@ -98,7 +98,7 @@ test('each phase gets exactly its own mapped secrets, and nothing of it is alive
 
   const apply = await x.provider.forApply(RUN);
   assert.equal(apply.env['PM_API_TOKEN_SECRET'], x.s.values.applyToken);
-  assert.equal(apply.env['TF_VAR_canary'], x.s.values.canary);
+  assert.equal(apply.env['APPLY_CANARY'], x.s.values.canary);
   assert.equal(apply.env['PGPASSWORD'], x.s.values.kv1Password);
   assert.equal(apply.env['PGPORT'], '5432');
   if (x.vault.double) {

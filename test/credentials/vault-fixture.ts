@@ -50,6 +50,17 @@ export async function vaultForTests(): Promise<VaultUnderTest> {
   return { address, rootToken, double, api, close: async () => double?.close() };
 }
 
+/** The Vault under test for one test: `defer` undoes what the test set up, newest first, before it closes. */
+export async function vaultScope(t: { after(fn: () => Promise<void>): void }): Promise<{ vault: VaultUnderTest; defer(fn: () => Promise<unknown>): void }> {
+  const vault = await vaultForTests();
+  const undo: Array<() => Promise<unknown>> = [];
+  t.after(async () => {
+    for (const fn of undo.reverse()) await fn().catch(() => undefined);
+    await vault.close();
+  });
+  return { vault, defer: (fn) => void undo.push(fn) };
+}
+
 export interface IdentitySetup {
   role: string;
   roleId: string;

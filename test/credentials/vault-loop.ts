@@ -29,7 +29,7 @@ export function mappings(s: Scenario, vault: VaultUnderTest) {
     apply: {
       PM_API_TOKEN_SECRET: `${KV2}/data/${s.id}/apply#token`,
       PM_API_TOKEN_ID: `${KV2}/data/${s.id}/apply#id`,
-      TF_VAR_canary: `${KV2}/data/${s.id}/apply#canary`,
+      APPLY_CANARY: `${KV2}/data/${s.id}/apply#canary`,
       PGPASSWORD: `${KV1}/${s.id}/apply#password`,
       ...(vault.double ? { DB_USER: `${DB}/creds/${s.id}-apply#username`, DB_PASS: `${DB}/creds/${s.id}-apply#password` } : {}),
     },

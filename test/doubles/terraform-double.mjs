@@ -4,14 +4,18 @@
 // own environment. See README.md beside this file for what it models and what it does not.
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { HclError } from './terraform-double/hcl.mjs';
-import { expandInstances, loadConfig, renderConfiguration, resolveVariables } from './terraform-double/config.mjs';
-import { StateError, acquireLock, emptyState, lockInfoPath, parseDuration, readState, renderLockError, wrapDynamic, writeState } from './terraform-double/state.mjs';
-import { PlanFileError, computeChanges, countChanges, hasChanges, readPlanFile, renderPlanText, renderPlannedValues, renderPriorState, renderResourceChanges, writePlanFile } from './terraform-double/plan.mjs';
+import { loadConfig, renderConfiguration } from './terraform-double/config.mjs';
+import { expandInstances, resolveVariables } from './terraform-double/eval.mjs';
+import { fetchModules } from './terraform-double/modules.mjs';
+import { applyChanges, finishReadsAndOutputs } from './terraform-double/apply.mjs';
+import { checkConditions, planOutputs, planReads } from './terraform-double/reads.mjs';
+import { StateError, acquireLock, lockInfoPath, parseDuration, readState, renderLockError, writeState } from './terraform-double/state.mjs';
+import { PlanFileError, computeChanges, hasChanges, readPlanFile, renderPlannedValues, renderPriorState, renderResourceChanges, resourceContext, sortChanges, writePlanFile } from './terraform-double/plan.mjs';
+import { renderPlanText } from './terraform-double/plan-text.mjs';
 
 const VERSION = '1.11.4-airlock-double';
 const env = process.env;
@@ -198,18 +202,45 @@ async function cmdInit(flags) {
     rmSync(BACKEND_RECORD, { force: true });
     out(`Terraform has detected you're unconfiguring your previously set "${rec.type}" backend.\n`);
   }
+  if (model.modules.size > 0) {
+    out('Initializing modules...\n');
+    fetchModules(model, process.cwd(), (line) => out(line));
+  }
   out('Initializing provider plugins...\n- terraform.io/builtin/terraform is built in to Terraform\n\nTerraform has been successfully initialized!\n');
 }
 
 /** Evaluate config against state; the shared first half of plan and interactive apply. */
 function planAgainstState(model) {
+  if (model.modules.size > 0) {
+    const [m] = model.modules.values();
+    const [file, line] = m.where.split(' line ');
+    throw new HclError('Unsupported block type', `Module calls are not modelled: the Airlock terraform double fetches modules at init but cannot plan them (module "${m.name}").`, file, Number(line));
+  }
   const vars = resolveVariables(model, env);
   const instances = expandInstances(model, vars);
   const statePath = statePathOf(model);
   const state = readState(process.cwd(), statePath);
-  const changes = computeChanges(instances, state, model.resources);
-  for (const c of changes) if (c.priorId) out(`${c.address}: Refreshing state... [id=${c.priorId}]\n`);
-  return { vars, state, statePath, changes };
+  let changes = computeChanges(instances, state, model);
+  for (const c of changes) {
+    if (c.importing) out(`${c.address}: Preparing import... [id=${c.importing.id}]\n`);
+    else if (c.priorId) out(`${c.address}: Refreshing state... [id=${c.priorId}]\n`);
+  }
+  const ctx = { vars, resources: resourceContext(changes) };
+  const conditions = checkConditions(model, ctx);
+  // A resource whose precondition failed is not planned; the rest of the plan is kept, and marked errored.
+  changes = changes.filter((c) => !conditions.errors.some((e) => e.resource === `${c.type}.${c.name}`));
+  const reads = planReads(model, ctx, process.cwd());
+  changes = sortChanges([...changes, ...reads.changes]);
+  const outputs = planOutputs(model, ctx, state);
+  return { vars, state, statePath, changes, outputs, errors: conditions.errors, warnings: [...conditions.warnings, ...reads.warnings] };
+}
+
+function printDiagnostics(kind, list) {
+  for (const [summary, where, detail] of list) {
+    const [file, line] = String(where ?? '').split(' line ');
+    const text = `\n${kind}: ${summary}\n\n${file && line ? `  on ${file} line ${line}:\n\n` : where ? `  ${where}\n\n` : ''}${detail}\n\n`;
+    process.stderr.write(text);
+  }
 }
 
 async function withLock(flags, statePath, operation, fn) {
@@ -231,8 +262,11 @@ async function cmdPlan(flags) {
   const statePath = statePathOf(model);
   return withLock(flags, statePath, 'OperationTypePlan', async () => {
     await runKnobs('plan');
-    const { vars, state, changes } = planAgainstState(model);
-    out(renderPlanText(changes));
+    const { vars, state, changes, outputs, errors, warnings } = planAgainstState(model);
+    const errored = errors.length > 0;
+    out(renderPlanText(changes, outputs.changes, errored));
+    printDiagnostics('Warning', warnings);
+    // terraform writes the plan file even when planning failed part-way: errored, never applyable.
     if (flags.out) {
       writePlanFile(flags.out, {
         terraform_version: VERSION,
@@ -240,12 +274,19 @@ async function cmdPlan(flags) {
         state_path: statePath,
         prior: state ? { serial: state.serial, lineage: state.lineage } : { serial: 0, lineage: '' },
         prior_state: state,
-        variables: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: v.value }])),
+        // Ephemeral variables are not saved: the apply must be given them again.
+        variables: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.ephemeral ? { ephemeral: true } : { value: v.value }])),
         configuration: renderConfiguration(model),
         changes,
+        outputs,
+        errored,
       });
     }
-    return flags['detailed-exitcode'] && hasChanges(changes) ? 2 : 0;
+    if (errored) {
+      printDiagnostics('Error', errors.map((e) => e.diag));
+      return 1;
+    }
+    return flags['detailed-exitcode'] && hasChanges(changes, outputs.changes) ? 2 : 0;
   });
 }
 
@@ -267,56 +308,18 @@ function cmdShow(flags, positional) {
     throw new Exit(1);
   }
   const doc = { format_version: '1.2', terraform_version: plan.terraform_version };
-  if (Object.keys(plan.variables).length) doc.variables = Object.fromEntries(Object.entries(plan.variables).sort(([a], [b]) => (a < b ? -1 : 1)));
-  doc.planned_values = renderPlannedValues(plan.changes);
+  const variables = Object.entries(plan.variables).filter(([, v]) => !v.ephemeral);
+  if (variables.length) doc.variables = Object.fromEntries(variables.sort(([a], [b]) => (a < b ? -1 : 1)));
+  const outputs = plan.outputs ?? { changes: {}, planned: {} };
+  doc.planned_values = renderPlannedValues(plan.changes, outputs.planned);
   if (plan.changes.length) doc.resource_changes = renderResourceChanges(plan.changes);
-  const prior = renderPriorState(plan.prior_state, plan.terraform_version);
+  if (Object.keys(outputs.changes).length) doc.output_changes = outputs.changes;
+  const prior = renderPriorState(plan.prior_state, plan.terraform_version, plan.changes);
   if (prior) doc.prior_state = prior;
   doc.configuration = plan.configuration;
-  Object.assign(doc, { timestamp: plan.timestamp, applyable: hasChanges(plan.changes), complete: true, errored: false });
+  const errored = plan.errored === true;
+  Object.assign(doc, { timestamp: plan.timestamp, applyable: !errored && hasChanges(plan.changes, outputs.changes), complete: !errored, errored });
   out(JSON.stringify(doc) + '\n');
-}
-
-function applyChanges(state, changes) {
-  const next = state ? structuredClone(state) : emptyState(VERSION);
-  next.terraform_version = VERSION;
-  next.serial = (state?.serial ?? 0) + 1;
-  const key = (type, name) => `${type}.${name}`;
-  const resources = new Map(next.resources.map((r) => [key(r.type, r.name), r]));
-  const sameIndex = (inst, ch) => (inst.index_key ?? null) === (ch.index ?? null);
-  const counts = { added: 0, changed: 0, destroyed: 0 };
-  for (const ch of changes.filter((c) => c.actions[0] === 'delete')) {
-    out(`${ch.address}: Destroying... [id=${ch.priorId}]\n`);
-    const r = resources.get(key(ch.type, ch.name));
-    if (r) r.instances = r.instances.filter((i) => !sameIndex(i, ch));
-    out(`${ch.address}: Destruction complete after 0s\n`);
-    counts.destroyed++;
-  }
-  for (const ch of changes.filter((c) => c.actions.includes('create') || c.actions[0] === 'update')) {
-    const updating = ch.actions[0] === 'update';
-    out(updating ? `${ch.address}: Modifying... [id=${ch.priorId}]\n` : `${ch.address}: Creating...\n`);
-    let r = resources.get(key(ch.type, ch.name));
-    if (!r) {
-      r = { mode: 'managed', type: ch.type, name: ch.name, provider: `provider["terraform.io/builtin/terraform"]`, instances: [] };
-      resources.set(key(ch.type, ch.name), r);
-    }
-    r.instances = r.instances.filter((i) => !sameIndex(i, ch));
-    const id = updating ? ch.priorId : randomUUID();
-    const inst = {};
-    if (ch.index !== undefined) inst.index_key = ch.index;
-    Object.assign(inst, {
-      schema_version: 0,
-      attributes: { id, input: wrapDynamic(ch.after.input), output: wrapDynamic(ch.after.input), triggers_replace: wrapDynamic(ch.after.triggers_replace) },
-      sensitive_attributes: ch.sensitive.map((a) => [{ type: 'get_attr', value: a }]),
-    });
-    r.instances.push(inst);
-    r.instances.sort((a, b) => (a.index_key ?? -1) > (b.index_key ?? -1) ? 1 : -1);
-    out(updating ? `${ch.address}: Modifications complete after 0s [id=${id}]\n` : `${ch.address}: Creation complete after 0s [id=${id}]\n`);
-    if (updating) counts.changed++;
-    else counts.added++;
-  }
-  next.resources = [...resources.values()].filter((r) => r.instances.length).sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { next, counts };
 }
 
 function staleness(plan, state) {
@@ -347,6 +350,18 @@ async function applyPlanFile(flags, file) {
     diag(`Failed to load "${file}" as a plan file`, `Error: ${err.message}`);
     throw new Exit(1);
   }
+  if (plan.errored) {
+    diag('Cannot apply incomplete plan', 'Terraform encountered an error when generating this plan, so it cannot be\napplied.');
+    throw new Exit(1);
+  }
+  for (const [name, v] of Object.entries(plan.variables)) {
+    if (!v.ephemeral) continue;
+    if (env[`TF_VAR_${name}`] === undefined) {
+      diag('No value for required variable', `The ephemeral input variable "${name}" was set during the plan phase, and so must\nalso be set during the apply phase.`);
+      throw new Exit(1);
+    }
+    v.value = env[`TF_VAR_${name}`];
+  }
   return withLock(flags, plan.state_path, 'OperationTypeApply', async () => {
     await runKnobs('apply');
     const state = readState(process.cwd(), plan.state_path);
@@ -355,16 +370,21 @@ async function applyPlanFile(flags, file) {
       diag(stale[0], stale[1]);
       throw new Exit(1);
     }
-    finishApply(plan.state_path, state, plan.changes);
+    finishApply(plan.state_path, state, plan, loadConfig(process.cwd()));
     return 0;
   });
 }
 
-function finishApply(statePath, state, changes) {
-  if (hasChanges(changes)) {
-    const { next, counts } = applyChanges(state, changes);
+function finishApply(statePath, state, plan, model) {
+  const outputs = plan.outputs?.changes ?? {};
+  if (hasChanges(plan.changes, outputs)) {
+    const { next, counts } = applyChanges(state, plan.changes, VERSION, out);
+    const readsDone = finishReadsAndOutputs(next, plan, model, out);
+    // what was applied before a deferred read failed stays applied, as in terraform
     writeState(process.cwd(), statePath, next, Boolean(state));
-    out(`\nApply complete! Resources: ${counts.added} added, ${counts.changed} changed, ${counts.destroyed} destroyed.\n`);
+    if (!readsDone) throw new Exit(1);
+    const imported = counts.imported ? `${counts.imported} imported, ` : '';
+    out(`\nApply complete! Resources: ${imported}${counts.added} added, ${counts.changed} changed, ${counts.destroyed} destroyed.\n`);
   } else {
     out('\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.\n');
   }
@@ -378,9 +398,13 @@ async function applyInteractive(flags) {
   const statePath = statePathOf(model);
   return withLock(flags, statePath, 'OperationTypeApply', async () => {
     await runKnobs('apply');
-    const { state, changes } = planAgainstState(model);
-    out(renderPlanText(changes));
-    if (hasChanges(changes) && !flags['auto-approve']) {
+    const { vars, state, changes, outputs, errors } = planAgainstState(model);
+    out(renderPlanText(changes, outputs.changes, errors.length > 0));
+    if (errors.length > 0) {
+      printDiagnostics('Error', errors.map((e) => e.diag));
+      throw new Exit(1);
+    }
+    if (hasChanges(changes, outputs.changes) && !flags['auto-approve']) {
       out("\nDo you want to perform these actions?\n  Terraform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
       const answer = await readLine();
       if (answer === null) {
@@ -392,7 +416,8 @@ async function applyInteractive(flags) {
         throw new Exit(1);
       }
     }
-    finishApply(statePath, state, changes);
+    const variables = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: v.value }]));
+    finishApply(statePath, state, { changes, outputs, variables }, model);
     return 0;
   });
 }
@@ -423,7 +448,7 @@ function cmdForceUnlock(flags, positional) {
     throw new Exit(1);
   }
   if (!flags.force) throw new UsageError('the Airlock terraform double requires -force for force-unlock');
-  unlinkSync(path);
+  for (const f of [path, `${path}.pid`]) rmSync(f, { force: true });
   out('Terraform state has been successfully unlocked!\n');
 }
 

@@ -6,10 +6,11 @@
 // The setup calls (mounts, policies, roles) are the real API too, so the same fixture code drives a
 // real dev server. See README.md beside this file for what it models and what it does not.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { DEFAULT_POLICY, matches, parsePolicy, specificity, type Rule } from './vault-double/policy.ts';
+import type { Duplex } from 'node:stream';
+import { allows, buildAcl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type Operation, type Rule } from './vault-double/policy.ts';
 
 export { parsePolicy } from './vault-double/policy.ts';
 
@@ -118,6 +119,7 @@ export class VaultDouble {
     this.#tokens.set(rootToken, { id: rootToken, accessor: id('acc'), policies: ['root'], meta: {}, ttl: 0, expiresAt: null, numUses: 0, revoked: false, createdAt: Date.now() });
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
     this.#server = tls ? createTlsServer(tls, handler) : createServer(handler);
+    this.#server.on('clientError', (err: Error, socket: Duplex) => this.#answerUnknownVerb(err, socket));
     this.#server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
@@ -190,30 +192,51 @@ export class VaultDouble {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (this.hang) return;
-    const url = new URL(req.url ?? '/', 'http://double');
-    const path = url.pathname.replace(/^\/v1\//, '').replace(/\/$/, '');
-    let body: Record<string, unknown> = {};
-    try {
-      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
-    } catch {
-      body = {};
-    }
-    const method = req.method === 'GET' && ['true', '1'].includes(url.searchParams.get('list') ?? '') ? 'LIST' : (req.method ?? 'GET');
-    const tokenId = (req.headers['x-vault-token'] as string | undefined) ?? '';
-    const wrapTtl = req.headers['x-vault-wrap-ttl'] as string | undefined;
-    let reply: Reply;
-    try {
-      reply = this.#route(method, path, body, tokenId, url);
-      if (wrapTtl && reply.status === 200 && reply.body) reply = this.#wrap(reply.body as Record<string, unknown>, parseTtl(wrapTtl, 300), path);
-    } catch (err) {
-      reply = { status: 500, body: { errors: [`double: ${(err as Error).message}`] } };
-    }
-    this.requests.push({ method, path, status: reply.status, namespace: (req.headers['x-vault-namespace'] as string | undefined) ?? null, accessor: this.#tokens.get(tokenId)?.accessor ?? null });
+    const reply = this.#answer(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'));
     res.writeHead(reply.status, reply.body === undefined ? {} : { 'content-type': 'application/json' });
     res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
   }
 
-  #route(method: string, path: string, body: Record<string, unknown>, tokenId: string, url: URL): Reply {
+  // Node's HTTP parser knows no `LIST` verb (node-vault's list() sends it); its parse error still carries
+  // the bytes, so a LIST request is answered from here, on a connection that then closes.
+  #answerUnknownVerb(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+    const text = err.rawPacket?.toString('latin1') ?? '';
+    const end = text.indexOf('\r\n\r\n');
+    const line = /^LIST (\S+) HTTP\/1\.[01]\r\n/.exec(text);
+    if (err.code !== 'HPE_INVALID_METHOD' || !line || end < 0) {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (this.hang) return;
+    const headers: IncomingHttpHeaders = {};
+    for (const h of text.slice(line[0].length, end).split('\r\n')) {
+      const colon = h.indexOf(':');
+      if (colon > 0) headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+    }
+    const reply = this.#answer('LIST', line[1]!, headers, '');
+    const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    socket.end(`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}\r\n${body ? 'Content-Type: application/json\r\n' : ''}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+
+  #answer(verb: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Reply {
+    const url = new URL(rawUrl, 'http://double');
+    const tokenId = (headers['x-vault-token'] as string | undefined) ?? '';
+    const wrapTtl = headers['x-vault-wrap-ttl'] as string | undefined;
+    const request = parseRequest(verb, url, text);
+    let reply: Reply;
+    try {
+      reply = 'reply' in request ? request.reply : this.#route(request.method, request.path, request.body, tokenId, request.aclPath);
+      if (wrapTtl && reply.status === 200 && reply.body && 'path' in request) reply = this.#wrap(reply.body as Record<string, unknown>, parseTtl(wrapTtl, 300), request.path);
+    } catch (err) {
+      reply = { status: 500, body: { errors: [`double: ${(err as Error).message}`] } };
+    }
+    const method = 'method' in request ? request.method : verb;
+    const path = 'path' in request ? request.path : url.pathname.replace(/^\/v1\//, '');
+    this.requests.push({ method, path, status: reply.status, namespace: (headers['x-vault-namespace'] as string | undefined) ?? null, accessor: this.#tokens.get(tokenId)?.accessor ?? null });
+    return reply;
+  }
+
+  #route(method: string, path: string, body: Record<string, unknown>, tokenId: string, aclPath: string): Reply {
     if (path === 'sys/health') {
       const status = this.sealed ? 503 : 200;
       return { status, body: { initialized: true, sealed: this.sealed, standby: false, version: '1.15.6+airlock-double', cluster_name: 'double' } };
@@ -241,26 +264,34 @@ export class VaultDouble {
 
     const token = this.#tokens.get(tokenId);
     if (!token || !this.#alive(token)) return denied;
-    if (!this.#allowed(token, method, path)) return denied;
+    if (!this.#allowed(token, method, path, aclPath)) return denied;
     if (token.numUses > 0 && --token.numUses === 0) token.revoked = true;
-    return this.#dispatch(method, path, body, token, url);
+    return this.#dispatch(method, path, body, token);
   }
 
-  #allowed(token: TokenRec, method: string, path: string): boolean {
+  // One ACL from all of the token's policies, one deciding rule (vault-double/policy.ts). A write is
+  // `create` where the KV item does not exist yet and `update` where it does (Vault's existence check).
+  #allowed(token: TokenRec, method: string, path: string, aclPath: string): boolean {
     if (token.policies.includes('root')) return true;
-    const needed = method === 'GET' ? ['read'] : method === 'LIST' ? ['list'] : method === 'DELETE' ? ['delete'] : ['update', 'create'];
-    let granted = new Set<string>();
-    for (const name of token.policies) {
-      const rules = (this.#policies.get(name) ?? []).filter((r) => matches(r.pattern, path));
-      if (rules.length === 0) continue;
-      const best = rules.sort((a, b) => specificity(b.pattern) - specificity(a.pattern))[0]!;
-      if (best.capabilities.includes('deny')) return false;
-      granted = new Set([...granted, ...best.capabilities]);
-    }
-    return needed.some((c) => granted.has(c));
+    const op: Operation = method === 'GET' ? 'read' : method === 'LIST' ? 'list' : method === 'DELETE' ? 'delete' : this.#exists(path) === false ? 'create' : 'update';
+    return allows(buildAcl(token.policies.map((name) => this.#policies.get(name) ?? [])), op, aclPath);
   }
 
-  #dispatch(method: string, path: string, body: Record<string, unknown>, token: TokenRec, url: URL): Reply {
+  /** For KV paths, whether the item exists (null: the path has no existence check, so a write is an update). */
+  #exists(path: string): boolean | null {
+    const mount = this.#mountOf(path);
+    if (!mount || !['kv', 'kv-v2'].includes(mount.info.type)) return null;
+    if (mount.info.version === 1) return (this.#kv.get(path)?.length ?? 0) > 0;
+    const m = /^data\/(.+)$/.exec(mount.rest);
+    return m ? (this.#kv.get(`${mount.name}/${m[1]}`)?.length ?? 0) > 0 : null;
+  }
+
+  #mountOf(path: string): { name: string; info: { type: string; version: number }; rest: string } | null {
+    const name = [...this.#mounts.keys()].filter((k) => path === k || path.startsWith(`${k}/`)).sort((a, b) => b.length - a.length)[0];
+    return name === undefined ? null : { name, info: this.#mounts.get(name)!, rest: path.slice(name.length + 1) };
+  }
+
+  #dispatch(method: string, path: string, body: Record<string, unknown>, token: TokenRec): Reply {
     const root = token.policies.includes('root');
     const write = method === 'POST' || method === 'PUT';
     let m: RegExpExecArray | null;
@@ -330,7 +361,12 @@ export class VaultDouble {
       if (!root) return denied;
       if (method === 'DELETE') return this.#policies.delete(m[1]!), { status: 204 };
       if (method === 'GET') return this.#policies.has(m[1]!) ? { status: 200, body: envelope({ name: m[1] }) } : { status: 404, body: { errors: [] } };
-      this.#policies.set(m[1]!, parsePolicy(String(body['policy'] ?? body['rules'] ?? '')));
+      try {
+        this.#policies.set(m[1]!, parsePolicy(String(body['policy'] ?? body['rules'] ?? '')));
+      } catch (err) {
+        if (err instanceof PolicyParseError) return { status: 400, body: { errors: [`failed to parse policy: ${err.message}`] } };
+        throw err;
+      }
       return { status: 204 };
     }
     if (path === 'sys/seal' && write) {
@@ -343,14 +379,12 @@ export class VaultDouble {
     if ((m = /^auth\/(.+)\/role\/([^/]+)(?:\/(role-id|secret-id))?$/.exec(path)) && this.#auth.get(m[1]!) === 'approle') return this.#roleAdmin(method, m[1]!, m[2]!, m[3], body);
 
     // --- secrets engines ---
-    const mount = [...this.#mounts.keys()].filter((k) => path === k || path.startsWith(`${k}/`)).sort((a, b) => b.length - a.length)[0];
+    const mount = this.#mountOf(path);
     if (mount) {
-      const info = this.#mounts.get(mount)!;
-      const rest = path.slice(mount.length + 1);
-      if (info.type === 'database') return this.#database(method, mount, rest, body, token);
-      if (info.type === 'kv' || info.type === 'kv-v2') return info.version === 2 ? this.#kv2(method, mount, rest, body) : this.#kv1(method, path, body);
+      const { name, info, rest } = mount;
+      if (info.type === 'database') return this.#database(method, name, rest, body, token);
+      if (info.type === 'kv' || info.type === 'kv-v2') return info.version === 2 ? this.#kv2(method, name, rest, body) : this.#kv1(method, path, body);
     }
-    void url;
     return { status: 404, body: { errors: [`no handler for route "${path}". route entry not found.`] } };
   }
 
@@ -406,6 +440,8 @@ export class VaultDouble {
   }
 
   #kv2(method: string, mount: string, rest: string, body: Record<string, unknown>): Reply {
+    const listed = /^metadata(?:\/(.*))?$/.exec(rest);
+    if (listed && method === 'LIST') return this.#kvList(`${mount}/${listed[1] ? `${listed[1]}/` : ''}`);
     const m = /^(data|metadata|delete|undelete|destroy)\/(.+)$/.exec(rest);
     if (!m) return { status: 404, body: { errors: [] } };
     const key = `${mount}/${m[2]}`;
@@ -435,7 +471,15 @@ export class VaultDouble {
     return { status: 405, body: { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] } };
   }
 
+  /** The keys under `prefix` (a folder ends in `/`), as KV's LIST answers; none is 404. */
+  #kvList(prefix: string): Reply {
+    const live = [...this.#kv.entries()].filter(([k, versions]) => k.startsWith(prefix) && versions.length > 0).map(([k]) => k.slice(prefix.length));
+    const keys = [...new Set(live.map((k) => (k.includes('/') ? `${k.slice(0, k.indexOf('/'))}/` : k)))].sort();
+    return keys.length ? { status: 200, body: envelope({ keys }) } : { status: 404, body: { errors: [] } };
+  }
+
   #kv1(method: string, path: string, body: Record<string, unknown>): Reply {
+    if (method === 'LIST') return this.#kvList(`${path}/`);
     if (method === 'GET') {
       const v = this.#kv.get(path)?.at(-1);
       return v?.data ? { status: 200, body: { ...envelope(v.data), lease_duration: 2764800 } } : { status: 404, body: { errors: [] } };
@@ -520,4 +564,32 @@ function toList(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
   if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
   return [];
+}
+
+type ParsedRequest = { reply: Reply } | { method: string; path: string; aclPath: string; body: Record<string, unknown> };
+
+const GO_BOOLS: Record<string, boolean> = { '1': true, t: true, T: true, true: true, TRUE: true, True: true, '0': false, f: false, F: false, false: false, FALSE: false, False: false };
+
+// OpenBao's internal/http/logical.go, buildLogicalRequestNoAuth: the verb `LIST` and `GET ?list=true` are
+// a list (the path gets a trailing `/`); a POST/PUT body that is not a JSON object is 400 before any token
+// is looked at (internal/http/json.go, parseJSONRequest); other verbs are 405.
+function parseRequest(verb: string, url: URL, text: string): ParsedRequest {
+  const raw = url.pathname.replace(/^\/v1\//, '');
+  const path = raw.replace(/\/$/, '');
+  const listParam = url.searchParams.get('list');
+  if (verb === 'GET' && listParam !== null && listParam !== '' && GO_BOOLS[listParam] === undefined) return { reply: { status: 400, body: { errors: [] } } };
+  if (verb === 'LIST' || (verb === 'GET' && listParam !== null && GO_BOOLS[listParam] === true)) return { method: 'LIST', path, aclPath: raw.endsWith('/') ? raw : `${raw}/`, body: {} };
+  if (verb === 'GET' || verb === 'DELETE') return { method: verb, path, aclPath: raw, body: {} };
+  if (verb !== 'POST' && verb !== 'PUT') return { reply: { status: 405, body: { errors: [] } } };
+  if (text.trim() === '') return { method: verb, path, aclPath: raw, body: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { reply: { status: 400, body: { errors: [`failed to decode JSON input: ${(err as Error).message}`] } } };
+  }
+  if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
+    return { reply: { status: 400, body: { errors: [`failed to decode JSON input: json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go value of type map[string]interface {}`] } } };
+  }
+  return { method: verb, path, aclPath: raw, body: (value ?? {}) as Record<string, unknown> };
 }

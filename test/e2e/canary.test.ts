@@ -73,3 +73,22 @@ test('a plan that fails while printing a loaded secret stores and shows no trace
   assert.match(shown.out, /engine output \(last lines\)/);
   for (const text of [stored, shown.out, shown.err, loop.log.raw]) assert.ok(!text.includes(LOADED_SECRET));
 });
+
+test('a plan that fails with a loaded secret cut in half by the output tail stores and shows no fragment of it', { skip: !engineForTests().isDouble && 'needs the double to print and fail' }, async (t) => {
+  scrubber.add(LOADED_SECRET);
+  // The double prints the line, then 109 characters of its injected failure; the runner keeps the last 4096
+  // characters of output, so this padding makes that window start 7 characters into the secret.
+  const k = 7;
+  const line = `token ${LOADED_SECRET}${'p'.repeat(4096 - 109 - LOADED_SECRET.length + k)}`;
+  const printed = `${line}\n\nError: Injected failure (AIRLOCK_DOUBLE_FAIL=plan)\n\nThe Airlock terraform double was told to fail "plan".\n\n`;
+  assert.ok(printed.slice(-4096).startsWith(LOADED_SECRET.slice(k)), 'a plain cut of this output starts inside the secret');
+  const loop = await setupLoop(t, { engineEnv: { AIRLOCK_DOUBLE_STDERR: line, AIRLOCK_DOUBLE_FAIL: 'plan' } });
+  const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/3/head'] });
+  await loop.runner.watcher.pollAll();
+  const run = await waitForState(loop.runner, loop.runId(sha), ['failed'], 60_000);
+  assert.match(run.error?.tail ?? '', /^\[scrubbed\]p+$/m, 'the tail starts where the secret was cut, scrubbed');
+  const fragment = LOADED_SECRET.slice(k, k + 12);
+  const texts = [JSON.stringify(await loop.runner.cp.redis.hgetall(`${loop.prefix}:run:${run.id}`)), (await loop.cli('show', run.id)).out, (await loop.cli('show', run.id, '--json')).out, loop.log.raw];
+  for (const f of await readdir(loop.runner.cp.paths.auditDir)) texts.push(await readFile(path.join(loop.runner.cp.paths.auditDir, f), 'utf8'));
+  for (const text of texts) assert.ok(!text.includes(fragment) && !text.includes(LOADED_SECRET), text.slice(0, 200));
+});

@@ -5,7 +5,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
-import { pushCommit } from '../git-fixtures.ts';
+import { makeRemote, pushCommit } from '../git-fixtures.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { tempDir, removeDir, waitForState } from '../support/harness.ts';
@@ -74,4 +74,41 @@ test('lenient mode plans a tree with a host file read and carries the warning as
   const run = await waitForState(loop.runner, loop.runId(sha), ['awaiting_approval', 'refused', 'failed'], 60_000);
   assert.equal(run.state, 'awaiting_approval', JSON.stringify(run.error ?? run.refusal));
   assert.ok(run.plan?.reasons.some((r) => /^guard warning \(lenient mode\) \[file-function\] modules\/unused\/main\.tf local\.motd: templatefile\(\) reads the absolute path "\/etc\/motd"/.test(r)), JSON.stringify(run.plan?.reasons));
+});
+
+test('code init fetched is guarded before plan runs it: a module that reads the host is refused after init', async (t) => {
+  const recorded = await recordedEngine(t);
+  const moduleRemote = await makeRemote();
+  t.after(() => moduleRemote.cleanup());
+  const moduleSha = await pushCommit(
+    moduleRemote,
+    {
+      'main.tf': 'resource "terraform_data" "m" {\n  input = templatefile("${path.module}/motd.tpl", {})\n}\n',
+      'motd.tpl': 'hello ${file("/etc/hostname")}\n',
+    },
+    { refs: ['refs/heads/main', 'refs/heads/master'] },
+  );
+  const loop = await setupLoop(t, { extra: { guard: { modules: ['git::file:///**'] }, engine: recorded.engine } });
+  const tf = `module "m" {\n  source = "git::${moduleRemote.url}?ref=${moduleSha}"\n}\n`;
+  const sha = await pushCommit(loop.remote, { 'main.tf': tf }, { refs: ['refs/pull/1/head'] });
+  await loop.runner.watcher.pollAll();
+  const run = await waitForState(loop.runner, loop.runId(sha), ['refused', 'failed', 'awaiting_approval'], 60_000);
+  assert.equal(run.state, 'refused', JSON.stringify(run.error));
+  assert.ok(
+    run.refusal?.some((r) => /^\[file-function\] \.terraform\/modules\/m\/main\.tf terraform_data\.m \(template \.terraform\/modules\/m\/motd\.tpl\): file\(\) reads the absolute path/.test(r)),
+    JSON.stringify(run.refusal),
+  );
+  assert.deepEqual(await recorded.starts(), ['init'], 'init fetched the module; plan never ran');
+});
+
+test('a committed tfvars file may not set a variable the runner injects; nothing runs', async (t) => {
+  const recorded = await recordedEngine(t);
+  const engine = { ...recorded.engine, env: { TF_VAR_region: 'eu-west-1' } };
+  const loop = await setupLoop(t, { extra: { engine } });
+  const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO, 'prod.auto.tfvars': 'region = "attacker-controlled"\n' }, { refs: ['refs/pull/1/head'] });
+  await loop.runner.watcher.pollAll();
+  const run = await waitForState(loop.runner, loop.runId(sha), ['refused', 'failed', 'awaiting_approval'], 60_000);
+  assert.equal(run.state, 'refused', JSON.stringify(run.error));
+  assert.deepEqual(run.refusal, ['[injected-variable] prod.auto.tfvars var.region: sets a variable the runner injects (TF_VAR_* from its config or credentials); a committed value would override it']);
+  assert.deepEqual(await recorded.starts(), []);
 });

@@ -1,29 +1,14 @@
 // The guard's rules on real files: each construct is refused with its rule id, file and block address;
 // a safe configuration passes; lenient mode turns file-function findings into warnings.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { guardSchema } from '../../src/guard/config.ts';
 import { describeViolation, guardTree, GuardRefusedError, inspectTree, type GuardViolation } from '../../src/guard/guard.ts';
 import { parseHcl } from '../../src/guard/hcl-parser.ts';
-import { removeDir, tempDir } from '../support/harness.ts';
+import { treeMaker } from './tree-fixture.ts';
 import { ALLOW, REFUSED } from './refused-fixtures.ts';
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await removeDir(d);
-});
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const root = await tempDir('guard');
-  dirs.push(root);
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), text);
-  }
-  return root;
-}
+const tree = treeMaker('guard');
 
 async function inspect(files: Record<string, string>, config: object = ALLOW, opts: { engineKind?: 'terraform' | 'tofu'; workDir?: string } = {}) {
   return inspectTree(await tree(files), { config: guardSchema.parse(config), engineKind: opts.engineKind ?? 'terraform', workDir: opts.workDir ?? '.' });

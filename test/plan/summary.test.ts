@@ -4,9 +4,11 @@ import fc from 'fast-check';
 import {
   actionOf,
   createSummaryBuilder,
+  emptyCounts,
   isDestructive,
+  listingOf,
+  LISTING_ORDER,
   needsApproval,
-  type ChangeAction,
   type PlanSummary,
   type RawResourceChange,
 } from '../../src/plan/summary.ts';
@@ -16,12 +18,13 @@ import { hasCode } from '../../src/errors.ts';
 const META = { formatVersion: '1.2', engineVersion: '1.11.4', errored: false };
 const CANARY = 'CANARY-c4n4ry-value';
 
-function entry(address: string, actions: unknown, mode = 'managed'): RawResourceChange {
+function entry(address: string, actions: unknown, mode = 'managed', extra: { previous_address?: string; importing?: boolean } = {}): RawResourceChange {
   return {
     address,
+    ...(extra.previous_address ? { previous_address: extra.previous_address } : {}),
     mode,
     type: 'aws_s3_bucket',
-    change: { actions, before: { secret: CANARY }, after: { secret: CANARY }, after_unknown: {}, before_sensitive: {}, after_sensitive: { secret: true }, replace_paths: [[CANARY]] },
+    change: { actions, before: { secret: CANARY }, after: { secret: CANARY }, after_unknown: {}, before_sensitive: {}, after_sensitive: { secret: true }, replace_paths: [[CANARY]], ...(extra.importing ? { importing: true } : {}) },
   } as RawResourceChange;
 }
 
@@ -98,7 +101,7 @@ describe('actionOf', () => {
 });
 
 describe('createSummaryBuilder counts', () => {
-  it('counts every action, reads and no-ops included, and totals only changes', () => {
+  it('counts every action, no-ops included, and totals everything the apply does', () => {
     const s = summarize([
       entry('a.create', ['create']),
       entry('a.update', ['update']),
@@ -110,9 +113,9 @@ describe('createSummaryBuilder counts', () => {
       entry('data.a.noop', ['no-op'], 'data'),
       entry('a.noop', ['no-op']),
     ]);
-    assert.deepEqual(s.counts, { create: 1, update: 1, delete: 1, replace: 2, forget: 1, read: 1, noop: 2 });
-    assert.equal(s.total, 6);
-    assert.equal(s.listed, 6);
+    assert.deepEqual(s.counts, { ...emptyCounts(), create: 1, update: 1, delete: 1, replace: 2, forget: 1, read: 1, noop: 2 });
+    assert.equal(s.total, 7);
+    assert.equal(s.listed, 7);
     assert.equal(s.formatVersion, '1.2');
     assert.equal(s.engineVersion, '1.11.4');
     assert.equal(s.errored, false);
@@ -120,20 +123,52 @@ describe('createSummaryBuilder counts', () => {
     assert.ok(needsApproval(s));
   });
 
-  it('does not list reads or no-ops, and a plan of only those needs no approval', () => {
+  // A read in a plan runs at apply time, with the apply identity: it used to be left out, and a plan of
+  // only deferred reads showed as "no changes".
+  it('lists a deferred read and needs approval for it; only no-ops need none', () => {
     const s = summarize([entry('data.a.x', ['read'], 'data'), entry('a.y', ['no-op'])]);
-    assert.deepEqual(s.changes, []);
-    assert.equal(s.total, 0);
-    assert.equal(s.listed, 0);
-    assert.equal(needsApproval(s), false);
+    assert.deepEqual(s.changes, [{ address: 'data.a.x', action: 'read' }]);
+    assert.equal(s.total, 1);
+    assert.equal(needsApproval(s), true);
     assert.equal(isDestructive(s), false);
+    assert.equal(needsApproval(summarize([entry('a.y', ['no-op'])])), false);
+  });
+
+  it('lists imports and moves that change nothing else, and notes them on changes that do', () => {
+    const s = summarize([
+      entry('a.imported', ['no-op'], 'managed', { importing: true }),
+      entry('a.moved', ['no-op'], 'managed', { previous_address: 'a.old' }),
+      entry('a.both', ['update'], 'managed', { importing: true, previous_address: 'a.before' }),
+      entry('a.same', ['no-op'], 'managed', { previous_address: 'a.same' }),
+    ]);
+    assert.deepEqual(s.changes, [
+      { address: 'a.imported', action: 'import', imported: true },
+      { address: 'a.moved', action: 'move', movedFrom: 'a.old' },
+      { address: 'a.both', action: 'update', movedFrom: 'a.before', imported: true },
+    ]);
+    assert.deepEqual(s.counts, { ...emptyCounts(), import: 1, move: 1, update: 1, noop: 1, imported: 2, moved: 2 });
+    assert.equal(s.total, 3);
+  });
+
+  it('lists root output changes; unchanged outputs are not changes', () => {
+    const builder = createSummaryBuilder();
+    builder.add(entry('a.y', ['no-op']), 0);
+    builder.addOutput('endpoint', ['update']);
+    builder.addOutput('same', ['no-op']);
+    builder.addOutput('gone', ['delete']);
+    const s = builder.finish(META);
+    assert.deepEqual(s.changes, [{ address: 'output.endpoint', action: 'output' }, { address: 'output.gone', action: 'output' }]);
+    assert.equal(s.counts.output, 2);
+    assert.equal(s.total, 2);
+    assert.throws(() => createSummaryBuilder().addOutput('x', ['read']), PlanJsonError);
+    assert.throws(() => createSummaryBuilder().addOutput('x', 'create'), PlanJsonError);
   });
 
   it('an empty plan is a complete no-op summary', () => {
     const s = summarize([]);
     assert.deepEqual(s, {
       ...META,
-      counts: { create: 0, update: 0, delete: 0, replace: 0, forget: 0, read: 0, noop: 0 },
+      counts: emptyCounts(),
       changes: [],
       listed: 0,
       total: 0,
@@ -192,7 +227,7 @@ describe('createSummaryBuilder ordering', () => {
       s.changes.slice(1).map((c) => c.address),
       Array.from({ length: 9 }, (_, i) => `aws_instance.u[${i}]`),
     );
-    assert.deepEqual(s.counts, { create: 0, update: 300, delete: 0, replace: 1, forget: 0, read: 0, noop: 0 });
+    assert.deepEqual(s.counts, { ...emptyCounts(), update: 300, replace: 1 });
     assert.equal(s.total, 301);
   });
 
@@ -255,37 +290,41 @@ describe('createSummaryBuilder refuses malformed entries, naming the index and t
   }
 });
 
-const RANK: Record<ChangeAction, number> = { delete: 0, replace: 1, forget: 2, create: 3, update: 4 };
+const rank = (action: string) => LISTING_ORDER.indexOf(action as (typeof LISTING_ORDER)[number]);
 const ACTIONS = [['no-op'], ['create'], ['read'], ['update'], ['delete'], ['delete', 'create'], ['create', 'delete'], ['forget'], ['forget', 'create']];
+const FLAGS = fc.record({ importing: fc.boolean(), moved: fc.boolean() });
 
 describe('createSummaryBuilder properties', () => {
   it('counts are complete, destructive entries come first, the list is the ordered prefix, no value leaks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.constantFrom(...ACTIONS), { maxLength: 300 }),
+        fc.array(fc.tuple(fc.constantFrom(...ACTIONS), FLAGS), { maxLength: 300 }),
         fc.integer({ min: 0, max: 60 }),
         (plan, maxListed) => {
-          const entries = plan.map((actions, i) => entry(`res.r${i}`, actions, actions[0] === 'read' ? 'data' : 'managed'));
+          const entries = plan.map(([actions, f], i) =>
+            actions[0] === 'read' ? entry(`data.r${i}`, actions, 'data') : entry(`res.r${i}`, actions, 'managed', { importing: f.importing, ...(f.moved ? { previous_address: `res.old${i}` } : {}) }),
+          );
           const s = summarize(entries, maxListed);
 
-          // Counts sum to the number of entries, and total is the changed part.
+          // Every entry is counted once, by how it is listed or as a no-op; total is everything listed.
           const c = s.counts;
-          assert.equal(c.create + c.update + c.delete + c.replace + c.forget + c.read + c.noop, plan.length);
-          assert.equal(s.total, c.create + c.update + c.delete + c.replace + c.forget);
+          const listedKinds = LISTING_ORDER.reduce((n, a) => n + c[a], 0);
+          assert.equal(listedKinds + c.noop, plan.length);
+          assert.equal(s.total, listedKinds);
           assert.equal(s.listed, s.changes.length);
           assert.ok(s.listed <= maxListed);
           assert.equal(s.listed, Math.min(maxListed, s.total));
 
           // Every destructive entry precedes any create/update, and the groups are in order.
           for (let i = 1; i < s.changes.length; i++) {
-            assert.ok(RANK[s.changes[i - 1]!.action] <= RANK[s.changes[i]!.action]);
+            assert.ok(rank(s.changes[i - 1]!.action) <= rank(s.changes[i]!.action));
           }
           // The listing is exactly the first maxListed of the full order (so deletes are never dropped for updates).
           const full = entries
-            .map((e, i) => ({ address: e.address as string, action: actionOf(e.change!.actions), i }))
-            .filter((x): x is { address: string; action: ChangeAction; i: number } => x.action !== 'read' && x.action !== 'noop')
-            .sort((a, b) => RANK[a.action] - RANK[b.action] || a.i - b.i)
-            .map(({ address, action }) => ({ address, action }));
+            .map((e, i) => ({ listed: listingOf(e), i }))
+            .filter((x) => x.listed !== null)
+            .sort((a, b) => rank(a.listed!.action) - rank(b.listed!.action) || a.i - b.i)
+            .map(({ listed }) => listed);
           assert.deepEqual(s.changes, full.slice(0, maxListed));
 
           assert.ok(!JSON.stringify(s).includes(CANARY));

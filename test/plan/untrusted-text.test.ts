@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { escapeMarkdown, hasMixedScripts, visibleText } from '../../src/plan/untrusted-text.ts';
+import { escapeJsonText, escapeMarkdown, mayLookAlike, visibleText } from '../../src/plan/untrusted-text.ts';
 
 describe('visibleText', () => {
   const rows: Array<[string, string, string]> = [
@@ -54,26 +54,38 @@ describe('visibleText', () => {
   });
 });
 
-describe('hasMixedScripts', () => {
+// The word-by-word mixed-script check missed names made only of look-alike letters ("раураl" in Cyrillic):
+// every name with a non-ASCII character is flagged now.
+describe('mayLookAlike', () => {
   const rows: Array<[string, boolean]> = [
     ['paypal', false],
-    ['p\u0430ypal', true], // Cyrillic а
+    ['p\u0430ypal', true], // Cyrillic а inside a Latin word
     ['aws_s3_bucket.p\u0430ypal', true],
-    ['\u0440\u0430\u0443', false], // all Cyrillic: one script
-    ['aws_iam_user.\u0440\u0430\u0443', false], // separate words
-    ['g\u03BFogle', true], // Greek ο
-    ['\u0430\u03BF', true], // Cyrillic with Greek
-    ['caf\u00E9', false], // é is Latin
-    ['cafe\u0301', false], // combining accent
-    ['日本語テキスト', false],
-    ['module.app["東京"]', false],
+    ['\u0440\u0430\u0443', true], // all Cyrillic: looks like "pay"
+    ['aws_iam_user.\u0440\u0430\u0443', true], // a whole Cyrillic word: the old check said false
+    ['\u0430ws_\u0456nstance.web', true], // "aws_instance.web" with Cyrillic а and і
+    ['g\u03BFogle', true],
+    ['caf\u00E9', true],
+    ['module.app["東京"]', true],
+    ['aws_instance.web\u2024x', true], // one dot leader, not a full stop
     ['bucket-2024_v2', false],
-    ['Ꭺdmin', true], // Cherokee A
+    ['module.app["a b"]', false],
     ['', false],
   ];
   for (const [input, expected] of rows) {
-    it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(hasMixedScripts(input), expected));
+    it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(mayLookAlike(input), expected));
   }
+});
+
+describe('escapeJsonText', () => {
+  it('writes bidi, C1, zero-width and separator characters as \\u escapes; the JSON value is unchanged', () => {
+    const value = { ref: 'refs/pull/1/head\u202Egnp.exe', name: 'a\u0085b\u200Bc\u2028d\u2066e\uFEFF', ok: 'plain – dash, é' };
+    const json = escapeJsonText(JSON.stringify(value));
+    assert.ok(!/[\u0080-\u009f\u200b\u202e\u2028\u2066\ufeff]/.test(json), json);
+    assert.match(json, /\\u202e/);
+    assert.deepEqual(JSON.parse(json), value);
+    assert.match(json, /plain – dash, é/, 'ordinary non-ASCII text stays readable');
+  });
 });
 
 describe('escapeMarkdown', () => {

@@ -5,19 +5,26 @@ import { createSummaryBuilder, type ChangeAction, type PlanSummary } from '../..
 
 export type Change = PolicyChange;
 
-const ACTIONS: Record<ChangeAction | 'noop', string[]> = {
-  create: ['create'],
-  update: ['update'],
-  delete: ['delete'],
-  replace: ['delete', 'create'],
-  forget: ['forget'],
-  noop: ['no-op'],
-};
+/** The `resource_changes[]` entry the engine writes for a change listed as `action`. */
+export function rawEntry(c: Change) {
+  switch (c.action) {
+    case 'replace':
+      return { address: c.address, mode: 'managed', change: { actions: ['delete', 'create'] } };
+    case 'read':
+      return { address: c.address, mode: 'data', change: { actions: ['read'] } };
+    case 'import':
+      return { address: c.address, mode: 'managed', change: { actions: ['no-op'], importing: true } };
+    case 'move':
+      return { address: c.address, previous_address: `${c.address}_old`, mode: 'managed', change: { actions: ['no-op'] } };
+    default:
+      return { address: c.address, mode: 'managed', change: { actions: [c.action] } };
+  }
+}
 
 /** The summary the plan reader would build for these changes. */
 export function summaryOf(changes: Change[], errored = false): PlanSummary {
   const builder = createSummaryBuilder();
-  changes.forEach((c, i) => builder.add({ address: c.address, mode: 'managed', change: { actions: ACTIONS[c.action] } }, i));
+  changes.forEach((c, i) => (c.action === 'output' ? builder.addOutput(c.address.replace(/^output\./, ''), ['update']) : builder.add(rawEntry(c), i)));
   return builder.finish({ formatVersion: '1.2', engineVersion: '1.11.4', errored });
 }
 

@@ -15,24 +15,36 @@ const COUNTS = { limits: [{ maxChanges: 3 }, { maxDeletes: 1, tier: 'deny' }] };
 
 // [case, policy, changes, expected tier, a rule id that must be named first]
 const CASES: Array<[string, object, Change[], Tier, string]> = [
-  ['no changes', {}, [], 'none', 'no-changes'],
+  // evaluatePolicy runs for plans the engine says change something (exit code 2): naming nothing is no blind pass
+  ['changes the summary cannot name', {}, [], 'deny', 'unexplained-changes'],
   ['a create', {}, [change('create', 'aws_instance.a')], 'approve', 'default:change'],
   ['an update', {}, [change('update', 'aws_instance.a')], 'approve', 'default:change'],
-  ['a forget', {}, [change('forget', 'aws_instance.a')], 'approve', 'default:change'],
+  ['a forget', {}, [change('forget', 'aws_instance.a')], 'approve', 'default:forget'],
+  ['a deferred read (apply time, apply identity)', {}, [change('read', 'data.terraform_remote_state.s')], 'approve', 'default:read'],
+  ['an import', {}, [change('import', 'aws_instance.a')], 'approve', 'default:import'],
+  ['a move', {}, [change('move', 'aws_instance.a')], 'approve', 'default:move'],
+  ['an output change only', {}, [change('output', 'output.endpoint')], 'approve', 'default:output'],
   ['a delete', {}, [change('create', 'aws_instance.a'), change('delete', 'aws_instance.b')], 'confirm', 'default:destroy'],
   ['a replace', {}, [change('replace', 'aws_instance.a')], 'confirm', 'default:destroy'],
 
   ['auto: allowlisted creates and updates', AUTO, [change('create', 'todoist_task.t'), change('update', 'cloudflare_record.lab')], 'auto', 'auto'],
   ['auto: one other type needs a tap', AUTO, [change('create', 'todoist_task.t'), change('create', 'aws_instance.a')], 'approve', 'default:change'],
   ['auto: a delete of an allowlisted type is not auto', AUTO, [change('delete', 'todoist_task.t')], 'confirm', 'default:destroy'],
-  ['auto: a forget is not auto', AUTO, [change('forget', 'todoist_task.t')], 'approve', 'default:change'],
-  ['auto: a no-op plan is still none', AUTO, [], 'none', 'no-changes'],
+  ['auto: a forget is not auto', AUTO, [change('forget', 'todoist_task.t')], 'approve', 'default:forget'],
+  ['auto: a deferred read is never auto', AUTO, [change('create', 'todoist_task.t'), change('read', 'data.todoist_project.p')], 'approve', 'default:read'],
+  ['auto: an import is never auto', AUTO, [change('import', 'todoist_task.t')], 'approve', 'default:import'],
+  ['auto: a move is never auto', AUTO, [change('create', 'todoist_task.t'), change('move', 'todoist_task.u')], 'approve', 'default:move'],
+  ['auto: an output change is never auto', AUTO, [change('create', 'todoist_task.t'), change('output', 'output.x')], 'approve', 'default:output'],
+  ['auto: a plan that names nothing is denied, not auto', AUTO, [], 'deny', 'unexplained-changes'],
 
   ['protected type: any change needs confirmation', PROTECT, [change('update', 'aws_iam_role.admin')], 'confirm', 'protect:aws_iam_*'],
   ['protected type: a delete is denied', PROTECT, [change('delete', 'aws_iam_role.admin')], 'deny', 'protect:aws_iam_*'],
   ['protected address: a replace is denied', PROTECT, [change('replace', 'module.prod.aws_instance.db')], 'deny', 'prod'],
   ['protected address: a create needs confirmation', PROTECT, [change('create', 'module.prod.aws_instance.db')], 'confirm', 'prod'],
   ['protected: unrelated changes keep the default', PROTECT, [change('create', 'module.lab.aws_instance.db')], 'approve', 'default:change'],
+  ['protected: a forget needs confirmation', PROTECT, [change('forget', 'aws_iam_role.admin')], 'confirm', 'protect:aws_iam_*'],
+  ['protected: an import needs confirmation', PROTECT, [change('import', 'module.prod.aws_instance.db')], 'confirm', 'prod'],
+  ['protected: a move needs confirmation', PROTECT, [change('move', 'aws_iam_role.admin')], 'confirm', 'protect:aws_iam_*'],
   ['protected beats auto', { ...AUTO, protected: ['cloudflare_record.apex'] }, [change('update', 'cloudflare_record.apex')], 'confirm', 'protect:cloudflare_record.apex'],
 
   ['attribute within the limit', REPLICAS, [change('create', 'kubernetes_deployment.web', { 'spec.replicas': ['3'] })], 'approve', 'default:change'],

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { planViewOf, readPlanView, writePlanView } from '../../src/approve/plan-view.ts';
 import { freshJobDir, pathInside, removeJobDir, resolveInside, runnerPaths } from '../../src/runner/paths.ts';
+import { emptyCounts } from '../../src/plan/summary.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const RUN = 'r0123456789abcde';
@@ -81,7 +82,7 @@ test('the plan view replaces a planted link instead of following it, and is neve
   await freshJobDir(paths, RUN);
   const view = planViewOf(
     { id: RUN, repo: 'infra', workspace: 'default', pr: 7, sha: 'a'.repeat(40) },
-    { sha256: 'b'.repeat(64), tier: 'approve', reasons: [], summary: { formatVersion: '1.2', engineVersion: '1.11.4', counts: { create: 1, update: 0, delete: 0, replace: 0, forget: 0, read: 0, noop: 0 }, changes: [{ address: 'x.y', action: 'create' }], listed: 1, total: 1, errored: false } },
+    { sha256: 'b'.repeat(64), tier: 'approve', reasons: [], summary: { formatVersion: '1.2', engineVersion: '1.11.4', counts: { ...emptyCounts(), create: 1 }, changes: [{ address: 'x.y', action: 'create' }], listed: 1, total: 1, errored: false } },
   );
   await symlink(path.join(root, 'elsewhere', 'victim'), job.planView);
   await writePlanView(job.planView, view);

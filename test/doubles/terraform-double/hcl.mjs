@@ -159,9 +159,15 @@ export function parseHcl(src, file) {
         expr = { kind: 'ref', parts, text: parts.join('.') };
       }
     } else fail('Invalid expression', 'Expected the start of an expression.', t);
+    // equality (`a == b`, `a != b`) is the one operator modelled, for conditions
+    if ((peek().type === '=' || peek().type === '!') && toks[p + 1]?.type === '=') {
+      const op = next().type === '=' ? '==' : '!=';
+      p++;
+      return { kind: 'binary', op, left: expr, right: parseExpr() };
+    }
     const after = peek().type;
-    if (['?', '+', '-', '*', '/', '%', '!', '<', '>', '&', '|', '=='].includes(after)) {
-      fail('Unsupported expression', 'The Airlock terraform double supports literal values, var.*, each.*, count.index and toset() only.');
+    if (['?', '+', '-', '*', '/', '%', '!', '<', '>', '&', '|'].includes(after)) {
+      fail('Unsupported expression', 'The Airlock terraform double supports literal values, var.*, each.*, count.index, resource attributes, == / != and toset() only.');
     }
     return expr;
   }

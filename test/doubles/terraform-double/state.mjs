@@ -1,7 +1,9 @@
 // State files (tfstate v4 layout) and the local backend's lock, as the double models them.
 // Real terraform holds an fcntl lock on the state file and writes `.<name>.lock.info` beside it for
-// others to read; the double cannot take fcntl locks from node, so the info file's existence IS the
-// lock (created with O_EXCL, removed on release or on SIGTERM).
+// others to read; the lock dies with the process, the info file may stay. The double cannot take fcntl
+// locks from node, so the info file's existence is the lock (created with O_EXCL, removed on release or
+// on SIGTERM), and a sidecar `<info>.pid` names the holder: an info file whose holder is dead (SIGKILL)
+// does not block, as terraform's released OS lock would not.
 
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
@@ -117,14 +119,23 @@ export async function acquireLock({ cwd, statePath, operation, timeoutMs, versio
   for (;;) {
     try {
       writeFileSync(infoPath, JSON.stringify(info), { flag: 'wx', mode: 0o600 });
+      writeFileSync(`${infoPath}.pid`, String(process.pid), { mode: 0o600 });
       let released = false;
       return () => {
         if (released) return;
         released = true;
-        try { unlinkSync(infoPath); } catch { /* already gone */ }
+        for (const f of [infoPath, `${infoPath}.pid`]) {
+          try { unlinkSync(f); } catch { /* already gone */ }
+        }
       };
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
+    }
+    if (holderIsDead(infoPath)) {
+      for (const f of [infoPath, `${infoPath}.pid`]) {
+        try { unlinkSync(f); } catch { /* another process took it over first */ }
+      }
+      continue;
     }
     if (Date.now() >= deadline) break;
     await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
@@ -132,6 +143,23 @@ export async function acquireLock({ cwd, statePath, operation, timeoutMs, versio
   let held = {};
   try { held = JSON.parse(readFileSync(infoPath, 'utf8')); } catch { /* unreadable info: print blanks like terraform */ }
   throw new StateError('Error acquiring the state lock', null, { lockInfo: held });
+}
+
+/** Whether the process that wrote the lock info is gone (its OS lock would have been released). */
+function holderIsDead(infoPath) {
+  let pid;
+  try {
+    pid = Number(readFileSync(`${infoPath}.pid`, 'utf8'));
+  } catch {
+    return false; // no pid yet (the holder is between its two writes) or not the double's: keep waiting
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return err.code === 'ESRCH';
+  }
 }
 
 function safeUser() {
