@@ -87,7 +87,7 @@ export function listenForReplies(deps: ReplyHandlerDeps & { redis: Redis; prefix
     token: channel.tokens.subscribe,
     topics: channel.config.approvers.map((a) => a.replyTopic),
     cursor: new ReplyCursor(deps.redis, deps.prefix, deps.log),
-    watermark: new ReplyWatermark(deps.redis, deps.prefix),
+    watermark: new ReplyWatermark(deps.redis, deps.prefix, deps.log),
     // No cursor yet: only replies young enough to answer a live request can matter.
     firstSince: () => String(Math.floor((Date.now() - deps.replyWindowMs) / 1000)),
     handle: createReplyHandler(deps),

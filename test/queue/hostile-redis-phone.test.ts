@@ -98,18 +98,19 @@ test('the phone shows only the runner\'s plan; forged, moved and replayed approv
   for (const m of followUps) assert.ok(!String(m.message).includes('1 to create'), `follow-up "${m.title}: ${m.message}" repeats the forged counts`);
   assert.ok(followUps.some((m) => String(m.message).includes('2 to create')), 'the applied follow-up tells the plan\'s counts');
 
-  // The cursor is rewound to the first reply and the "handled" marks deleted; bob's is set to `all`.
+  // Alice's resume point is rewound to before the first reply and the "handled" marks deleted; bob's is put
+  // a day in the future (which would make the stream skip every new reply).
   const replies = (await createNtfyClient(ntfy.url).poll(ntfy.topics.alice.reply, ntfy.tokens.subscribe, 'all')).filter((e) => e.event === 'message');
   const grantedBefore = (await audit()).filter((r) => r.type === 'approval.granted' || r.type === 'approval.denied').length;
   const requestsBefore = (await ntfy.notifications('alice')).filter((m) => (m.actions?.length ?? 0) > 0).length;
   await stop();
-  await attacker.rewindCursor(ntfy.topics.alice.reply, String(replies[0]!.id));
-  await attacker.rewindCursor(ntfy.topics.bob.reply, 'all');
+  await attacker.rewindReplies(ntfy.topics.alice.reply, String(Number(replies[0]!.time) - 1));
+  await attacker.rewindReplies(ntfy.topics.bob.reply, String(Math.floor(Date.now() / 1000) + 86_400));
   const refusedBefore = (await audit()).filter((r) => r.type === 'approval.refused').length;
   runner = await start();
-  await waitFor('every replayed reply refused', async () => (await audit()).filter((r) => r.type === 'approval.refused').length >= refusedBefore + replies.length - 1);
+  await waitFor('every replayed reply refused', async () => (await audit()).filter((r) => r.type === 'approval.refused').length >= refusedBefore + replies.length);
   assert.equal((await audit()).filter((r) => r.type === 'approval.granted' || r.type === 'approval.denied').length, grantedBefore, 'no replay decided anything');
   assert.equal((await ntfy.notifications('alice')).filter((m) => (m.actions?.length ?? 0) > 0).length, requestsBefore, 'no new request went out');
   assert.deepEqual((await audit()).filter((r) => r.type === 'apply.started').map((r) => r.run), [two], 'one apply, of the approved plan');
-  await waitFor('the garbage cursor quarantined', async () => runner!.log().includes('"kind":"reply cursor"'));
+  await waitFor('the future watermark quarantined', async () => runner.log().includes('"kind":"reply watermark"'));
 });

@@ -12,6 +12,7 @@ import { ApprovalStore } from '../../src/approve/approval-store.ts';
 import { bindingFor, hashToken } from '../../src/approve/approve.ts';
 import { planViewOf } from '../../src/approve/plan-view.ts';
 import { ReplyCursor } from '../../src/approve/reply-cursor.ts';
+import { ReplyWatermark } from '../../src/approve/reply-watermark.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { jobRunId } from '../../src/queue/queues.ts';
 import { CapturedLog, deletePrefix, REDIS_URL, testPrefix } from '../support/harness.ts';
@@ -116,6 +117,19 @@ test('approval records: sealed by this runner, for this token and run, or quaran
   await redis.zadd(`${prefix}:approvals-pending`, 1, '../../x', 2, runId);
   assert.deepEqual(await store.pendingRuns(), [runId]);
   assert.equal(await redis.zscore(`${prefix}:approvals-pending`, '../../x'), null, 'the junk entry is removed');
+});
+
+test('reply watermarks: past unix times only; a mark in the future would skip every new reply', async (t) => {
+  const { prefix, redis, log, quarantines } = await setup(t);
+  const marks = new ReplyWatermark(redis, prefix, log);
+  const now = Math.floor(Date.now() / 1000);
+  await marks.advance('topic', now - 10);
+  assert.deepEqual(await marks.get(['topic']), new Map([['topic', now - 10]]), 'control');
+  for (const value of [String(now + 86_400), '1e20', '-5', 'NaN', 'all', '1700000000.5']) {
+    await redis.set(`${prefix}:ntfy:handled-at:topic`, value);
+    assert.deepEqual(await marks.get(['topic']), new Map(), value);
+  }
+  assert.equal(quarantines().length, 6);
 });
 
 test('reply cursors: message ids only, never another `since=` value', async (t) => {

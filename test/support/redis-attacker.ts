@@ -70,8 +70,9 @@ export class RedisAttacker {
     await this.redis.set(this.key('approval', tokenHash, 'spent'), JSON.stringify(value), 'PX', 3_600_000);
   }
 
-  /** Point the reply cursor of a topic anywhere and forget which replies were handled. */
-  async rewindCursor(topic: string, to: string): Promise<void> {
+  /** Move a reply topic's resume point (the handled-at watermark) anywhere, and forget which replies were handled. */
+  async rewindReplies(topic: string, to: string): Promise<void> {
+    await this.redis.set(this.key('ntfy', 'handled-at', topic), to);
     await this.redis.set(this.key('ntfy', 'cursor', topic), to);
     const done = await this.redis.keys(this.key('ntfy', 'reply', topic, '*'));
     if (done.length > 0) await this.redis.del(...done);
