@@ -76,7 +76,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const confirmTtlMs = deps.confirmTtlMs ?? 5 * 60_000;
   const maxPending = deps.maxPending ?? 20;
-  const { send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
+  const { prepare, dispatch, discard, send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
 
   /** The view, or null when it is missing or unusable (the decision is then refused with the reason). */
   async function viewOrNull(runId: string): Promise<PlanView | null> {
@@ -162,14 +162,17 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         return held;
       }
       const expiresAt = new Date(requestedAt.getTime() + deps.ttlMs);
+      // Bindings first: once the run shows as waiting, a decision on it finds them.
+      const prepared = await prepare(run, expiresAt, 'approve', deps.channel.approvers());
       const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
         approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' },
       });
       if (!moved) {
+        await discard(run.id, prepared);
         await deps.approvals.releaseSlot(run.id);
         return deps.runs.get(run.id);
       }
-      await send(moved, expiresAt, 'approve', deps.channel.approvers());
+      await dispatch(moved, expiresAt, 'approve', prepared);
       return moved;
     },
 
@@ -203,6 +206,8 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (destructive && !tokenHash && !input.confirmed) {
         return refuse(run, input, 'this plan destroys resources and needs an explicit confirmation', `Re-run with --confirm after reading \`airlock show ${run.id}\`.`);
       }
+      // Break-glass takes any binding of the run: only of a waiting one, or it would void a request being prepared.
+      if (!tokenHash && run.state !== 'awaiting_approval') return refuse(run, input, `run is ${run.state}`);
       if (!tokenHash && run.approval?.held) {
         return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
       }

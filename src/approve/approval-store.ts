@@ -160,6 +160,13 @@ export class ApprovalStore {
     return false;
   }
 
+  /** Remove bindings that were stored for a request that never went out; other tokens of the run stay. */
+  async discard(runId: string, tokenHashes: string[]): Promise<void> {
+    if (tokenHashes.length === 0) return;
+    const keys = tokenHashes.map((h) => this.#tokenKey(h));
+    await this.redis.multi().del(...keys).srem(this.#indexKey(runId), ...keys).exec();
+  }
+
   /** Void every pending token of a run (superseded, expired). */
   async voidRun(runId: string, reason: string): Promise<void> {
     await this.#consume('', runId, { runId, reason }, { runId, reason });

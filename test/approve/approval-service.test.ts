@@ -236,3 +236,19 @@ test('a channel that cannot deliver leaves the request pending and says so on th
   assert.deepEqual(records.map((r) => r.type), ['approval.requested', 'approval.undelivered']);
   assert.match(String(records[1]!.detail?.['message']), /ntfy is down/);
 });
+
+test('bindings are stored before the run shows as waiting, so a decision right then never misses them', async (t) => {
+  const s = await setup(t);
+  const run = await s.planned(40);
+  const statesAtPut: string[] = [];
+  const put = s.store.put.bind(s.store);
+  s.store.put = async (binding) => {
+    statesAtPut.push((await s.runs.find(binding.runId))!.state);
+    await put(binding);
+  };
+  await s.service.request(run);
+  assert.deepEqual(statesAtPut, ['planning', 'planning'], 'one binding per approver, each stored while the run was still planning');
+  // Break-glass on a run that is not waiting is refused before anything is consumed.
+  const planning = await s.planned(41);
+  assert.equal(await s.refusal(s.service.decide({ decision: 'deny', by: { kind: 'human', id: 'os:root' }, channel: 'terminal', runId: planning.id })), 'run is planning');
+});
