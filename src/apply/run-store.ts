@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
+import { parseRedisValue, type QuarantineLog } from '../queue/redis-input.ts';
 import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
+import { isRunId, parseRunId, runIdSchema, runSchema } from './run-schema.ts';
 
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, false} end
@@ -68,6 +70,7 @@ export class RunStore {
     readonly prefix: string,
     // Runs are read by other processes (the CLI) that do not hold this runner's secrets: scrub on write.
     private readonly scrubber?: Scrubber,
+    private readonly log?: QuarantineLog,
   ) {}
 
   #serialise(run: Run): string {
@@ -93,6 +96,14 @@ export class RunStore {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
     };
+    // Refuse now what a read would quarantine later (an over-long ref from a hostile remote, say).
+    const checked = runSchema.safeParse(run);
+    if (!checked.success) {
+      const problems = checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new AirlockError('airlock:run-invalid', `the sighting of ${JSON.stringify(input.ref.slice(0, 80))} cannot become a run (${problems})`, {
+        hint: 'Nothing is planned for this ref; push the change under a shorter, ordinary branch name.',
+      });
+    }
     const res = (await this.redis.eval(
       CREATE,
       3,
@@ -109,10 +120,22 @@ export class RunStore {
     return { run, created: true, previous, latest: res[2] === 1 };
   }
 
+  /**
+   * The run, or null when there is none or its record is not one Airlock wrote (quarantined: logged,
+   * never acted on). The record must be stored under its own id: a document claiming another id is forged.
+   */
   async find(id: string): Promise<Run | null> {
-    const [state, version, doc] = await this.redis.hmget(this.#key('run', id), 'state', 'version', 'doc');
-    if (!doc || !state || !version) return null;
-    return { ...(JSON.parse(doc) as Run), state: state as RunState, version: Number(version) };
+    parseRunId(id, 'run lookup');
+    const key = this.#key('run', id);
+    const [state, version, doc] = await this.redis.hmget(key, 'state', 'version', 'doc');
+    if (doc === null && state === null && version === null) return null;
+    let parsed: unknown = null;
+    try {
+      parsed = { ...(JSON.parse(doc ?? 'null') as object), state, version: Number(version) };
+    } catch {
+      parsed = 'not JSON';
+    }
+    return parseRedisValue(storedRunSchema(id), parsed, { kind: 'run record', key, log: this.log }) as Run | null;
   }
 
   async get(id: string): Promise<Run> {
@@ -123,7 +146,12 @@ export class RunStore {
 
   /** The newest run for the run's PR (or branch) and workspace. */
   async latestFor(run: Run): Promise<string | null> {
-    return this.redis.hget(this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url')), 'run');
+    const key = this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url'));
+    const latest = await this.redis.hget(key, 'run');
+    if (latest === null || isRunId(latest)) return latest;
+    // A pointer that is not a run id was not written by a runner: quarantined, and no run is newest.
+    parseRedisValue(runIdSchema, latest, { kind: 'latest-run pointer', key, log: this.log });
+    return null;
   }
 
   /**
@@ -177,7 +205,8 @@ export class RunStore {
 
   /** Newest first. */
   async list(limit = 50): Promise<Run[]> {
-    const ids = await this.redis.zrevrange(this.#key('runs'), 0, limit - 1);
+    const key = this.#key('runs');
+    const ids = (await this.redis.zrevrange(key, 0, limit - 1)).filter((id) => isRunId(id) || parseRedisValue(runIdSchema, id, { kind: 'run index entry', key, log: this.log }) !== null);
     const runs = await Promise.all(ids.map((id) => this.find(id)));
     return runs.filter((r): r is Run => r !== null);
   }
@@ -188,3 +217,10 @@ export class RunStore {
 }
 
 export const thisHost = hostname();
+
+/** A stored run: under its own key, and its (repo, workspace, sha, attempt) still derive its id, so none of them was rewritten. */
+function storedRunSchema(id: string) {
+  return runSchema
+    .refine((r) => r.id === id, { message: 'the record claims another run id than its key', path: ['id'] })
+    .refine((r) => deriveRunId(r.repo, r.workspace, r.sha, r.attempt ?? 1) === r.id, { message: 'repo, workspace, sha and attempt do not derive the run id', path: ['sha'] });
+}

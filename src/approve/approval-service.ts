@@ -9,8 +9,9 @@ import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
-import { bindingMismatch, hashToken, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
+import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
 import { confirmationReason } from './confirmation.ts';
+import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
 import { createRequestSender } from './request-sender.ts';
 
@@ -21,8 +22,11 @@ export interface ApprovalChannel {
   readonly name: string;
   /** Approvers this channel addresses; one token each. `null` means "whoever is at the runner host". */
   approvers(): Array<string | null>;
-  /** Send the request; `confirm` is the second tap a destructive plan needs. */
-  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase): Promise<void>;
+  /**
+   * Send the request; `confirm` is the second tap a destructive plan needs. `text` is what the human
+   * reads, rendered from the runner's own plan view; its sha256 is in every binding, so send it as is.
+   */
+  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase, text: ApprovalText): Promise<void>;
   /** Tell the humans what became of a request (approved, denied, expired, superseded, applied, …). */
   announce?(run: Run, outcome: string): Promise<void>;
 }
@@ -64,6 +68,8 @@ export interface ApprovalServiceDeps {
   sendsHeld?: boolean;
   enqueueApply(runId: string): Promise<void>;
   scheduleExpiry(runId: string, at: Date): Promise<void>;
+  /** The plan view the plan job wrote for a run (plan-view.ts), or null when there is none. */
+  planView(runId: string): Promise<PlanView | null>;
   log: Logger;
   /** This process's runner id: decisions are taken only on the runner that planned the run. */
   runnerId?: string;
@@ -76,9 +82,17 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const confirmTtlMs = deps.confirmTtlMs ?? 5 * 60_000;
   const maxPending = deps.maxPending ?? 20;
-  const { send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
+  const { prepare, dispatch, discard, send, sendHeld, tidySlots } = createRequestSender({ ...deps, now, maxPending });
   const configuredChannel = deps.configuredChannel ?? deps.channel.name;
   const isBreakGlass = (input: RefusalInput) => input.channel !== configuredChannel;
+
+  /** The view, or null when it is missing or unusable (the decision is then refused with the reason). */
+  async function viewOrNull(runId: string): Promise<PlanView | null> {
+    return deps.planView(runId).catch((err: unknown) => {
+      deps.log.error({ err, runId }, 'the plan view cannot be read');
+      return null;
+    });
+  }
 
   async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
     await record(run, input, reason, isBreakGlass(input));
@@ -102,11 +116,17 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     deps.log.warn({ runId: run?.id ?? input.runId, reason, channel: input.channel, approver: input.approver }, 'decision refused');
   }
 
+  /** The run as the approvers were shown it: what the plan view says wins over the Redis record. */
+  async function shown(run: Run): Promise<Run> {
+    const view = await viewOrNull(run.id);
+    return view ? runAsViewed(run, view) : run;
+  }
+
   async function tell(run: Run, outcome: string): Promise<void> {
     // Nobody was asked about a run whose request never went out, so nobody is told about it either.
     if (!run.approval || run.approval.held) return;
     try {
-      await deps.channel.announce?.(run, outcome);
+      await deps.channel.announce?.(await shown(run), outcome);
     } catch (err) {
       deps.log.warn({ err, runId: run.id, outcome }, 'could not announce the outcome');
     }
@@ -150,21 +170,26 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         return held;
       }
       const expiresAt = new Date(requestedAt.getTime() + deps.ttlMs);
+      // Bindings first: once the run shows as waiting, a decision on it finds them.
+      const prepared = await prepare(run, expiresAt, 'approve', deps.channel.approvers());
       const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
         approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' },
       });
       if (!moved) {
+        await discard(run.id, prepared);
         await deps.approvals.releaseSlot(run.id);
         return deps.runs.get(run.id);
       }
-      await send(moved, expiresAt, 'approve', deps.channel.approvers());
+      await dispatch(moved, expiresAt, 'approve', prepared);
       return moved;
     },
 
     /** Apply a human decision; throws ApprovalRefusedError (after auditing it) when it may not count. */
     async decide(input: DecisionInput): Promise<Run> {
       const tokenHash = input.token === undefined ? null : hashToken(input.token);
-      const peeked = tokenHash ? await deps.approvals.peek(tokenHash) : null;
+      const peek = tokenHash ? await deps.approvals.peek(tokenHash) : null;
+      if (peek?.foreign !== undefined) return refuse(null, input, `the nonce was issued by runner ${peek.foreign}, so only it can take the decision`);
+      const peeked = peek?.binding ?? null;
       const spent = tokenHash && !peeked ? await deps.approvals.tombstone(tokenHash) : null;
       const runId = peeked?.runId ?? spent?.runId ?? (tokenHash ? undefined : input.runId);
       if (!runId) return refuse(null, input, tokenHash ? 'unknown nonce' : 'no run named');
@@ -182,21 +207,27 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (peeked && input.approver !== undefined && peeked.approver !== input.approver) {
         return refuse(run, input, `the nonce was issued to ${peeked.approver ?? 'the runner host'}, but the reply came on ${input.approver}'s reply topic`);
       }
-      const destructive = input.decision === 'approve' && run.plan !== undefined && needsConfirmation(run.plan.tier);
+      // What the plan is (its tier, what was shown) comes from the runner's own view, not the Redis record.
+      const view = await viewOrNull(run.id);
+      const tier = view?.tier ?? run.plan?.tier;
+      const destructive = input.decision === 'approve' && tier !== undefined && needsConfirmation(tier);
       if (destructive && !tokenHash && !input.confirmed) {
-        return refuse(run, input, `this plan needs an explicit confirmation (tier confirm): ${confirmationReason(run.plan!)}`, `Read \`airlock show ${run.id}\`, then re-run with --confirm.`);
+        return refuse(run, input, `this plan needs an explicit confirmation (tier confirm): ${confirmationReason(view ?? run.plan!)}`, `Read \`airlock show ${run.id}\`, then re-run with --confirm.`);
       }
+      // Break-glass takes any binding of the run: only of a waiting one, or it would void a request being prepared.
+      if (!tokenHash && run.state !== 'awaiting_approval') return refuse(run, input, `run is ${run.state}`);
       if (!tokenHash && run.approval?.held) {
         return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
       }
-      // A reply that cannot count (expired, older plan, run moved on) is refused before it consumes
-      // anything, so it changes nothing; the check is repeated after the atomic consume for races.
-      const early = peeked ? bindingMismatch(peeked, run, await deps.runs.latestFor(run), now()) : null;
+      // A reply that cannot count (expired, older plan, run moved on, shown text no longer the plan's) is
+      // refused before it consumes anything, so it changes nothing; checked again after the atomic consume.
+      const mismatchOf = async (b: ApprovalBinding) => bindingMismatch(b, run, await deps.runs.latestFor(run), now()) ?? shownTextMismatch(b, view);
+      const early = peeked ? await mismatchOf(peeked) : null;
       if (early) return refuse(run, input, early);
       const binding = tokenHash ? await deps.approvals.consumeToken(tokenHash, runId) : await deps.approvals.consumeAnyForRun(runId);
       if (!binding) return refuse(run, input, run.state === 'awaiting_approval' ? 'unknown or already used nonce' : `run is ${run.state}`);
       if (input.token !== undefined && !tokenMatches(input.token, binding.tokenHash)) return refuse(run, input, 'nonce does not match its binding');
-      const mismatch = bindingMismatch(binding, run, await deps.runs.latestFor(run), now());
+      const mismatch = await mismatchOf(binding);
       if (mismatch) return refuse(run, input, mismatch);
       if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input);
 
@@ -213,13 +244,14 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (!decided) return refuse(run, input, 'run changed while deciding');
       await deps.audit.append({
         type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
-        ...describeRun(decided),
+        ...describeRun(view ? runAsViewed(decided, view) : decided),
         actor: input.by,
         detail: {
           channel: input.channel,
           breakGlass: isBreakGlass(input),
           approver: binding.approver,
           phase: binding.phase,
+          textSha256: binding.textSha256,
           ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
           ...(input.via ? { via: input.via } : {}),
         },
@@ -265,6 +297,12 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** Send out requests that waited for a slot (the runner calls this on start and now and then). */
     sendHeld,
+
+    /** A run as its approvers were shown it (for notes sent to phones), or null when there is none. */
+    async shownRun(runId: string): Promise<Run | null> {
+      const run = await deps.runs.find(runId);
+      return run ? shown(run) : null;
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 // and channels sit beside it. A channel only delivers a request and hands back (token, decision, who).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Run } from '../apply/run.ts';
+import { approvalTextSha256, renderApprovalText, viewMismatch, type PlanView } from './plan-view.ts';
 import type { Tier } from '../policy/policy.ts';
 
 /** What a token is bound to: a decision made with it counts only for exactly this plan of this run. */
@@ -20,6 +21,8 @@ export interface ApprovalBinding {
   expiresAt: string;
   /** sha256 of the token, checked in constant time after the lookup. */
   tokenHash: string;
+  /** sha256 of the exact request text sent (plan-view.ts): a decision counts only while the plan renders to it. */
+  textSha256: string;
 }
 
 export type Decision = 'approve' | 'deny';
@@ -40,22 +43,22 @@ export function tokenMatches(token: string, storedHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Pure: the binding for a run's current plan. */
-export function bindingFor(run: Run, input: { channel: string; approver: string | null; phase: 'approve' | 'confirm'; expiresAt: Date; tokenHash: string }): ApprovalBinding {
-  if (!run.plan) throw new Error(`run ${run.id} has no plan to bind an approval to`);
+/** Pure: the binding for a plan as the runner's own view has it (never from a Redis copy of the plan). */
+export function bindingFor(view: PlanView, input: { channel: string; approver: string | null; phase: 'approve' | 'confirm'; expiresAt: Date; tokenHash: string; textSha256: string }): ApprovalBinding {
   return {
-    runId: run.id,
-    repo: run.repo,
-    pr: run.pr,
-    sha: run.sha,
-    workspace: run.workspace,
-    planSha256: run.plan.sha256,
-    tier: run.plan.tier,
+    runId: view.runId,
+    repo: view.repo,
+    pr: view.pr,
+    sha: view.sha,
+    workspace: view.workspace,
+    planSha256: view.planSha256,
+    tier: view.tier,
     channel: input.channel,
     approver: input.approver,
     phase: input.phase,
     expiresAt: input.expiresAt.toISOString(),
     tokenHash: input.tokenHash,
+    textSha256: input.textSha256,
   };
 }
 
@@ -75,4 +78,15 @@ export function bindingMismatch(binding: ApprovalBinding, run: Run, latestRunId:
   if (binding.tier !== run.plan.tier) return 'bound to a different risk tier';
   if (latestRunId !== null && latestRunId !== run.id) return 'superseded by a newer head';
   return null;
+}
+
+/**
+ * Pure: why the runner's own view of the plan no longer backs what the binding says was shown, or null.
+ * The text is rendered again from the view and compared with the sha256 of the text that was sent.
+ */
+export function shownTextMismatch(binding: ApprovalBinding, view: PlanView | null): string | null {
+  const problem = viewMismatch(view, binding);
+  if (problem !== null || view === null) return problem;
+  const again = approvalTextSha256(renderApprovalText(view, new Date(binding.expiresAt), binding.phase));
+  return again === binding.textSha256 ? null : 'the request the approver saw differs from what the plan renders to now';
 }

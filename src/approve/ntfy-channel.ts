@@ -70,7 +70,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
     tokens,
     approvers: () => config.approvers.map((a) => a.name),
 
-    async deliver(run: Run, requests, expiresAt: Date, phase: RequestPhase) {
+    async deliver(run: Run, requests, _expiresAt: Date, phase: RequestPhase, text) {
       await deps.gate?.ensureClosed();
       const failures: string[] = [];
       let lockedOut = false;
@@ -78,7 +78,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
         try {
           const a = approver(name);
           const reply = { server: config.url, replyTopic: a.replyTopic, replyToken: tokens.replies.get(a.name)! };
-          await publish(buildRequest(run, a.notifyTopic, reply, token, expiresAt, phase));
+          await publish(buildRequest(text, a.notifyTopic, reply, token, phase));
           log.info({ runId: run.id, approver: a.name, phase, topic: a.notifyTopic }, 'approval request published');
         } catch (err) {
           lockedOut ||= err instanceof NtfyError && err.authLockout;

@@ -7,7 +7,8 @@ import type { Run } from '../apply/run.ts';
 import { renderCounts } from '../plan/render.ts';
 import type { NtfyAction, NtfyPublish } from './ntfy-client.ts';
 import { visibleText } from '../plan/untrusted-text.ts';
-import { fitBytes, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, renderPhoneConfirm, renderPhoneRequest, where } from './phone-summary.ts';
+import { fitBytes, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, where } from './phone-summary.ts';
+import type { ApprovalText } from './plan-view.ts';
 import { renderReply } from './reply.ts';
 import type { RequestPhase } from './approval-service.ts';
 
@@ -18,11 +19,11 @@ export interface ReplyTarget {
   replyToken: string;
 }
 
-/** The request for one approver: summary, then Approve (or Confirm) and Deny, each a POST to the reply topic. */
-export function buildRequest(run: Run, notifyTopic: string, reply: ReplyTarget, nonce: string, expiresAt: Date, phase: RequestPhase): NtfyPublish {
-  if (!run.plan) throw new Error(`run ${run.id} has no plan to ask about`);
-  const ctx = { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256, author: run.author, runId: run.id, reasons: run.plan.reasons, expiresAt };
-  const text = phase === 'confirm' ? renderPhoneConfirm(run.plan.summary, ctx) : renderPhoneRequest(run.plan.summary, ctx);
+/**
+ * The request for one approver: the text exactly as rendered from the runner's plan view (its sha256 is
+ * in the binding), then Approve (or Confirm) and Deny, each a POST to the reply topic.
+ */
+export function buildRequest(text: ApprovalText, notifyTopic: string, reply: ReplyTarget, nonce: string, phase: RequestPhase): NtfyPublish {
   const button = (label: string, decision: 'approve' | 'deny'): NtfyAction => ({
     action: 'http',
     label,

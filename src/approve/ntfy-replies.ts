@@ -27,6 +27,8 @@ export interface ReplyHandlerDeps {
    * decides on it (it holds the plan file and the audit chain the apply checks). Others stay silent.
    */
   ownsReply?(nonce: string): Promise<boolean>;
+  /** How old a reply can be and still answer a live request (open-channel.ts replyWindowMs). */
+  replyWindowMs?: number;
 }
 
 /** Turn one reply message into a decision (or an audited refusal). Throws only when it could not be handled. */
@@ -47,6 +49,12 @@ export function createReplyHandler(deps: ReplyHandlerDeps) {
     const approver = byTopic.get(topic);
     if (!approver) return;
     const via = { topic, messageId: String(message.id) };
+    // No live request is older than the reply window: an older reply (a resumed stream, a cursor someone
+    // rewound in Redis) can only be a replay, so it is not even looked at.
+    if (deps.replyWindowMs !== undefined && typeof message.time === 'number' && message.time * 1000 < Date.now() - deps.replyWindowMs) {
+      deps.log.warn({ topic, messageId: via.messageId, time: message.time }, 'ignored a reply older than any live request (replayed?)');
+      return;
+    }
     const by = { kind: 'human' as const, id: approver.name };
     const reply = parseReply(message.message);
     if (reply === 'probe') {
@@ -78,8 +86,8 @@ export function listenForReplies(deps: ReplyHandlerDeps & { redis: Redis; prefix
     client: channel.client,
     token: channel.tokens.subscribe,
     topics: channel.config.approvers.map((a) => a.replyTopic),
-    cursor: new ReplyCursor(deps.redis, deps.prefix),
-    watermark: new ReplyWatermark(deps.redis, deps.prefix),
+    cursor: new ReplyCursor(deps.redis, deps.prefix, deps.log),
+    watermark: new ReplyWatermark(deps.redis, deps.prefix, deps.log),
     // No cursor yet: only replies young enough to answer a live request can matter.
     firstSince: () => String(Math.floor((Date.now() - deps.replyWindowMs) / 1000)),
     handle: createReplyHandler(deps),

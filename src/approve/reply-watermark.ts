@@ -3,14 +3,17 @@
 // kept in Redis under the runner's prefix, gives the stream's resume point (the oldest of them, less a
 // margin). What comes again is dropped by the per-message claims (reply-cursor.ts).
 import type { Redis } from 'ioredis';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
 
 const TTL_S = 48 * 3600; // as long as the claims that make a replay harmless
+const SKEW_S = 300; // a mark may be this far ahead of our clock (the ntfy server's clock differs)
 
 /** Per reply topic, the newest message time handled, under `<prefix>:ntfy:handled-at:<topic>`. */
 export class ReplyWatermark {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    private readonly log?: QuarantineLog,
   ) {}
 
   #key(topic: string): string {
@@ -22,8 +25,11 @@ export class ReplyWatermark {
     const values = topics.length ? await this.redis.mget(topics.map((t) => this.#key(t))) : [];
     const out = new Map<string, number>();
     topics.forEach((t, i) => {
-      const v = Number(values[i]);
-      if (values[i] !== null && Number.isFinite(v)) out.set(t, v);
+      const raw = values[i];
+      if (raw === null || raw === undefined) return;
+      // Read back from Redis: a mark in the future would make the stream skip every new reply. Not ours: quarantined.
+      if (/^\d{1,12}$/.test(raw) && Number(raw) <= Date.now() / 1000 + SKEW_S) out.set(t, Number(raw));
+      else reportQuarantine(this.log, new RedisInputError('reply watermark', this.#key(t), [`${JSON.stringify(raw.slice(0, 40))} is not a past unix time`]));
     });
     return out;
   }

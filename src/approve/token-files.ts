@@ -13,7 +13,7 @@ export function resolveTokenFile(file: string, configFile: string): string {
 }
 
 /** Read one token: the file must be a regular file owned by this user with no group/other access. */
-export async function readTokenFile(file: string, scrubber: Scrubber): Promise<string> {
+export async function readTokenFile(file: string, scrubber: Scrubber, what = 'the ntfy access token (tk_…)'): Promise<string> {
   let info;
   try {
     info = await stat(file);
@@ -31,7 +31,7 @@ export async function readTokenFile(file: string, scrubber: Scrubber): Promise<s
   }
   if (info.size > MAX_TOKEN_BYTES) throw new TokenFileError(file, `is ${info.size} bytes; a token is one short line`, 'Put only the token in the file.');
   const token = (await readFile(file, 'utf8')).trim();
-  if (token === '') throw new TokenFileError(file, 'is empty', 'Write the ntfy access token (tk_…) into it.');
+  if (token === '') throw new TokenFileError(file, 'is empty', `Write ${what} into it.`);
   if (/\s/.test(token)) throw new TokenFileError(file, 'holds more than one line or word', 'Put only the token in the file.');
   scrubber.add(token);
   return token;

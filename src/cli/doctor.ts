@@ -1,10 +1,11 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
 import { checkNtfy } from '../approve/ntfy-doctor.ts';
+import { checkRedis } from '../queue/redis-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
-import { checkDataDir as checkRunnerDataDir, evictionProblem, probeRedis } from '../runner/preflight.ts';
+import { checkDataDir as checkRunnerDataDir } from '../runner/preflight.ts';
 import { engineSpecFor } from '../runner/runner.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
@@ -27,24 +28,6 @@ async function checkDataDir({ config }: LoadedConfig): Promise<Check[]> {
   } catch (err) {
     return [failed('data dir', err)];
   }
-}
-
-async function checkRedis({ config, file }: LoadedConfig): Promise<Check[]> {
-  let policy: string | null;
-  try {
-    ({ policy } = await probeRedis(config.redis.url, file));
-  } catch (err) {
-    return [failed('redis', err)];
-  }
-  const evicts = evictionProblem(policy);
-  return [
-    { name: 'redis', ok: true, detail: `reachable at ${maskUrl(config.redis.url)} (key prefix ${config.redis.prefix})` },
-    policy === null
-      ? { name: 'redis maxmemory-policy', ok: true, warn: true, detail: 'neither CONFIG GET nor INFO is allowed; cannot check', fix: 'make sure `maxmemory-policy` is `noeviction`' }
-      : evicts
-        ? failed('redis maxmemory-policy', evicts)
-        : { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' },
-  ];
 }
 
 /** A failed check from a coded error: its message, and its hint as the fix. */

@@ -6,7 +6,10 @@ import pino from 'pino';
 import { replanRun } from '../apply/replan.ts';
 import type { Run } from '../apply/run.ts';
 import { confirmationCount, confirmationReason } from '../approve/confirmation.ts';
+import { readPlanView, runAsViewed } from '../approve/plan-view.ts';
 import { SANDBOX_OFF_WARNING } from '../engine/config.ts';
+import { parseRunId } from '../apply/run-schema.ts';
+import { RunNotFoundError } from '../apply/run-store.ts';
 import { readAuditRecords } from '../audit/read-audit.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
@@ -15,12 +18,14 @@ import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
 import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
 import { openControlPlane, openRunReader, type ControlPlane, type RunReader } from '../runner/control-plane.ts';
 import { probeRedis } from '../runner/preflight.ts';
+import { redisTargetFor } from '../queue/redis-connection.ts';
+import { scrubber } from '../log/scrub.ts';
 import { renderJson, type Output } from './output.ts';
 
 /** Open the control plane for one CLI command that writes (decide, replan) and always close it. */
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
   const loaded = await loadConfig(configFile);
-  await probeRedis(loaded.config.redis.url, loaded.file);
+  await probeRedis(await redisTargetFor(loaded, scrubber), loaded.file);
   const cp = await openControlPlane(loaded, { writer: 'cli', log: pino({ level: 'silent' }) });
   try {
     return await fn(cp);
@@ -32,8 +37,8 @@ export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPl
 /** Open a read-only view of the runs for `runs` and `show`: no chain file, no lock, no Redis writes. */
 export async function withRunReader<T>(configFile: string, fn: (reader: RunReader) => Promise<T>): Promise<T> {
   const loaded = await loadConfig(configFile);
-  await probeRedis(loaded.config.redis.url, loaded.file);
-  const reader = openRunReader(loaded);
+  await probeRedis(await redisTargetFor(loaded, scrubber), loaded.file);
+  const reader = await openRunReader(loaded);
   try {
     return await fn(reader);
   } finally {
@@ -99,8 +104,22 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
   return lines.join('\n');
 }
 
+/** A run as the approvers were shown it: the plan view on this host wins over the Redis copy. */
+async function shownRun(cp: ControlPlane, runId: string): Promise<Run> {
+  const run = await cp.approvals.shownRun(runId);
+  if (!run) throw new RunNotFoundError(runId);
+  return run;
+}
+
+/** The same, read-only: the view is read, never repaired; an unreadable one leaves the Redis copy. */
+async function readShownRun(reader: RunReader, runId: string): Promise<Run> {
+  const run = await reader.runs.get(runId);
+  const view = await readPlanView(reader.paths.job(run.id).planView, run.id).catch(() => null);
+  return view ? runAsViewed(run, view) : run;
+}
+
 export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
-  const run = await cp.runs.get(runId);
+  const run = await readShownRun(cp, parseRunId(runId, 'airlock show RUN'));
   output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
   return 0;
 }
@@ -117,7 +136,7 @@ export async function decideRun(
   decision: 'approve' | 'deny',
   opts: { confirm?: boolean; yes?: boolean; ask?: (question: string) => Promise<string> },
 ): Promise<number> {
-  const run = await cp.runs.get(runId);
+  const run = await shownRun(cp, parseRunId(runId, `airlock ${decision} RUN`));
   let confirmed = opts.confirm === true;
   const ask = opts.ask ?? (output.isTTY && process.stdin.isTTY ? askOnTerminal : undefined);
   if (decision === 'approve' && !opts.yes) {

@@ -85,6 +85,7 @@ function valueAt(raw: unknown, segments: PropertyKey[]): unknown {
 }
 
 function showValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // A URL's user:password part is never echoed: a password pasted into the YAML must not reach a terminal or log.
+  const text = (JSON.stringify(value) ?? String(value)).replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"]*@/gi, '$1***@');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

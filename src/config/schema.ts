@@ -86,8 +86,16 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .object({
-        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .refine((u) => !/^rediss?:\/\/[^/]*@/.test(u), 'must not hold a user or password: name the ACL user in `redis.username` and put the password in the file named by `redis.passwordFile`')
+          .default('redis://127.0.0.1:6379'),
         prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be letters, digits, ":", "_" or "-"').default('airlock'),
+        // The runner's Redis ACL user (deploy/redis.conf), limited to keys under `prefix`.
+        username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Redis ACL user name').optional(),
+        // A 0600 file owned by the runner user holding the password; never the password itself.
+        passwordFile: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),

@@ -23,10 +23,11 @@ import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
 import { scrubber } from '../log/scrub.ts';
-import type { RunnerPaths } from '../runner/paths.ts';
+import { freshJobDir, type RunnerPaths } from '../runner/paths.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode } from '../sandbox/sandbox.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
+import { planViewOf, writePlanView } from '../approve/plan-view.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
 
 export interface PlanStepsDeps {
@@ -131,8 +132,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         log.info({ attempt: attempt.attempt }, 'planning');
 
         // checkout
-        await rm(job.dir, { recursive: true, force: true });
-        await mkdir(job.dir, { recursive: true, mode: 0o700 });
+        await freshJobDir(paths, run.id);
         await mkdir(job.home, { mode: 0o700 });
         const repo = repoOf(config, run);
         const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout, allowSubmodules: config.guard.allowSubmodules };
@@ -184,6 +184,8 @@ export function createPlanSteps(deps: PlanStepsDeps) {
           ...decision.reasons,
           ...guarded.warnings.map((w) => `guard warning (lenient mode) ${describeViolation(w)}`),
         ];
+        // What the approver will read, from what this job computed, written after the last engine process exited.
+        await writePlanView(job.planView, planViewOf(run, { sha256, tier, reasons, summary }));
         run = (await runs.update(run.id, (r) =>
           r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId, runnerId: config.runner.id }, updatedAt: new Date().toISOString() } : null,
         )) ?? (await runs.get(run.id));

@@ -1,7 +1,10 @@
 // Queues: BullMQ plan, apply and control queues on ioredis. The only module that imports bullmq.
 // Plans retry transient failures with backoff; an apply is attempted exactly once and never re-run.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from './redis-connection.ts';
+import { z } from 'zod';
+import { isRunId, runIdSchema } from '../apply/run-schema.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from './redis-input.ts';
 
 export const QUEUE_NAMES = { plan: 'plan', apply: 'apply', control: 'control' } as const;
 
@@ -13,7 +16,7 @@ export function applyQueueName(runnerId: string): string {
 }
 
 export interface QueueOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   /** This process's runner id: the default apply queue it reports on. */
   runnerId: string;
   /** Key prefix of the runner; BullMQ keys live under `<prefix>:bull`. */
@@ -24,13 +27,10 @@ export interface QueueOptions {
   onError?: (err: Error) => void;
 }
 
-/** A new ioredis connection in the shape BullMQ needs (no per-request retry limit). */
-export function connectRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-}
+export { connectRedis };
 
 export function createQueues(options: QueueOptions) {
-  const connection = connectRedis(options.redisUrl);
+  const connection = connectRedis(options.redis);
   const prefix = `${options.prefix}:bull`;
   const plan = new Queue(QUEUE_NAMES.plan, { connection, prefix });
   // One apply queue per runner: the plan file lives in the planning runner's data dir, so only that
@@ -92,7 +92,7 @@ export interface AttemptInfo {
 }
 
 export interface WorkerOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   runnerId: string;
   prefix: string;
   planConcurrency: number;
@@ -104,6 +104,22 @@ export interface WorkerOptions {
   /** A worker holding an apply died: the run must go to needs_attention, never be re-run. */
   applyStalled(runId: string): Promise<void>;
   onError(err: Error, where: string): void;
+  /** Where quarantined jobs are reported. */
+  log?: QuarantineLog;
+}
+
+type JobKind = 'plan' | 'apply' | 'expire';
+
+const payloadSchema = z.strictObject({ runId: runIdSchema });
+
+/** Pure: the run id of a job Airlock could have enqueued (right name, payload and id), or null. */
+export function jobRunId(job: Pick<Job, 'name' | 'id' | 'data'>, kind: JobKind): string | null {
+  const payload = payloadSchema.safeParse(job.data);
+  if (!payload.success || job.name !== kind) return null;
+  const { runId } = payload.data;
+  const id = String(job.id);
+  const idOk = kind === 'expire' ? new RegExp(`^expire-${runId}-\\d{1,15}$`).test(id) : id === `${kind}-${runId}`;
+  return idOk ? runId : null;
 }
 
 /** Start the plan, apply and control workers; resolve once they are ready. */
@@ -111,22 +127,28 @@ export async function startWorkers(options: WorkerOptions) {
   const prefix = `${options.prefix}:bull`;
   const common = { prefix, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs };
   // BullMQ does not close connections it was handed; we do, after the workers close.
-  const connections = [connectRedis(options.redisUrl), connectRedis(options.redisUrl), connectRedis(options.redisUrl)] as const;
-  const runIdOf = (job: Job) => (job.data as { runId: string }).runId;
+  const connections = [connectRedis(options.redis), connectRedis(options.redis), connectRedis(options.redis)] as const;
+  // A job is input like any other Redis value: its payload is checked before any handler sees it.
+  const runIdOf = (job: Job, kind: JobKind) => {
+    const runId = jobRunId(job, kind);
+    if (runId !== null) return runId;
+    reportQuarantine(options.log, new RedisInputError(`${kind} job`, `${prefix}:${job.queueName}:${String(job.id)}`, ['payload or job id is not one Airlock enqueues']));
+    throw new UnrecoverableError(`airlock:redis-record-invalid: ${kind} job ${JSON.stringify(String(job.id).slice(0, 80))} was quarantined`);
+  };
 
-  const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
+  const plan = new Worker(QUEUE_NAMES.plan, (job) => options.plan(runIdOf(job, 'plan'), { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
     ...common,
     connection: connections[0],
     concurrency: options.planConcurrency,
   });
-  const apply = new Worker(applyQueueName(options.runnerId), (job) => options.apply(runIdOf(job)), {
+  const apply = new Worker(applyQueueName(options.runnerId), (job) => options.apply(runIdOf(job, 'apply')), {
     ...common,
     connection: connections[1],
     concurrency: 1,
     // A stalled apply goes straight to failed instead of being handed to another worker.
     maxStalledCount: 0,
   });
-  const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job)), {
+  const control = new Worker(QUEUE_NAMES.control, (job) => options.expire(runIdOf(job, 'expire')), {
     ...common,
     connection: connections[2],
     concurrency: 4,
@@ -134,6 +156,10 @@ export async function startWorkers(options: WorkerOptions) {
 
   apply.on('stalled', (jobId) => {
     const runId = jobId.replace(/^apply-/, '');
+    if (!isRunId(runId) || jobId !== `apply-${runId}`) {
+      reportQuarantine(options.log, new RedisInputError('stalled apply job', `${prefix}:${applyQueueName(options.runnerId)}:${jobId}`, ['job id is not apply-<run id>']));
+      return;
+    }
     options.applyStalled(runId).catch((err: Error) => options.onError(err, 'apply-stalled'));
   });
   for (const [name, w] of Object.entries({ plan, apply, control })) w.on('error', (err) => options.onError(err, `${name}-worker`));

@@ -8,12 +8,15 @@ import { WorkspaceLocks } from '../apply/workspace-lock.ts';
 import { ApprovalStore } from '../approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
 import { openApprovalChannel } from '../approve/open-channel.ts';
+import { loadSealer } from '../approve/approval-seal.ts';
+import { readPlanView } from '../approve/plan-view.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
-import { connectRedis, createQueues } from '../queue/queues.ts';
-import { runnerPaths } from './paths.ts';
+import { createQueues } from '../queue/queues.ts';
+import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
+import { runnerPaths, type RunnerPaths } from './paths.ts';
 import { isConnectionError } from './redis-health.ts';
 
 export interface ControlPlaneOptions {
@@ -29,16 +32,17 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   // First, so a bad token file stops the runner before anything is opened.
   const channel = options.channel ?? (await openApprovalChannel(loaded, options));
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
-  const redis = connectRedis(config.redis.url);
+  const redisTarget = await redisTargetFor(loaded, scrubber);
+  const redis = connectRedis(redisTarget);
   // The runner logs the connection's state (redis-health.ts); an error without a listener would be
   // printed by ioredis with its stack at every reconnect attempt.
   redis.on('error', () => undefined);
   const prefix = config.redis.prefix;
-  const runs = new RunStore(redis, prefix, scrubber);
-  const approvalStore = new ApprovalStore(redis, prefix);
+  const runs = new RunStore(redis, prefix, scrubber, options.log);
+  const approvalStore = new ApprovalStore(redis, prefix, await loadSealer(paths.dataDir, config.runner.id, scrubber), options.log);
   const locks = new WorkspaceLocks(redis, prefix);
   const queues = createQueues({
-    redisUrl: config.redis.url,
+    redis: redisTarget,
     prefix,
     runnerId: config.runner.id,
     planAttempts: config.plans.attempts,
@@ -72,6 +76,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     sendsHeld: options.writer === 'runner',
     enqueueApply: (id) => enqueueApply(id),
     scheduleExpiry: (id, at) => queues.scheduleExpiry(id, at),
+    planView: (id) => readPlanView(paths.job(id).planView, id),
     log: options.log,
     agentFor: (identity) => agentForApprover(config.audit.agents, identity),
   });
@@ -80,6 +85,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     config,
     paths,
     redis,
+    redisTarget,
     runs,
     approvalStore,
     locks,
@@ -100,13 +106,13 @@ export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
 
 /** What the read-only commands need: runs and the audit directory. Opens no chain, no queue, no lock. */
 export interface RunReader {
-  paths: { auditDir: string };
+  paths: Pick<RunnerPaths, 'auditDir' | 'job'>;
   runs: Pick<RunStore, 'get' | 'find' | 'list'>;
 }
 
 /** A reader over a runner's runs for `runs` and `show`: it creates nothing on disk and writes nothing to Redis. */
-export function openRunReader(loaded: LoadedConfig): RunReader & { close(): void } {
-  const redis = connectRedis(loaded.config.redis.url);
+export async function openRunReader(loaded: LoadedConfig): Promise<RunReader & { close(): void }> {
+  const redis = connectRedis(await redisTargetFor(loaded, scrubber));
   redis.on('error', () => undefined);
   return {
     paths: runnerPaths(loaded.config.runner.dataDir),

@@ -8,6 +8,9 @@ import { dataDirProblem } from '../config/data-dir.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { maskUrl } from '../watch/ls-remote.ts';
+import { scrubber } from '../log/scrub.ts';
+import { redisOptions, redisTargetFor, type RedisTarget } from '../queue/redis-connection.ts';
+import { evictionProblem, readEvictionPolicy } from '../queue/redis-policy.ts';
 
 const REDIS_CONNECT_TIMEOUT_MS = 3000;
 
@@ -39,8 +42,9 @@ export interface RedisProbe {
 }
 
 /** Connect once, without retrying, and read the eviction policy; throws `airlock:redis-unreachable`. */
-export async function probeRedis(url: string, configFile = 'the runner config'): Promise<RedisProbe> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+export async function probeRedis(target: RedisTarget, configFile = 'the runner config'): Promise<RedisProbe> {
+  const { url } = target;
+  const redis = new Redis(...redisOptions(target, { lazyConnect: true, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false }));
   // ioredis rejects connect() with "Connection is closed."; the reason is in the error event.
   let cause: Error | null = null;
   redis.on('error', (err: Error) => (cause ??= err));
@@ -50,37 +54,18 @@ export async function probeRedis(url: string, configFile = 'the runner config'):
       await redis.ping();
     } catch (err) {
       const reason = (cause ?? (err as Error)).message;
+      const auth = /WRONGPASS|NOAUTH|NOPERM/.test(reason);
       throw new AirlockError('airlock:redis-unreachable', `cannot reach Redis at ${maskUrl(url)}: ${reason}`, {
         cause: cause ?? err,
-        hint: `start Redis or fix \`redis.url\` in ${configFile}, then run \`airlock doctor\``,
+        hint: auth
+          ? `check \`redis.username\` and the password in \`redis.passwordFile\` (${configFile}) against the runner's ACL user in redis.conf, then run \`airlock doctor\``
+          : `start Redis or fix \`redis.url\` in ${configFile}, then run \`airlock doctor\``,
       });
     }
     return { policy: await readEvictionPolicy(redis) };
   } finally {
     redis.disconnect();
   }
-}
-
-async function readEvictionPolicy(redis: Redis): Promise<string | null> {
-  try {
-    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    if (policy) return policy;
-  } catch {
-    // An ACL user without CONFIG: INFO says the same.
-  }
-  try {
-    return /^maxmemory_policy:(\S+)/m.exec(await redis.info('memory'))?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Pure: why an eviction policy is unsafe for Airlock, or null when it is `noeviction` (or unknown). */
-export function evictionProblem(policy: string | null): AirlockError | null {
-  if (policy === null || policy === 'noeviction') return null;
-  return new AirlockError('airlock:redis-evicts', `Redis has maxmemory-policy ${policy}: under memory pressure it would evict queue jobs, runs and approvals`, {
-    hint: 'set `maxmemory-policy noeviction` in redis.conf (or `CONFIG SET maxmemory-policy noeviction`); BullMQ requires it',
-  });
 }
 
 /** Run `version -json` through the configured engine; returns "terraform 1.11.4". */
@@ -108,7 +93,7 @@ export interface PreflightResult {
 export async function preflight(loaded: LoadedConfig, openEngine: () => Promise<{ engine: Engine; binary: string }>): Promise<PreflightResult> {
   const { config } = loaded;
   await checkDataDir(config.runner.dataDir);
-  const { policy } = await probeRedis(config.redis.url, loaded.file);
+  const { policy } = await probeRedis(await redisTargetFor(loaded, scrubber), loaded.file);
   const evicts = evictionProblem(policy);
   if (evicts) throw evicts;
   const { engine, binary } = await openEngine();

@@ -1,5 +1,5 @@
 // The runner service: watcher, plan/apply/control workers and housekeeping, wired from one config.
-import { access, constants as fsConstants, readdir, rm } from 'node:fs/promises';
+import { access, constants as fsConstants, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApplySteps } from '../apply/apply-job.ts';
@@ -8,6 +8,7 @@ import { agentForApprover } from '../audit/attribution.ts';
 import { createWitness } from '../audit/witness.ts';
 import { thisHost } from '../apply/run-store.ts';
 import { isFinal } from '../apply/run.ts';
+import { isRunId } from '../apply/run-schema.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
@@ -15,7 +16,7 @@ import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts'
 import { sandboxSettingsFor } from '../engine/config.ts';
 import { prepareEngineSandbox } from '../engine/engine-setup.ts';
 import { fillProviderMirror } from '../engine/mirror-fill.ts';
-import { AirlockError } from '../errors.ts';
+import { AirlockError, hasCode } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
@@ -23,6 +24,7 @@ import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
+import { removeJobDir as removeJobDirAt } from './paths.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
@@ -102,15 +104,16 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       return backend.type === 'local' ? String(backend.config['path']) : null;
     },
     onFinal: async (run) => {
+      // Told first, while the plan view (what the approvers saw) is still in the job directory.
+      await cp.approvals.announceOutcome(run);
       await removeJobDir(run.id);
       witness.afterApply(run.id);
-      await cp.approvals.announceOutcome(run);
     },
     approvalOnRecord: (run) => approvalLookup.find(run),
   });
 
   async function removeJobDir(runId: string): Promise<void> {
-    await rm(paths.job(runId).dir, { recursive: true, force: true });
+    await removeJobDirAt(paths, runId);
   }
 
   /** Delete job dirs of final runs: they hold plan files, which embed variable values. */
@@ -118,6 +121,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     let removed = 0;
     const ids = await readdir(paths.jobsDir).catch(() => [] as string[]);
     for (const id of ids) {
+      // Only the runner makes entries here, each named by a run id; anything else is not ours to delete.
+      if (!isRunId(id)) {
+        log.warn({ entry: id }, 'left alone an entry of the jobs directory that is not a run id');
+        continue;
+      }
       const run = await runs.find(id);
       // needs_attention keeps its directory: the human needs the plan and the engine log.
       if (!run || (isFinal(run.state) && run.state !== 'needs_attention')) {
@@ -153,7 +161,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   await sweepJobDirs();
   const workers = await startWorkers({
     runnerId: config.runner.id,
-    redisUrl: config.redis.url,
+    redis: cp.redisTarget,
     prefix: config.redis.prefix,
     planConcurrency: config.plans.concurrency,
     lockDurationMs: config.queue.lockDuration,
@@ -162,7 +170,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       try {
         await planSteps.plan(runId, attempt);
       } catch (err) {
-        throw err instanceof PlanEndedError ? doNotRetry(err) : err;
+        // A run that is not there (or whose record was quarantined) will not appear by trying again.
+        throw err instanceof PlanEndedError || hasCode(err, 'airlock:run-not-found') ? doNotRetry(err as Error) : err;
       } finally {
         // A plan that ended the run (no changes, failed, refused, superseded) leaves nothing to apply:
         // its plan file embeds variable values, so it goes now rather than at the next sweep.
@@ -181,10 +190,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     },
     // A lost connection is logged once by watchRedisHealth, not by every worker at every attempt.
     onError: (err, where) => (isConnectionError(err) ? log.debug({ err, where }, 'worker connection error') : log.error({ err, where }, 'worker error')),
+    log,
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
-  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => runs.find(id), ownsReply: (nonce) => ownsReply(cp, nonce, config.runner.id), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
   const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
   sendHeld();
@@ -220,12 +230,10 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
 
 export type Runner = Awaited<ReturnType<typeof startRunner>>;
 
-/** Whether a reply's nonce belongs to a run this runner planned; unknown nonces are handled (and refused) by all. */
-async function ownsReply(cp: ControlPlane, nonce: string, runnerId: string): Promise<boolean> {
-  const binding = await cp.approvalStore.peek(hashToken(nonce));
-  if (!binding) return true;
-  const run = await cp.runs.find(binding.runId);
-  return run?.plan?.runnerId === undefined || run.plan.runnerId === runnerId;
+/** Whether a reply's nonce was sealed by this runner; unknown (or forged) nonces are handled, and refused, by all. */
+async function ownsReply(cp: ControlPlane, nonce: string): Promise<boolean> {
+  const peeked = await cp.approvalStore.peek(hashToken(nonce));
+  return peeked?.foreign === undefined;
 }
 
 function isAlive(pid: number): boolean {

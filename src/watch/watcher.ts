@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RunStore } from '../apply/run-store.ts';
 import { currentAttempt } from '../apply/replan.ts';
 import { deriveRunId } from '../apply/run.ts';
+import { hasCode } from '../errors.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RepoConfig } from '../config/schema.ts';
@@ -83,7 +84,13 @@ export function createWatcher(deps: WatcherDeps) {
           known.set(head.ref, head.sha);
           moved++;
         } catch (err) {
-          deps.log.error({ err, repo: repo.name, ref: head.ref }, 'cannot record a new head; will try again at the next poll');
+          if (hasCode(err, 'airlock:run-invalid')) {
+            // Permanent: said once, not at every poll.
+            deps.log.warn({ err, repo: repo.name }, 'a head that cannot become a run was skipped');
+            known.set(head.ref, head.sha);
+          } else {
+            deps.log.error({ err, repo: repo.name, ref: head.ref }, 'cannot record a new head; will try again at the next poll');
+          }
         }
       }
       // A ref that disappeared (PR closed or branch deleted): its pending runs can no longer be approved.

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bindingFor, bindingMismatch } from '../../src/approve/approve.ts';
+import { bindingFor, bindingMismatch, shownTextMismatch } from '../../src/approve/approve.ts';
+import { approvalTextSha256, planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
+import { emptyCounts } from '../../src/plan/summary.ts';
 import { canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
 
 // One row per allowed transition; every pair not listed must be refused.
@@ -64,7 +66,7 @@ test('bindingMismatch: a decision counts only for the exact plan of an awaiting,
   const now = new Date('2026-01-01T00:00:00Z');
   const plan = { sha256: 'x'.repeat(64), summary: {} as never, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
   const awaiting = run('awaiting_approval', { plan });
-  const binding = bindingFor(awaiting, { channel: 'terminal', approver: null, phase: 'approve', expiresAt: new Date('2026-01-01T00:15:00Z'), tokenHash: 'h' });
+  const binding = bindingFor(planViewOf(awaiting, plan), { channel: 'terminal', approver: null, phase: 'approve', expiresAt: new Date('2026-01-01T00:15:00Z'), tokenHash: 'h', textSha256: 't' });
   const rows: Array<[string, Parameters<typeof bindingMismatch>, string | null]> = [
     ['matching', [binding, awaiting, 'r1', now], null],
     ['expired', [{ ...binding, expiresAt: '2025-12-31T23:59:59Z' }, awaiting, 'r1', now], 'expired'],
@@ -77,4 +79,24 @@ test('bindingMismatch: a decision counts only for the exact plan of an awaiting,
     ['superseded', [binding, awaiting, 'r9', now], 'superseded by a newer head'],
   ];
   for (const [name, args, expected] of rows) assert.equal(bindingMismatch(...args), expected, name);
+});
+
+test('shownTextMismatch: a decision counts only while the runner\'s view renders to the text that was sent', () => {
+  const summary = { formatVersion: '1.2', engineVersion: '1', counts: { ...emptyCounts(), create: 1 }, changes: [{ address: 'x.y', action: 'create' as const }], listed: 1, total: 1, errored: false };
+  const plan = { sha256: 'x'.repeat(64), summary, tier: 'approve' as const, reasons: [], engineVersion: '1', treeId: 't' };
+  const view = planViewOf(run('awaiting_approval', { plan }), plan);
+  const expiresAt = new Date('2026-01-01T00:15:00Z');
+  const textSha256 = approvalTextSha256(renderApprovalText(view, expiresAt, 'approve'));
+  const binding = bindingFor(view, { channel: 'ntfy', approver: 'alice', phase: 'approve', expiresAt, tokenHash: 'h', textSha256 });
+  const rows: Array<[string, Parameters<typeof shownTextMismatch>, string | null]> = [
+    ['as sent', [binding, view], null],
+    ['no view', [binding, null], 'the plan view is gone from the runner (its job directory was removed)'],
+    ['view of another run', [binding, { ...view, runId: 'r2' }], 'the plan view belongs to another run'],
+    ['view of another plan', [binding, { ...view, planSha256: 'y'.repeat(64) }], 'the plan view is of a different plan file'],
+    ['another tier', [binding, { ...view, tier: 'confirm' }], 'the plan view has a different risk tier'],
+    ['another address', [binding, { ...view, summary: { ...summary, changes: [{ address: 'x.z', action: 'create' }] } }], 'the request the approver saw differs from what the plan renders to now'],
+    ['another expiry in the binding', [{ ...binding, expiresAt: '2026-01-01T00:30:00Z' }, view], 'the request the approver saw differs from what the plan renders to now'],
+    ['the confirm text bound as approve', [{ ...binding, phase: 'confirm' }, view], 'the request the approver saw differs from what the plan renders to now'],
+  ];
+  for (const [name, args, expected] of rows) assert.equal(shownTextMismatch(...args), expected, name);
 });

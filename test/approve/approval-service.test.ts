@@ -12,6 +12,8 @@ import type { Run } from '../../src/apply/run.ts';
 import { ApprovalStore } from '../../src/approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel, type RequestPhase } from '../../src/approve/approval-service.ts';
 import { bindingFor, hashToken } from '../../src/approve/approve.ts';
+import { createSealer } from '../../src/approve/approval-seal.ts';
+import { planViewOf, type PlanView } from '../../src/approve/plan-view.ts';
 import { ApprovalRefusedError } from '../../src/approve/errors.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
@@ -30,7 +32,9 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
   const dir = await tempDir('approval-service');
   const redis = new Redis(REDIS_URL);
   const runs = new RunStore(redis, prefix);
-  const store = new ApprovalStore(redis, prefix);
+  const store = new ApprovalStore(redis, prefix, createSealer(randomBytes(32), 'test'));
+  // The plan job writes a view per planned run; here they are kept in memory.
+  const views = new Map<string, PlanView>();
   const audit = await AuditLog.open(path.join(dir, 'audit', 'test.jsonl'), { scrubber: new Scrubber(), lockWaitMs: 0 });
   const clock = { now: Date.now() };
   const delivered: Delivery[] = [];
@@ -58,6 +62,7 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
     sendsHeld: true,
     enqueueApply: async (id) => void enqueued.push(id),
     scheduleExpiry: async () => undefined,
+    planView: async (id) => views.get(id) ?? null,
     log: pino({ level: 'silent' }),
     now: () => new Date(clock.now),
     agentFor: (id) => opts.agents?.[id] ?? null,
@@ -74,7 +79,9 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
     const counts = { ...emptyCounts(), create: 1, delete: tier === 'confirm' ? 1 : 0 };
     const changes = [...(tier === 'confirm' ? [{ address: 'terraform_data.old', action: 'delete' as const }] : []), { address: 'terraform_data.new', action: 'create' as const }];
     const summary = { formatVersion: '1.2', engineVersion: '1.11.4', counts, changes, listed: changes.length, total: changes.length, errored: false };
-    return (await runs.update(run.id, (r) => ({ ...r, plan: { sha256: randomBytes(32).toString('hex'), summary, tier, reasons: [], engineVersion: '1.11.4', treeId: 'tree' } })))!;
+    const plan = { sha256: randomBytes(32).toString('hex'), summary, tier, reasons: [], engineVersion: '1.11.4', treeId: 'e'.repeat(40) };
+    views.set(run.id, planViewOf(run, plan));
+    return (await runs.update(run.id, (r) => ({ ...r, plan })))!;
   }
 
   const tokenOf = (runId: string, approver: string, phase: RequestPhase = 'approve') =>
@@ -91,7 +98,7 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
 
   const refusals = async (runId: string) => (await readAuditRecords(path.join(dir, 'audit'), { run: runId })).filter((r) => r.type === 'approval.refused').map((r) => r.detail?.['reason']);
 
-  return { service, runs, store, clock, delivered, announced, enqueued, planned, tokenOf, tap, refusal, refusals, dir };
+  return { service, runs, store, clock, delivered, announced, enqueued, planned, tokenOf, tap, refusal, refusals, dir, views };
 }
 
 test('one tap approves; the same nonce again is a replay, the other approver\'s is void', async (t) => {
@@ -183,7 +190,7 @@ test('late taps: expired before the timer ran, void after it; a planning run and
   // A binding can only exist for a durable plan, but even one pointing at a run still planning is refused.
   const planning = await s.planned(6);
   const token = 'x'.repeat(43);
-  await s.store.put(bindingFor(planning, { channel: 'ntfy', approver: 'alice', phase: 'approve', expiresAt: new Date(s.clock.now + 60_000), tokenHash: hashToken(token) }));
+  await s.store.put(bindingFor(planViewOf(planning, planning.plan!), { channel: 'ntfy', approver: 'alice', phase: 'approve', expiresAt: new Date(s.clock.now + 60_000), tokenHash: hashToken(token), textSha256: 'f'.repeat(64) }));
   assert.equal(await s.refusal(s.tap(token, 'alice')), 'run is planning');
   assert.equal(await s.refusal(s.tap('y'.repeat(43), 'alice')), 'unknown nonce');
   assert.deepEqual(s.enqueued, []);
@@ -228,4 +235,20 @@ test('a channel that cannot deliver leaves the request pending and says so on th
   const records = await readAuditRecords(path.join(s.dir, 'audit'), { run: run.id });
   assert.deepEqual(records.map((r) => r.type), ['approval.requested', 'approval.undelivered']);
   assert.match(String(records[1]!.detail?.['message']), /ntfy is down/);
+});
+
+test('bindings are stored before the run shows as waiting, so a decision right then never misses them', async (t) => {
+  const s = await setup(t);
+  const run = await s.planned(40);
+  const statesAtPut: string[] = [];
+  const put = s.store.put.bind(s.store);
+  s.store.put = async (binding) => {
+    statesAtPut.push((await s.runs.find(binding.runId))!.state);
+    await put(binding);
+  };
+  await s.service.request(run);
+  assert.deepEqual(statesAtPut, ['planning', 'planning'], 'one binding per approver, each stored while the run was still planning');
+  // Break-glass on a run that is not waiting is refused before anything is consumed.
+  const planning = await s.planned(41);
+  assert.equal(await s.refusal(s.service.decide({ decision: 'deny', by: { kind: 'human', id: 'os:root' }, channel: 'terminal', runId: planning.id })), 'run is planning');
 });

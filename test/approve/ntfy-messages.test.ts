@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Run } from '../../src/apply/run.ts';
 import { buildOutcome, buildRefusal, buildRequest } from '../../src/approve/ntfy-messages.ts';
+import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { emptyCounts } from '../../src/plan/summary.ts';
 
 const RUN: Run = {
@@ -29,7 +30,9 @@ const REPLY = { server: 'https://ntfy.example.net', replyTopic: 'alice-reply', r
 
 describe('buildRequest', () => {
   it('two http buttons posting the nonce to the reply topic with the reply token, markdown off', () => {
-    const m = buildRequest(RUN, 'alice-notify', REPLY, 'N'.repeat(43), new Date('2030-01-01T00:15:00Z'), 'approve');
+    const text = renderApprovalText(planViewOf(RUN, RUN.plan!), new Date('2030-01-01T00:15:00Z'), 'approve');
+    const m = buildRequest(text, 'alice-notify', REPLY, 'N'.repeat(43), 'approve');
+    assert.deepEqual([m.title, m.message], [text.title, text.message], 'the text is sent exactly as rendered (its sha256 is bound)');
     assert.equal(m.topic, 'alice-notify');
     assert.equal(m.markdown, false);
     assert.equal(m.priority, 4);
@@ -41,7 +44,8 @@ describe('buildRequest', () => {
   });
 
   it('the confirmation is urgent and labelled for what it does', () => {
-    const m = buildRequest({ ...RUN, plan: { ...RUN.plan!, tier: 'confirm' } }, 'alice-notify', REPLY, 'N'.repeat(43), new Date(), 'confirm');
+    const view = planViewOf(RUN, { ...RUN.plan!, tier: 'confirm' });
+    const m = buildRequest(renderApprovalText(view, new Date(), 'confirm'), 'alice-notify', REPLY, 'N'.repeat(43), 'confirm');
     assert.equal(m.priority, 5);
     assert.deepEqual(m.actions?.map((a) => a.label), ['Confirm destroy', 'Deny']);
   });

@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import type { Run } from '../../src/apply/run.ts';
 import type { NtfyEvent } from '../../src/approve/ntfy-client.ts';
 import { buildRequest } from '../../src/approve/ntfy-messages.ts';
+import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { checkNtfy } from '../../src/approve/ntfy-doctor.ts';
 import { createNtfyClient } from '../../src/approve/ntfy-client.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -151,7 +152,8 @@ test('the largest request the runner can build fits ntfy\'s limits: JSON under 8
   const server = `https://${'n'.repeat(200)}.example.net`;
   const client = createNtfyClient(ntfy.url);
   for (const phase of ['approve', 'confirm'] as const) {
-    const message = buildRequest(run, ntfy.topics.alice.notify, { server, replyTopic: 'r'.repeat(64), replyToken: ntfy.tokens.alice }, 'N'.repeat(43), new Date(), phase);
+    const text = renderApprovalText(planViewOf(run, run.plan!), new Date(), phase);
+    const message = buildRequest(text, ntfy.topics.alice.notify, { server, replyTopic: 'r'.repeat(64), replyToken: ntfy.tokens.alice }, 'N'.repeat(43), phase);
     assert.ok(Buffer.byteLength(JSON.stringify(message)) < 8192, `${phase}: ${Buffer.byteLength(JSON.stringify(message))} bytes of JSON`);
     assert.ok(Buffer.byteLength(String(message.message)) < 4096, `${phase}: ${Buffer.byteLength(String(message.message))} bytes of message`);
     const stored = await client.publish(message, ntfy.tokens.publish);

@@ -13,6 +13,7 @@ import { setupNtfyLoop } from '../approve/ntfy-loop-fixture.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { waitFor, waitForState } from '../support/harness.ts';
+import { RedisAttacker } from '../support/redis-attacker.ts';
 
 const RULES = fileURLToPath(new URL('../../deploy/alerts/airlock-audit.rules.yaml', import.meta.url));
 
@@ -57,6 +58,11 @@ test('every alert rule matches a line the code really writes', async (t) => {
   // An agent identity trying to decide.
   const third = await push(3);
   await loop.runner.cp.approvals.decide({ decision: 'approve', by: { kind: 'human', id: 'claude-bot@agents.example' }, channel: 'ntfy', runId: third.id }).catch(() => undefined);
+  // A record in Redis the runner did not write: a plan job for a run id that is not one.
+  const attacker = new RedisAttacker(loop.prefix);
+  t.after(() => attacker.close());
+  await attacker.injectJob('plan', 'plan', { runId: '..' }, 'plan-..');
+  await waitFor('the quarantine line', async () => loop.log.raw.includes('redis.quarantined'));
   // A chain that no longer verifies (the CLI's chain gets a line nobody sealed).
   await appendFile(path.join(loop.runner.cp.paths.auditDir, 'test-cli.jsonl'), '{"seq":99,"type":"approval.granted"}\n');
   assert.equal(await loop.runner.witness.verify(), false);
