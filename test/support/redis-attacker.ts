@@ -43,9 +43,11 @@ export class RedisAttacker {
   async jobOutcome(queue: string, jobId: string): Promise<{ state: string; failedReason?: string } | null> {
     const q = this.#queues.get(queue) ?? new Queue(queue, { connection: this.redis, prefix: `${this.prefix}:bull` });
     this.#queues.set(queue, q);
+    // State first, then the job: a job read before a worker fails it has no failedReason yet.
+    const state = await q.getJobState(jobId);
+    if (state === 'unknown') return null;
     const job = await q.getJob(jobId);
-    if (!job) return null;
-    return { state: await job.getState(), failedReason: job.failedReason };
+    return { state, failedReason: job?.failedReason };
   }
 
   /** Put any value under the approval key of a token hash (a forged binding). */
