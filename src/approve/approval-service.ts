@@ -3,8 +3,8 @@
 // refusal is audited with its reason, and changes nothing else. At most `maxPending` requests are out at
 // once; the rest wait, oldest first, and go out as earlier ones are answered.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Actor, Run } from '../apply/run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { needsConfirmation } from '../policy/policy.ts';

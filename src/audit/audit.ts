@@ -2,7 +2,10 @@
 // This file owns the record shape and the pure chain rules; audit-log.ts owns the file, verify.ts the
 // checking, check.ts the detection rules, attribution.ts and fingerprint.ts the "who" and "what exactly".
 import { createHash } from 'node:crypto';
-import type { Actor, Run } from '../apply/run.ts';
+import type { Actor, Run } from '../run/run.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+
+export { canonicalJson };
 
 export const GENESIS = '0'.repeat(64);
 
@@ -46,25 +49,6 @@ export interface AuditRecord extends AuditInput {
 export interface ChainHead {
   seq: number;
   hash: string;
-}
-
-/** JSON with sorted keys and no whitespace, so the same record always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  // Plain loops and string building: verify runs this once per record, and it dominates the cost.
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${value[i] === undefined ? 'null' : canonicalJson(value[i])}`;
-    return `${out}]`;
-  }
-  const object = value as Record<string, unknown>;
-  let out = '{';
-  for (const key of Object.keys(object).sort()) {
-    const v = object[key];
-    if (v === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
-  }
-  return `${out}}`;
 }
 
 /** hash = sha256(prev ‖ canonical JSON of the record without `hash`). */

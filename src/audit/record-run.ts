@@ -1,8 +1,8 @@
 // The plan job's two audit steps: who proposed the head commit (after checkout), and the run's
 // fingerprint (once the plan file exists). Each stores its result on the run and writes a record.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Run } from '../apply/run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { Run } from '../run/run.ts';
 import { readCommitIdentity } from '../checkout/mirror.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { describeRun, RECORD_TYPES, RUNNER_ACTOR } from './audit.ts';

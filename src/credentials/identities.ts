@@ -1,6 +1,6 @@
 // Where each workspace's identities are in the runner config, and the Vault endpoint they log in at.
 import { readFile } from 'node:fs/promises';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { AirlockError } from '../errors.ts';
 import type { IdentityConfig, VaultConfig } from './config.ts';

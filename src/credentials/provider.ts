@@ -2,7 +2,7 @@
 // child's only secret variables, and afterwards revoke the leases and then the token. A failure is
 // reported once and never retried here, and a phase never borrows the other phase's identity.
 import type { Logger } from 'pino';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditInput } from '../audit/audit.ts';
 import type { RunnerConfig } from '../config/schema.ts';

@@ -2,8 +2,8 @@
 // policy and queued for apply exactly as a human approval would be; a `deny` plan ends `denied`. Both are
 // recorded like a human decision, with the policy as the actor and the deciding rules in the audit record.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Actor, Run } from '../apply/run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { Actor, Run } from '../run/run.ts';
 import { describeRun } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { PolicyDecision } from './policy.ts';

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { RunStore } from '../apply/run-store.ts';
+import { RunStore } from '../run/run-store.ts';
 import { WorkspaceLocks } from '../apply/workspace-lock.ts';
 import { ApprovalStore } from '../approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
@@ -16,7 +16,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
 import { createQueues } from '../queue/queues.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
-import { runnerPaths, type RunnerPaths } from './paths.ts';
+import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
 import { isConnectionError } from './redis-health.ts';
 
 export interface ControlPlaneOptions {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Actor } from '../../src/apply/run.ts';
+import type { Actor } from '../../src/run/run.ts';
 import { GENESIS, RUNNER_ACTOR, sealRecord, type AuditInput, type AuditRecord } from '../../src/audit/audit.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { agentForApprover } from '../../src/audit/attribution.ts';

@@ -8,7 +8,7 @@ import { createOutputCollector, OUTPUT_TAIL } from '../../src/engine/output-coll
 import { base64Cores, SCRUBBED, Scrubber, scrubber as processScrubber } from '../../src/log/scrub.ts';
 import { engineOutputTail } from '../../src/plan/plan-job.ts';
 import { fitBytes } from '../../src/approve/phone-summary.ts';
-import { visibleText } from '../../src/plan/untrusted-text.ts';
+import { visibleText } from '../../src/lib/untrusted-text.ts';
 
 const CANARY = 'cut-canary-Q7w2Zp9Lx4Rk';
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { parseRedisValue, type QuarantineLog } from '../queue/redis-input.ts';
+import { parseRedisValue, type QuarantineLog } from '../lib/redis-input.ts';
 import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
 import { isRunId, parseRunId, runIdSchema, runSchema } from './run-schema.ts';
 
