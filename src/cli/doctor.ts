@@ -10,15 +10,9 @@ import { engineSpecFor } from '../runner/runner.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
 import type { Output } from './output.ts';
+import type { Check } from '../lib/check.ts';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  /** warnings do not fail doctor */
-  warn?: boolean;
-  detail: string;
-  fix?: string;
-}
+export type { Check };
 
 type CheckFn = (loaded: LoadedConfig) => Promise<Check[]>;
 

@@ -2,7 +2,7 @@
 import { access, constants as fsConstants, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createApplySteps } from '../apply/apply-job.ts';
+import { createApplySteps } from '../jobs/apply-job.ts';
 import { createApprovalLookup } from '../audit/approval-on-record.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { createWitness } from '../audit/witness.ts';
@@ -18,7 +18,7 @@ import { prepareEngineSandbox } from '../engine/engine-setup.ts';
 import { fillProviderMirror } from '../engine/mirror-fill.ts';
 import { AirlockError, hasCode } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
+import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../jobs/plan-job.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';

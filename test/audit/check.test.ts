@@ -11,7 +11,7 @@ import { agentForApprover } from '../../src/audit/attribution.ts';
 import { approvalMismatch, checkChain, type ChainRecord } from '../../src/audit/check.ts';
 import { main } from '../../src/cli/main.ts';
 import { Scrubber } from '../../src/log/scrub.ts';
-import { POLICY_ACTOR } from '../../src/policy/policy-steps.ts';
+import { POLICY_ACTOR } from '../../src/jobs/policy-steps.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const PLAN = 'a'.repeat(64);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createOutputCollector, OUTPUT_TAIL } from '../../src/engine/output-collector.ts';
 import { base64Cores, SCRUBBED, Scrubber, scrubber as processScrubber } from '../../src/log/scrub.ts';
-import { engineOutputTail } from '../../src/plan/plan-job.ts';
+import { engineOutputTail } from '../../src/jobs/plan-job.ts';
 import { fitBytes } from '../../src/approve/phone-summary.ts';
 import { visibleText } from '../../src/lib/untrusted-text.ts';
 

@@ -8,7 +8,7 @@ import type { RunStore } from '../run/run-store.ts';
 import { transition, type Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { recordAttribution, recordFingerprint } from '../audit/record-run.ts';
+import { recordAttribution, recordFingerprint } from './record-run.ts';
 import type { ApprovalService } from '../approve/approval-service.ts';
 import { exportCommit, fetchCommit, ensureMirror, type CheckoutLimits } from '../checkout/checkout.ts';
 import type { RunnerConfig } from '../config/schema.ts';
@@ -21,14 +21,14 @@ import { describeViolation, guardFetchedModules, guardTree, GuardRefusedError } 
 import { guardOptionsFor } from '../guard/options.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
-import { resumePolicyApproval, settleByPolicy } from '../policy/policy-steps.ts';
+import { resumePolicyApproval, settleByPolicy } from './policy-steps.ts';
 import { scrubber } from '../log/scrub.ts';
 import { freshJobDir, type RunnerPaths } from '../run/paths.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode } from '../sandbox/sandbox.ts';
-import { makeDurable, sha256File } from './plan-file.ts';
+import { makeDurable, sha256File } from '../plan/plan-file.ts';
 import { planViewOf, writePlanView } from '../approve/plan-view.ts';
-import { summarizePlanFile } from './read-plan-json.ts';
+import { summarizePlanFile } from '../plan/read-plan-json.ts';
 
 export interface PlanStepsDeps {
   config: RunnerConfig;

@@ -6,7 +6,7 @@ import type { RunStore } from '../run/run-store.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { PolicyDecision } from './policy.ts';
+import type { PolicyDecision } from '../policy/policy.ts';
 
 export const POLICY_ACTOR: Actor = { kind: 'runner', id: 'policy' };
 export const POLICY_CHANNEL = 'policy';

@@ -10,16 +10,16 @@ import type { CredentialProvider, Credentials } from '../credentials/credentials
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { engineOutputTail } from '../plan/plan-job.ts';
+import { engineOutputTail } from './plan-job.ts';
 import type { RunnerPaths } from '../run/paths.ts';
 import type { RunStore } from '../run/run-store.ts';
 import { thisHost } from '../run/run-store.ts';
 import type { Run } from '../run/run.ts';
-import { prepareApplyDir } from './apply-dir.ts';
+import { prepareApplyDir } from '../apply/apply-dir.ts';
 import { readUntrusted } from '../sandbox/runner-files.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
-import type { WorkspaceLocks } from './workspace-lock.ts';
+import type { WorkspaceLocks } from '../apply/workspace-lock.ts';
 
 export interface ApplyStepsDeps {
   runnerId: string;
