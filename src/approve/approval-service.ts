@@ -4,6 +4,7 @@
 // once; the rest wait, oldest first, and go out as earlier ones are answered.
 import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
+import type { RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -51,6 +52,8 @@ export type RefusalInput = Omit<DecisionInput, 'decision'> & { decision?: Decisi
 
 export interface ApprovalServiceDeps {
   runs: RunStore;
+  /** Every state change of a run goes through here (src/run/transitions.ts). */
+  transitions: Pick<RunTransitions, 'move'>;
   approvals: ApprovalStore;
   audit: AuditLog;
   channel: ApprovalChannel;
@@ -158,22 +161,26 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       await tidySlots();
       const tier = run.plan!.tier;
       if (!(await deps.approvals.claimSlot(run.id, maxPending, requestedAt.getTime()))) {
-        const held = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
-          approval: { requestedAt: requestedAt.toISOString(), expiresAt: new Date(requestedAt.getTime() + deps.ttlMs).toISOString(), tier, channel: deps.channel.name, phase: 'approve', held: true },
+        const held = await deps.transitions.move(run, {
+          from: ['planning'],
+          to: 'awaiting_approval',
+          patch: { approval: { requestedAt: requestedAt.toISOString(), expiresAt: new Date(requestedAt.getTime() + deps.ttlMs).toISOString(), tier, channel: deps.channel.name, phase: 'approve', held: true } },
+          record: { type: 'approval.held', detail: { maxPending, reason: `${maxPending} requests are already waiting for a decision; this one goes out when one of them is answered` } },
+          log: { level: 'warn', msg: 'approval request held back: too many pending requests', fields: { maxPending }, logger: deps.log.child({ runId: run.id }) },
         });
         if (!held) {
           await deps.approvals.releaseSlot(run.id);
           return deps.runs.get(run.id);
         }
-        await deps.audit.append({ type: 'approval.held', ...describeRun(held), actor: RUNNER_ACTOR, detail: { maxPending, reason: `${maxPending} requests are already waiting for a decision; this one goes out when one of them is answered` } });
-        deps.log.warn({ runId: run.id, maxPending }, 'approval request held back: too many pending requests');
         return held;
       }
       const expiresAt = new Date(requestedAt.getTime() + deps.ttlMs);
       // Bindings first: once the run shows as waiting, a decision on it finds them.
       const prepared = await prepare(run, expiresAt, 'approve', deps.channel.approvers());
-      const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
-        approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' },
+      const moved = await deps.transitions.move(run, {
+        from: ['planning'],
+        to: 'awaiting_approval',
+        patch: { approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' } },
       });
       if (!moved) {
         await discard(run.id, prepared);
@@ -231,31 +238,26 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (mismatch) return refuse(run, input, mismatch);
       if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input);
 
-      const decided = await deps.runs.moveIf(run.id, ['awaiting_approval'], input.decision === 'approve' ? 'approved' : 'denied', {
-        decision: {
-          decision: input.decision,
-          by: input.by,
-          channel: input.channel,
-          breakGlass: isBreakGlass(input),
-          at: now().toISOString(),
-          planSha256: binding.planSha256,
+      const decided = await deps.transitions.move(run, {
+        from: ['awaiting_approval'],
+        to: input.decision === 'approve' ? 'approved' : 'denied',
+        patch: { decision: { decision: input.decision, by: input.by, channel: input.channel, breakGlass: isBreakGlass(input), at: now().toISOString(), planSha256: binding.planSha256 } },
+        record: {
+          type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
+          actor: input.by,
+          ...(view ? { describe: (moved: Run) => runAsViewed(moved, view) } : {}),
+          detail: {
+            channel: input.channel,
+            breakGlass: isBreakGlass(input),
+            approver: binding.approver,
+            phase: binding.phase,
+            textSha256: binding.textSha256,
+            ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
+            ...(input.via ? { via: input.via } : {}),
+          },
         },
       });
       if (!decided) return refuse(run, input, 'run changed while deciding');
-      await deps.audit.append({
-        type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
-        ...describeRun(view ? runAsViewed(decided, view) : decided),
-        actor: input.by,
-        detail: {
-          channel: input.channel,
-          breakGlass: isBreakGlass(input),
-          approver: binding.approver,
-          phase: binding.phase,
-          textSha256: binding.textSha256,
-          ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
-          ...(input.via ? { via: input.via } : {}),
-        },
-      });
       if (input.decision === 'approve') await deps.enqueueApply(decided.id);
       await finish(decided, decided.state);
       return decided;
@@ -268,24 +270,27 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** The expiry timer fired: an unanswered request counts as denied. */
     async expire(runId: string): Promise<Run | null> {
-      const expired = await deps.runs.update(runId, (run) =>
-        run.state === 'awaiting_approval' && run.approval && !run.approval.held && Date.parse(run.approval.expiresAt) <= now().getTime()
-          ? { ...run, state: 'expired', updatedAt: now().toISOString() }
-          : null,
-      );
+      const expired = await deps.transitions.move(runId, {
+        from: (run) => run.state === 'awaiting_approval' && !!run.approval && !run.approval.held && Date.parse(run.approval.expiresAt) <= now().getTime(),
+        to: 'expired',
+        record: { type: 'approval.expired', detail: (run) => ({ expiresAt: run.approval?.expiresAt, phase: run.approval?.phase ?? 'approve' }) },
+      });
       if (!expired) return null;
       await deps.approvals.voidRun(runId, 'the request expired');
-      await deps.audit.append({ type: 'approval.expired', ...describeRun(expired), actor: RUNNER_ACTOR, detail: { expiresAt: expired.approval?.expiresAt, phase: expired.approval?.phase ?? 'approve' } });
       await finish(expired, 'expired');
       return expired;
     },
 
     /** A newer head replaced this run: void its requests so no tap on them can count. */
     async supersede(runId: string, by: string): Promise<Run | null> {
-      const run = await deps.runs.moveIf(runId, ['planning', 'awaiting_approval', 'approved'], 'superseded', { supersededBy: by });
+      const run = await deps.transitions.move(runId, {
+        from: ['planning', 'awaiting_approval', 'approved'],
+        to: 'superseded',
+        patch: { supersededBy: by },
+        record: { type: 'run.superseded', detail: { supersededBy: by } },
+      });
       if (!run) return null;
       await deps.approvals.voidRun(runId, 'the run was superseded by a newer head');
-      await deps.audit.append({ type: 'run.superseded', ...describeRun(run), actor: RUNNER_ACTOR, detail: { supersededBy: by } });
       await finish(run, 'superseded');
       return run;
     },

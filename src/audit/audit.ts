@@ -71,35 +71,9 @@ export function toJsonData<T>(input: T): T {
   return JSON.parse(JSON.stringify(input)) as T;
 }
 
-/** The subject and plan fields of a record about `run`. */
-export function describeRun(run: Run): Pick<AuditInput, 'run' | 'subject' | 'plan'> {
-  return {
-    run: run.id,
-    subject: {
-      repo: run.repo,
-      pr: run.pr,
-      ref: run.ref,
-      sha: run.sha,
-      workspace: run.workspace,
-      ...(run.agent !== undefined ? { agent: run.agent } : {}),
-      ...(run.author !== undefined ? { author: run.author } : {}),
-      ...(run.committer !== undefined ? { committer: run.committer } : {}),
-    },
-    ...(run.plan
-      ? {
-          plan: {
-            sha256: run.plan.sha256,
-            counts: { ...run.plan.summary.counts },
-            tier: run.plan.tier,
-            ...(run.fingerprint ? { fingerprint: run.fingerprint.sha256 } : {}),
-          },
-        }
-      : {}),
-  };
-}
+export { describeRun } from '../run/describe.ts';
 
-/** The runner writing the record; the audit log replaces it with `runner:<runner.id>` (audit-log.ts). */
-export const RUNNER_ACTOR: Actor = { kind: 'runner', id: 'airlock' };
+export { RUNNER_ACTOR } from '../run/describe.ts';
 
 /** The record types a detection rule or an alert reads; the exact strings the code writes. */
 export const RECORD_TYPES = {

@@ -6,7 +6,7 @@ import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { checkDataDir as checkRunnerDataDir } from '../runner/preflight.ts';
-import { engineSpecFor } from '../runner/runner.ts';
+import { engineSpecFor } from '../engine/spec.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
 import type { Output } from './output.ts';
