@@ -8,29 +8,15 @@ import type { RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
-import { confirmationReason } from './confirmation.ts';
 import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
+import { decisionRefusal, isDestructive } from './decision-rules.ts';
 import { createRequestSender } from './request-sender.ts';
+import type { ApprovalChannel } from './channel.ts';
 
-export type RequestPhase = 'approve' | 'confirm';
-
-/** A way to reach a human. It gets a fresh token per approver and delivers it; it never decides. */
-export interface ApprovalChannel {
-  readonly name: string;
-  /** Approvers this channel addresses; one token each. `null` means "whoever is at the runner host". */
-  approvers(): Array<string | null>;
-  /**
-   * Send the request; `confirm` is the second tap a destructive plan needs. `text` is what the human
-   * reads, rendered from the runner's own plan view; its sha256 is in every binding, so send it as is.
-   */
-  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase, text: ApprovalText): Promise<void>;
-  /** Tell the humans what became of a request (approved, denied, expired, superseded, applied, …). */
-  announce?(run: Run, outcome: string): Promise<void>;
-}
+export type { ApprovalChannel, RequestPhase } from './channel.ts';
 
 export interface DecisionInput {
   decision: Decision;
@@ -202,30 +188,12 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (!runId) return refuse(null, input, tokenHash ? 'unknown nonce' : 'no run named');
       const run = await deps.runs.find(runId);
       if (!run) return refuse(null, { ...input, runId }, 'no such run');
-      if (input.by.kind !== 'human') return refuse(run, input, `decisions must come from a human, not a ${input.by.kind}`);
-      // The plan file and the audit chain the apply checks live on the runner that planned.
-      if (deps.runnerId !== undefined && run.plan?.runnerId !== undefined && run.plan.runnerId !== deps.runnerId) {
-        return refuse(run, input, `planned by runner ${run.plan.runnerId}, so only it can take the decision`, `Decide on the host of runner ${run.plan.runnerId} (its config and audit chain).`);
-      }
-      // Checks on who `input.by` is belong here, before anything is consumed.
-      const agent = deps.agentFor?.(input.by.id) ?? null;
-      if (agent !== null) return refuse(run, input, `${input.by.id} is an identity of the agent ${agent}: an agent can never decide`);
-      if (spent) return refuse(run, input, spent.reason === 'already used' ? 'replayed: this nonce was already used' : `void: ${spent.reason}`);
-      if (peeked && input.approver !== undefined && peeked.approver !== input.approver) {
-        return refuse(run, input, `the nonce was issued to ${peeked.approver ?? 'the runner host'}, but the reply came on ${input.approver}'s reply topic`);
-      }
       // What the plan is (its tier, what was shown) comes from the runner's own view, not the Redis record.
       const view = await viewOrNull(run.id);
-      const tier = view?.tier ?? run.plan?.tier;
-      const destructive = input.decision === 'approve' && tier !== undefined && needsConfirmation(tier);
-      if (destructive && !tokenHash && !input.confirmed) {
-        return refuse(run, input, `this plan needs an explicit confirmation (tier confirm): ${confirmationReason(view ?? run.plan!)}`, `Read \`airlock show ${run.id}\`, then re-run with --confirm.`);
-      }
-      // Break-glass takes any binding of the run: only of a waiting one, or it would void a request being prepared.
-      if (!tokenHash && run.state !== 'awaiting_approval') return refuse(run, input, `run is ${run.state}`);
-      if (!tokenHash && run.approval?.held) {
-        return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
-      }
+      const facts = { input, run, runnerId: deps.runnerId, agent: deps.agentFor?.(input.by.id) ?? null, spent, peeked, tokenPresented: tokenHash !== null, view };
+      const refusal = decisionRefusal(facts);
+      if (refusal) return refuse(run, input, refusal.reason, refusal.hint);
+      const destructive = isDestructive(facts);
       // A reply that cannot count (expired, older plan, run moved on, shown text no longer the plan's) is
       // refused before it consumes anything, so it changes nothing; checked again after the atomic consume.
       const mismatchOf = async (b: ApprovalBinding) => bindingMismatch(b, run, await deps.runs.latestFor(run), now()) ?? shownTextMismatch(b, view);
