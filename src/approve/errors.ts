@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.ts';
+import { AirlockError, type AirlockCode } from '../errors.ts';
 
 /** A decision that changed nothing: replayed, forged, expired, mismatched, or on a run not awaiting one. */
 export class ApprovalRefusedError extends AirlockError {
@@ -62,7 +62,7 @@ const TOO_MANY_SUBSCRIPTIONS = 42903;
 export const AUTH_LOCKOUT_HINT =
   'ntfy locked out this address after 30 failed logins (42909): it now refuses every request that carries a token, valid ones included, and lets one attempt through per minute. A token sent from this host is wrong or revoked: run `airlock doctor` to find it, fix the token file, and the lockout passes within minutes.';
 
-function ntfyErrorCode(status: number, ntfyCode: number | null): string {
+function ntfyErrorCode(status: number, ntfyCode: number | null): AirlockCode {
   if (status === 429 && ntfyCode === AUTH_LOCKOUT) return 'airlock:ntfy-auth-lockout';
   if (status === 429 && ntfyCode === TOO_MANY_SUBSCRIPTIONS) return 'airlock:ntfy-too-many-subscriptions';
   if (status === 401) return 'airlock:ntfy-unauthorized';

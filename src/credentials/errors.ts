@@ -1,7 +1,7 @@
 // Credential failures, one class per signal. Vault answers are classified by HTTP status (node-vault does
 // not export its error classes): 403 permission denied, 400 on login a bad role or secret id, 503
 // sealed, 404 a missing path. No message ever carries a token, a secret id or a secret value.
-import { AirlockError } from '../errors.ts';
+import { AirlockError, type AirlockCode } from '../errors.ts';
 
 /** What a request to Vault was for; names the identity and path in every message. */
 export interface VaultContext {
@@ -26,14 +26,10 @@ export class VaultError extends AirlockError {
   readonly status: number | undefined;
   /** Alert-grade: somebody else may hold this identity's secret; an operator must look now. */
   readonly alert: boolean;
-  /** Worth another plan attempt later (sealed, unreachable); an apply is never retried either way. */
-  readonly retryable: boolean;
-
-  constructor(code: string, message: string, opts: { hint: string; status?: number; alert?: boolean; retryable?: boolean; cause?: unknown }) {
+  constructor(code: AirlockCode, message: string, opts: { hint: string; status?: number; alert?: boolean; cause?: unknown }) {
     super(code, message, { hint: opts.hint, cause: opts.cause });
     this.status = opts.status;
     this.alert = opts.alert ?? false;
-    this.retryable = opts.retryable ?? false;
   }
 }
 
@@ -47,14 +43,12 @@ export function classifyVaultFailure(f: VaultFailure, ctx: VaultContext): VaultE
   if (status === undefined) {
     return new VaultError('airlock:vault-unreachable', `cannot reach Vault at ${ctx.address} to ${describeOp(ctx)} for ${who(ctx)}: ${f.network ?? 'no response'}`, {
       hint: 'Check that Vault/OpenBao is running, `vault.address` is right and the runner host may reach it (deploy/egress.nft). Nothing was retried.',
-      retryable: true,
     });
   }
   if (status === 503) {
     return new VaultError('airlock:vault-sealed', `Vault at ${ctx.address} is sealed (or not ready) and cannot ${describeOp(ctx)} for ${who(ctx)}${vaultSaid}`, {
       hint: 'Unseal Vault (`vault operator unseal` / `bao operator unseal`), then push again or re-approve. Nothing was retried.',
       status,
-      retryable: true,
     });
   }
   if (ctx.op === 'unwrap' || ctx.op === 'lookup-wrapping') {
@@ -79,10 +73,10 @@ export function classifyVaultFailure(f: VaultFailure, ctx: VaultContext): VaultE
       status,
     });
   }
-  return new VaultError('airlock:vault-error', `Vault answered ${status} to ${describeOp(ctx)} for ${who(ctx)}${vaultSaid}`, {
+  // A server error is worth another plan attempt; anything else Vault refused will be refused again.
+  return new VaultError(status >= 500 ? 'airlock:vault-server-error' : 'airlock:vault-error', `Vault answered ${status} to ${describeOp(ctx)} for ${who(ctx)}${vaultSaid}`, {
     hint: 'Check the Vault server log and `airlock doctor`.',
     status,
-    retryable: status >= 500,
   });
 }
 

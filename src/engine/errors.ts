@@ -5,7 +5,7 @@
 // value scrubber (src/log/scrub.ts) before it reaches a log line, a notification, a PR comment or an
 // error shown to anyone. It is deliberately not part of `message`.
 
-import { AirlockError } from '../errors.ts';
+import { AirlockError, type AirlockCode } from '../errors.ts';
 import type { EngineKind, EngineStep, LockInfo } from './engine.ts';
 
 interface RunContext {
@@ -19,7 +19,7 @@ export class EngineRunError extends AirlockError {
   readonly step: EngineStep;
   declare readonly outputTail: string;
 
-  constructor(code: string, message: string, ctx: RunContext & { hint?: string }) {
+  constructor(code: AirlockCode, message: string, ctx: RunContext & { hint?: string }) {
     super(code, message, { cause: ctx.cause, hint: ctx.hint });
     this.step = ctx.step;
     // Non-enumerable, so a logger's error serializer or JSON.stringify cannot ship it by accident.

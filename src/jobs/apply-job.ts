@@ -8,6 +8,8 @@ import { AUDIT_EVENTS } from '../audit/audit.ts';
 import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
+import { VaultError } from '../credentials/errors.ts';
+import { StateLockedError } from '../engine/errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { engineOutputTail } from './plan-job.ts';
 import type { RunnerPaths } from '../run/paths.ts';
@@ -111,7 +113,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     const code = err instanceof AirlockError ? err.code : 'airlock:credentials-error';
     const hint = err instanceof AirlockError && err.hint ? ` Next: ${err.hint}` : '';
     const message = deps.scrubber.scrubString(`${err.message}; nothing was applied.${hint}`);
-    const alert = (err as { alert?: unknown }).alert === true;
+    const alert = err instanceof VaultError && err.alert;
     return refuse(run, 'apply.refused', { code, message }, { code, reason: message, alert }, { msg: 'apply refused: the apply identity could not be used', fields: { err, code, alert }, logger: log });
   }
 
@@ -204,7 +206,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         } catch (thrown) {
           const err = toError(thrown);
           const code = err instanceof AirlockError ? err.code : 'airlock:apply-error';
-          const lockInfo = (err as { lockInfo?: { id?: string } }).lockInfo;
+          const lockInfo = err instanceof StateLockedError ? err.lockInfo : undefined;
           const message = deps.scrubber.scrubString(err.message);
           const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
           const attention = lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {};

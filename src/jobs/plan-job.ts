@@ -3,7 +3,6 @@
 import type { Logger } from 'pino';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { Run } from '../run/run.ts';
-import { VaultError } from '../credentials/errors.ts';
 import { engineOutputTail } from '../engine/output-tail.ts';
 import { AirlockError, toError } from '../errors.ts';
 import { describeViolation, GuardRefusedError } from '../guard/guard.ts';
@@ -20,25 +19,9 @@ export interface PlanJobDeps extends PlanStepsDeps {
   onStep?(runId: string, step: string, ms: number): void;
 }
 
-// Failures that another attempt cannot fix: the run ends at once.
-const PERMANENT = new Set([
-  'airlock:checkout-refused',
-  'airlock:guard-refused',
-  'airlock:bad-sha',
-  'airlock:commit-gone',
-  'airlock:plan-json',
-  'airlock:engine-failed',
-  'airlock:engine-env',
-  'airlock:engine-not-found',
-  'airlock:workspace-missing',
-  // The host lacks a piece of the sandbox: fixing it is the operator's job; re-plan afterwards.
-  'airlock:sandbox-unavailable',
-]);
-
-/** Whether a plan failure is worth another attempt. */
+/** Whether a plan failure is worth another attempt: by its code's registration (error-codes.ts). */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof VaultError) return err.retryable;
-  return !(err instanceof AirlockError && PERMANENT.has(err.code));
+  return err instanceof AirlockError ? err.retryable : true;
 }
 
 /** A newer head replaced the run while it was planning: the job stops between two steps. */

@@ -99,7 +99,7 @@ test('Vault answers are classified by status, each with its own code and what to
     [{ status: 400, errors: ['wrapping token is not valid or does not exist'] }, 'unwrap', 'airlock:vault-unwrap-failed', { retryable: false, alert: true }],
     [{ status: 400, errors: ['wrapping token is not valid or does not exist'] }, 'lookup-wrapping', 'airlock:vault-unwrap-failed', { retryable: false, alert: true }],
     [{ network: 'ECONNREFUSED' }, 'login', 'airlock:vault-unreachable', { retryable: true, alert: false }],
-    [{ status: 500, errors: ['internal error'] }, 'read', 'airlock:vault-error', { retryable: true, alert: false }],
+    [{ status: 500, errors: ['internal error'] }, 'read', 'airlock:vault-server-error', { retryable: true, alert: false }],
     [{ status: 429 }, 'read', 'airlock:vault-error', { retryable: false, alert: false }],
   ];
   for (const [failure, op, code, flags] of rows) {

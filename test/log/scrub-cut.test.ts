@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createOutputCollector, OUTPUT_TAIL } from '../../src/engine/output-collector.ts';
 import { base64Cores, SCRUBBED, Scrubber, scrubber as processScrubber } from '../../src/log/scrub.ts';
+import { EngineFailedError } from '../../src/engine/errors.ts';
 import { engineOutputTail } from '../../src/jobs/plan-job.ts';
 import { fitBytes } from '../../src/approve/phone-summary.ts';
 import { visibleText } from '../../src/lib/untrusted-text.ts';
@@ -88,7 +89,7 @@ describe('where the runner cuts', () => {
       collector.push('stderr', `Error: token ${CANARY}${after}\n`);
       const { outputTail } = collector.finish();
       assert.ok(outputTail.startsWith(CANARY.slice(k)), `the collector's raw tail starts inside the canary at ${k}`);
-      const shown = engineOutputTail(Object.assign(new Error('engine failed'), { outputTail }), 200)!;
+      const shown = engineOutputTail(new EngineFailedError({ step: 'plan', outputTail, exitCode: 1 }), 200)!;
       assert.ok(shown.startsWith(`${SCRUBBED} tail`), `cut at ${k}: ${shown.slice(0, 40)}`);
     }
   });
