@@ -5,9 +5,9 @@ import type { ApprovalSlice } from './config.ts';
 import { scrubber } from '../log/scrub.ts';
 import type { ApprovalChannel } from './approval-service.ts';
 import type { NtfyConfig } from './config.ts';
-import { createNtfyChannel, loadNtfyTokens } from './ntfy-channel.ts';
-import { createNtfyClient } from './ntfy-client.ts';
-import { AnonymousAccessError, createExposureGate } from './ntfy-exposure.ts';
+import { createNtfyChannel, loadNtfyTokens } from './ntfy/channel.ts';
+import { createNtfyClient } from '../ntfy/client.ts';
+import { AnonymousAccessError, createExposureGate } from './ntfy/exposure.ts';
 import { createTerminalChannel } from './terminal-channel.ts';
 
 /** The approval channel of a runner config (`approval.channel`). */

@@ -1,6 +1,8 @@
-// Publishing a witnessed chain head to an ntfy topic: one JSON POST to the server root (ntfy's JSON
-// publish). Kept tiny and self-contained; the approval channel's ntfy client lives in src/approve.
+// Publishing a witnessed chain head to an ntfy topic, through the one ntfy client (src/ntfy/client.ts):
+// one JSON publish, with no request budget of its own (a head goes out at most once a minute).
 import { AirlockError } from '../errors.ts';
+import { createNtfyClient } from '../ntfy/client.ts';
+import { NtfyError } from '../ntfy/errors.ts';
 
 export interface NtfyWitnessTarget {
   url: string;
@@ -9,24 +11,16 @@ export interface NtfyWitnessTarget {
   token?: string;
 }
 
-const TIMEOUT_MS = 10_000;
-
 /** Publish `message` to the witness topic; throws an AirlockError naming ntfy's error code on failure. */
 export async function publishWitness(target: NtfyWitnessTarget, title: string, message: string): Promise<void> {
-  // JSON publishing goes to the server root (protocols.md), which may sit under a path behind a proxy.
-  const endpoint = target.url.endsWith('/') ? target.url : `${target.url}/`;
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(target.token ? { authorization: `Bearer ${target.token}` } : {}) },
-    body: JSON.stringify({ topic: target.topic, title, message, tags: ['lock'], priority: 2 }),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  if (response.ok) {
-    await response.body?.cancel();
-    return;
+  const client = createNtfyClient(target.url, { budget: null });
+  try {
+    await client.publish({ topic: target.topic, title, message, tags: ['lock'], priority: 2 }, target.token ?? null);
+  } catch (err) {
+    if (!(err instanceof NtfyError)) throw err;
+    throw new AirlockError('airlock:witness-publish', "ntfy refused the witness message", {
+      hint: err.status === 401 || err.status === 403 ? 'Check the token named by `audit.witness.ntfy.tokenEnv` and its write access to the topic.' : 'The head is still in the log line; check the ntfy server.',
+      cause: err,
+    });
   }
-  const body = (await response.json().catch(() => ({}))) as { code?: number; error?: string };
-  throw new AirlockError('airlock:witness-publish', `ntfy refused the witness message: HTTP ${response.status}${body.code ? ` (${body.code} ${body.error ?? ''})` : ''}`, {
-    hint: response.status === 401 || response.status === 403 ? 'Check the token named by `audit.witness.ntfy.tokenEnv` and its write access to the topic.' : 'The head is still in the log line; check the ntfy server.',
-  });
 }

@@ -1,5 +1,5 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
-import { checkNtfy } from '../approve/ntfy-doctor.ts';
+import { checkNtfy } from '../approve/ntfy/doctor.ts';
 import { checkRedis } from '../queue/redis-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkVault } from '../credentials/doctor-checks.ts';

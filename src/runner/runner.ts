@@ -27,8 +27,6 @@ import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
-import type { NtfyChannel } from '../approve/ntfy-channel.ts';
-import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
 
@@ -165,7 +163,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (options.watch !== false) watcher.start();
   // Replies come back over streams this process opens; nothing listens on a port.
-  const replies = cp.channel.name === 'ntfy' ? listenForReplies({ channel: cp.channel as NtfyChannel, approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) : null;
+  const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
   const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
   sendHeld();

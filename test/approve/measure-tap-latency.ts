@@ -6,7 +6,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type { NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import type { NtfyEvent } from '../../src/ntfy/client.ts';
 import { deriveRunId } from '../../src/run/run.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { createLogger } from '../../src/log/logger.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NtfyError } from '../../src/approve/errors.ts';
-import { createNtfyClient, type NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import { createNtfyClient, type NtfyEvent } from '../../src/ntfy/client.ts';
 import { waitFor } from '../support/harness.ts';
 import { ntfyUnderTest } from './ntfy-fixture.ts';
 

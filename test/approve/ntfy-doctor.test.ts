@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { TokenFileError } from '../../src/approve/errors.ts';
-import { checkNtfy } from '../../src/approve/ntfy-doctor.ts';
+import { checkNtfy } from '../../src/approve/ntfy/doctor.ts';
 import { startRunner } from '../../src/runner/runner.ts';
 import { renderChecks } from '../../src/cli/doctor.ts';
 import { removeDir, tempDir, testPrefix, writeConfig } from '../support/harness.ts';

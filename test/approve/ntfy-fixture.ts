@@ -9,7 +9,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { NtfyAction, NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import type { NtfyAction, NtfyEvent } from '../../src/ntfy/client.ts';
 import { startNtfyDouble, type NtfyDouble, type NtfyDoubleOptions } from '../doubles/ntfy-double.ts';
 
 export const REAL_NTFY_URL = process.env['AIRLOCK_TEST_NTFY_URL'];

@@ -1,7 +1,7 @@
 // A whole runner whose approval channel is ntfy (the double, or a real server), plus the phone's side:
 // wait for a notification, tap one of its buttons exactly as published.
 import type { TestContext } from 'node:test';
-import type { NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import type { NtfyEvent } from '../../src/ntfy/client.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import type { AuditRecord } from '../../src/audit/audit.ts';
 import { setupLoop, type Loop } from '../e2e/loop-fixture.ts';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Run } from '../../src/run/run.ts';
-import { buildOutcome, buildRefusal, buildRequest } from '../../src/approve/ntfy-messages.ts';
+import { buildOutcome, buildRefusal, buildRequest } from '../../src/approve/ntfy/messages.ts';
 import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { emptyCounts } from '../../src/plan/summary.ts';
 

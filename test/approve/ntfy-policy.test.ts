@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { NtfyError } from '../../src/approve/errors.ts';
-import { createNtfyClient, type NtfyEvent } from '../../src/approve/ntfy-client.ts';
+import { createNtfyClient, type NtfyEvent } from '../../src/ntfy/client.ts';
 import { accessFor, type AclEntry } from '../doubles/ntfy-double/acl.ts';
 import { DEFAULT_LIMITS } from '../doubles/ntfy-double/limits.ts';
 import { startNtfyDouble, type NtfyDoubleOptions } from '../doubles/ntfy-double.ts';

@@ -122,7 +122,7 @@ test('a refused publish is a warning with ntfy\'s error code; the head is still 
   await witness.start();
   await witness.stop();
   const warn = captured.lines().find((l) => l['event'] === 'audit.witness_publish_failed');
-  assert.match(JSON.stringify(warn?.['err']), /HTTP 403 \(40301 forbidden\)/);
+  assert.match(JSON.stringify(warn?.['err']), /HTTP 403 \(40301\): forbidden/);
   assert.ok(captured.lines().some((l) => l['event'] === 'audit.witness'));
   assert.ok(!captured.raw.includes(TOKEN), 'the token is scrubbed from the log');
 });

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { deriveRunId, type Run, type RunPlan } from '../../src/run/run.ts';
 import { createSealer } from '../../src/approve/approval-seal.ts';
 import { hashToken } from '../../src/approve/approve.ts';
-import { createNtfyClient } from '../../src/approve/ntfy-client.ts';
+import { createNtfyClient } from '../../src/ntfy/client.ts';
 import { approvalTextSha256, planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { renderReply } from '../../src/approve/reply.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';

@@ -3,10 +3,10 @@
 // manager.go, Authorize). Then anyone can read a notify topic (and the nonces in it) and post to a reply
 // topic (and so approve). Both are tried for real, without credentials, before any nonce goes out.
 import type { Logger } from 'pino';
-import { AirlockError } from '../errors.ts';
-import type { ApproverConfig } from './config.ts';
-import type { NtfyClient } from './ntfy-client.ts';
-import { DOCTOR_PROBE } from './reply.ts';
+import { AirlockError } from '../../errors.ts';
+import type { ApproverConfig } from '../config.ts';
+import type { NtfyClient } from '../../ntfy/client.ts';
+import { DOCTOR_PROBE } from '../reply.ts';
 
 export interface Exposure {
   approver: string;

@@ -2,16 +2,17 @@
 // Publishing uses the publisher token (write-only on the notify topics); replies come back on each
 // approver's reply topic and are heard by ntfy-replies.ts.
 import type { Logger } from 'pino';
-import type { Run } from '../run/run.ts';
-import { AirlockError } from '../errors.ts';
-import type { Scrubber } from '../log/scrub.ts';
-import type { ApprovalChannel, RequestPhase } from './approval-service.ts';
-import type { ApproverConfig, NtfyConfig } from './config.ts';
-import { AUTH_LOCKOUT_HINT, NtfyError } from './errors.ts';
-import type { NtfyClient, NtfyPublish } from './ntfy-client.ts';
-import { buildOutcome, buildRefusal, buildRequest } from './ntfy-messages.ts';
-import type { ExposureGate } from './ntfy-exposure.ts';
-import { readTokenFile, resolveTokenFile } from './token-files.ts';
+import type { Run } from '../../run/run.ts';
+import { AirlockError } from '../../errors.ts';
+import type { Scrubber } from '../../log/scrub.ts';
+import type { ApprovalChannel, RequestPhase } from '../channel.ts';
+import type { ApproverConfig, NtfyConfig } from '../config.ts';
+import { AUTH_LOCKOUT_HINT, NtfyError } from '../errors.ts';
+import type { NtfyClient, NtfyPublish } from '../../ntfy/client.ts';
+import { buildOutcome, buildRefusal, buildRequest } from './messages.ts';
+import { listenForReplies } from './replies.ts';
+import type { ExposureGate } from './exposure.ts';
+import { readTokenFile, resolveTokenFile } from '../token-files.ts';
 
 export interface NtfyTokens {
   publish: string;
@@ -69,6 +70,10 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
     client,
     tokens,
     approvers: () => config.approvers.map((a) => a.name),
+
+    listen(listenDeps) {
+      return listenForReplies({ ...listenDeps, channel: this as NtfyChannel });
+    },
 
     async deliver(run: Run, requests, _expiresAt: Date, phase: RequestPhase, text) {
       await deps.gate?.ensureClosed();

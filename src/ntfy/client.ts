@@ -101,7 +101,7 @@ export function createNtfyClient(baseUrl: string, options: { budget?: BudgetConf
     budget,
 
     /** Publish one message as JSON to the server root; resolves with the stored message. */
-    async publish(message: NtfyPublish, token: string, signal?: AbortSignal): Promise<NtfyEvent> {
+    async publish(message: NtfyPublish, token: string | null, signal?: AbortSignal): Promise<NtfyEvent> {
       const res = await request(`publish to ${message.topic}`, `${base}/`, {
         method: 'POST',
         headers: { ...bearer(token), 'Content-Type': 'application/json' },

@@ -3,15 +3,15 @@
 // with the line that fixes it. It publishes one silent message (priority min) per notify topic and one
 // probe per reply topic, which the runner notes and ignores. About 7 requests per approver, drawn from
 // the same per-address budget as the runner's own (request-budget.ts).
-import type { ApprovalSlice } from './config.ts';
-import { Scrubber } from '../log/scrub.ts';
-import type { ApproverConfig, NtfyConfig } from './config.ts';
-import { AUTH_LOCKOUT_HINT, NtfyError } from './errors.ts';
-import type { NtfyClient } from './ntfy-client.ts';
-import { describeExposure, OPEN_SERVER_FIX } from './ntfy-exposure.ts';
-import { clientFor } from './open-channel.ts';
-import { DOCTOR_PROBE } from './reply.ts';
-import { readTokenFile, resolveTokenFile } from './token-files.ts';
+import type { ApprovalSlice } from '../config.ts';
+import { Scrubber } from '../../log/scrub.ts';
+import type { ApproverConfig, NtfyConfig } from '../config.ts';
+import { AUTH_LOCKOUT_HINT, NtfyError } from '../errors.ts';
+import type { NtfyClient } from '../../ntfy/client.ts';
+import { describeExposure, OPEN_SERVER_FIX } from './exposure.ts';
+import { clientFor } from '../open-channel.ts';
+import { DOCTOR_PROBE } from '../reply.ts';
+import { readTokenFile, resolveTokenFile } from '../token-files.ts';
 
 export interface NtfyCheck {
   name: string;

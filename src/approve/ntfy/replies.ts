@@ -4,13 +4,13 @@
 // for a decision that counted.
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import type { Run } from '../run/run.ts';
-import type { ApprovalService } from './approval-service.ts';
-import { hashToken } from './approve.ts';
-import { ApprovalRefusedError } from './errors.ts';
-import type { NtfyChannel } from './ntfy-channel.ts';
-import type { NtfyEvent } from './ntfy-client.ts';
-import { parseReply } from './reply.ts';
+import type { Run } from '../../run/run.ts';
+import type { ApprovalService } from '../approval-service.ts';
+import { hashToken } from '../approve.ts';
+import { ApprovalRefusedError } from '../errors.ts';
+import type { NtfyChannel } from './channel.ts';
+import type { NtfyEvent } from '../../ntfy/client.ts';
+import { parseReply } from '../reply.ts';
 import { ReplyCursor } from './reply-cursor.ts';
 import { ReplyWatermark } from './reply-watermark.ts';
 import { createReplyListener, type ReplyListener } from './reply-listener.ts';
