@@ -1,11 +1,12 @@
 // What the approver reads on the phone before tapping. Pure. Fits a fixed byte budget, well below ntfy's
 // 4 KB (a longer body would become an attachment); destroys come first and the counts are always complete.
-// Repo-supplied strings are made visible, then Markdown-escaped: the message is published as plain text,
-// and escaping also stops the apps from turning a repo-supplied URL, domain or e-mail into a tappable link.
+// Repo-supplied strings are made visible, then escaped for plain text, the format the message is published
+// in (`markdown: false`): shown as they are, except that a URL, `www.` host or e-mail address is defanged so
+// the apps do not turn a repo-supplied one into a tappable link.
 import { scrubber } from '../log/scrub.ts';
 import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, renderCutLine } from '../plan/render.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { escapeMarkdown, mayLookAlike, visibleText } from '../plan/untrusted-text.ts';
+import { escapePlainText, mayLookAlike, visibleText } from '../plan/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
@@ -55,9 +56,9 @@ export function renderPhoneConfirm(summary: PlanSummary, ctx: PhoneContext, budg
   };
 }
 
-/** `repo-string` shown safely on the phone: visible code points, Markdown-escaped, flagged when not ASCII. */
+/** `repo-string` shown safely on the phone: visible code points, links defanged, flagged when not ASCII. */
 export function phoneText(s: string, maxLength = MAX_NAME): string {
-  return `${escapeMarkdown(visibleText(s, maxLength))}${mayLookAlike(s) ? LOOKALIKE : ''}`;
+  return `${escapePlainText(visibleText(s, maxLength))}${mayLookAlike(s) ? LOOKALIKE : ''}`;
 }
 
 /** Clip to at most `max` UTF-8 bytes on a code point boundary, ending in '…' when cut; scrubbed before the cut. */
@@ -81,7 +82,7 @@ function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], 
   const lines: string[] = [];
   let used = fixed;
   for (const change of candidates) {
-    const line = `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapeMarkdown(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`;
+    const line = `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapePlainText(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`;
     const cut = renderCutLine(summary, [...shown, change]);
     const cost = Buffer.byteLength(line) + 1;
     if (used + cost + (cut ? Buffer.byteLength(cut) + 1 : 0) > budget) break;
