@@ -8,6 +8,7 @@ import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, ren
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
 import { escapePlainText, mayLookAlike, visibleText } from '../plan/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
+import type { ValueDiffs } from '../plan/value-diff.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
 export const PHONE_TITLE_BYTES = 200;
@@ -17,6 +18,8 @@ export interface PhoneContext extends RenderContext {
   /** Why the policy gave this tier (`[rule] what`); at most three are shown. */
   reasons?: string[];
   expiresAt: Date;
+  /** Attribute values to show under each change (`approval.showValues`); none when absent. */
+  values?: ValueDiffs;
 }
 
 export interface PhoneText {
@@ -30,6 +33,8 @@ const MAX_NAME = 64;
 const LOOKALIKE = ' [!] non-ASCII';
 const MAX_REASONS = 3;
 const MAX_REASON = 160;
+const MAX_VALUES = 3;
+const MAX_VALUE_LINE = 120;
 
 /** The request for the first tap: identity of the plan, complete counts, then the changes, destroys first. */
 export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
@@ -40,7 +45,7 @@ export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budg
   const tail = [`Expires ${formatTime(ctx.expiresAt)}.`];
   return {
     title: fitBytes(`Approve? ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
-    message: renderWithin(summary, summary.changes, head, tail, budget),
+    message: renderWithin(summary, summary.changes, head, tail, budget, ctx.values),
   };
 }
 
@@ -52,7 +57,7 @@ export function renderPhoneConfirm(summary: PlanSummary, ctx: PhoneContext, budg
   const tail = [...identityLines(ctx), renderCounts(summary), `Expires ${formatTime(ctx.expiresAt)}. Only this second tap lets the apply go.`];
   return {
     title: fitBytes(`Confirm: this destroys ${destroys} ${noun} · ${where(ctx)}`, PHONE_TITLE_BYTES),
-    message: renderWithin(summary, summary.changes.filter((c) => DESTROYS.has(c.action)), head, tail, budget),
+    message: renderWithin(summary, summary.changes.filter((c) => DESTROYS.has(c.action)), head, tail, budget, ctx.values),
   };
 }
 
@@ -76,13 +81,17 @@ export function fitBytes(text: string, max: number): string {
   return `${out}…`;
 }
 
-function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], head: string[], tail: string[], budget: number): string {
+function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], head: string[], tail: string[], budget: number, values?: ValueDiffs): string {
   const fixed = Buffer.byteLength([...head, ...tail].join('\n'));
   const shown: PlanSummary['changes'] = [];
   const lines: string[] = [];
+  const byAddress = new Map((values?.changes ?? []).map((c) => [c.address, c]));
   let used = fixed;
   for (const change of candidates) {
-    const line = `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapePlainText(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`;
+    const line = [
+      `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapePlainText(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`,
+      ...(change.action === 'delete' ? [] : valueLines(byAddress.get(change.address))),
+    ].join('\n');
     const cut = renderCutLine(summary, [...shown, change]);
     const cost = Buffer.byteLength(line) + 1;
     if (used + cost + (cut ? Buffer.byteLength(cut) + 1 : 0) > budget) break;
@@ -94,6 +103,15 @@ function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], 
   const text = [...head, ...lines, ...(cut ? [cut] : []), ...tail].join('\n');
   // The fixed parts are bounded far below the budget; clipping is a last guard, never the plan.
   return fitBytes(text, budget);
+}
+
+/** At most MAX_VALUES changed attributes of one change, already redacted and scrubbed, made safe again. */
+function valueLines(values: ValueDiffs['changes'][number] | undefined): string[] {
+  if (!values) return [];
+  const lines = values.attributes.slice(0, MAX_VALUES).map((a) => `   ${phoneText(`${a.path}: ${a.before} -> ${a.after}`, MAX_VALUE_LINE)}`);
+  const more = values.attributes.length - MAX_VALUES + values.more;
+  if (more > 0) lines.push(`   …${more} more value${more === 1 ? '' : 's'} (airlock show)`);
+  return lines;
 }
 
 function reasonLines(reasons: string[]): string[] {

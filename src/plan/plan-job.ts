@@ -29,6 +29,7 @@ import type { NetworkMode } from '../sandbox/sandbox.ts';
 import { makeDurable, sha256File } from './plan-file.ts';
 import { planViewOf, writePlanView } from '../approve/plan-view.ts';
 import { summarizePlanFile } from './read-plan-json.ts';
+import { withValueDiffs } from './value-diff.ts';
 
 export interface PlanStepsDeps {
   config: RunnerConfig;
@@ -176,7 +177,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         await deps.engine.showJson(call, job.planFile, job.planJson);
         await creds.release(); // the last engine call of the plan: revoke before anyone is asked
         const collector = createPolicyCollector(config.policy);
-        const summary = await summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) }).finally(() => rm(job.planJson, { force: true }));
+        const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) })).finally(() => rm(job.planJson, { force: true }));
         const decision = evaluatePolicy(summary, collector.values(), config.policy);
         const { tier } = decision;
         const reasons = [
@@ -185,7 +186,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
           ...guarded.warnings.map((w) => `guard warning (lenient mode) ${describeViolation(w)}`),
         ];
         // What the approver will read, from what this job computed, written after the last engine process exited.
-        await writePlanView(job.planView, planViewOf(run, { sha256, tier, reasons, summary }));
+        await writePlanView(job.planView, planViewOf(run, { sha256, tier, reasons, summary, values, showValues: config.approval.showValues }));
         run = (await runs.update(run.id, (r) =>
           r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: tree.treeId, runnerId: config.runner.id }, updatedAt: new Date().toISOString() } : null,
         )) ?? (await runs.get(run.id));

@@ -25,6 +25,7 @@ import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from './paths.ts';
+import { keepApplyOutput } from './kept-output.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
@@ -113,6 +114,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
 
   async function removeJobDir(runId: string): Promise<void> {
+    await keepApplyOutput(paths, runId).catch((err: unknown) => log.warn({ err, runId }, 'could not keep the apply output for `airlock show`'));
     await removeJobDirAt(paths, runId);
   }
 
