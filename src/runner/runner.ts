@@ -80,7 +80,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
-  const credentials = createCredentialProvider(config, { log, scrubber, audit });
+  const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
 
   const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
