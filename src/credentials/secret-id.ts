@@ -94,6 +94,6 @@ export type SecretIdSource = ReturnType<typeof createSecretIdSource>;
 /** The wrapping token in the file is one this runner unwrapped before it restarted: re-deliver, no alert. */
 function spentByThisRunner(file: string): VaultError {
   return new VaultError('airlock:vault-secret-id-spent', `the response-wrapped secret_id in ${file} was unwrapped by this runner before it restarted; a wrapping token works once, so this start needs a new one (a routine restart, not a leak)`, {
-    hint: 'Deliver a new wrapped secret_id and restart: deploy/vault/redeliver.sh <runner> (recorded in the Vault audit log), or use a plain secret_id file for this identity.',
+    hint: 'Deliver a new wrapped secret_id and restart: deploy/vault/redeliver.sh <runner> <file-prefix> (recorded in the Vault audit log), or use a plain secret_id file for this identity.',
   });
 }
