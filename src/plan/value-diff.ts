@@ -139,7 +139,7 @@ function shown(value: Json | undefined, sensitive: Json | undefined, unknown: Js
  */
 function leafPaths(value: Json | undefined, stop: (p: Path) => boolean, prefix: Path = []): Path[] {
   if (value === undefined || (value === null && prefix.length === 0)) return [];
-  if (prefix.length > 0 && stop(prefix)) return [prefix];
+  if (stop(prefix)) return [prefix];
   if (Array.isArray(value) && value.length > 0) return value.flatMap((v, i) => leafPaths(v, stop, [...prefix, i]));
   if (isObject(value) && Object.keys(value).length > 0) return Object.entries(value).flatMap(([k, v]) => leafPaths(v as Json, stop, [...prefix, k]));
   return [prefix];

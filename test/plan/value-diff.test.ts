@@ -73,6 +73,11 @@ describe('valueDiffsOf', () => {
     for (const canary of [SENSITIVE_CANARY, SENSITIVE_KEY_CANARY, SCRUBBED_CANARY]) assert.ok(!text.includes(canary), `${canary} leaked`);
   });
 
+  it('a value sensitive as a whole is one entry: not even its keys are shown', () => {
+    const diff = valueDiffsOf({ output_changes: { creds: { actions: ['create'], before: null, after: { [SENSITIVE_KEY_CANARY]: SENSITIVE_CANARY }, before_sensitive: false, after_sensitive: true } } });
+    assert.deepEqual(diff.changes, [{ address: 'output.creds', attributes: [{ path: '(value)', before: '(none)', after: SENSITIVE }], more: 0 }]);
+  });
+
   it('negative control: without the sensitive marks, or with the secret unknown to the scrubber, the canaries would show', () => {
     const unmarked = JSON.stringify(valueDiffsOf(planDoc({ marks: false })));
     assert.ok(unmarked.includes(SENSITIVE_CANARY) && unmarked.includes(SENSITIVE_KEY_CANARY), 'the check can see a leak');
