@@ -1,11 +1,11 @@
 // The deploy/ walkthrough's files, checked by their own tools as far as this machine allows: the unit with
 // systemd-analyze (verify, and the offline security score), deploy/redis.conf loaded by redis-server on a
 // spare port, egress.nft with `nft -c`, ntfy/acl.sh run non-interactively against a stand-in ntfy CLI with
-// the token paths of runners/example.yaml, and a backup followed by the restore drill. Each check has a
-// negative control: the same tool on a mutated file must fail.
+// the token paths of runners/example.yaml (backups: backup-drill.test.ts). Each check has a negative
+// control: the same tool on a mutated file must fail.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { access, chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,7 +15,6 @@ import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { parseConfigText } from '../../src/config/load.ts';
 import { buildBwrapArgs } from '../../src/sandbox/sandbox.ts';
-import { writeChain } from '../audit/chain-fixture.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const run = promisify(execFile);
@@ -29,7 +28,6 @@ async function has(cmd: string): Promise<boolean> {
 const NO_SYSTEMD = !(await has('systemd-analyze')) && 'systemd-analyze is not installed (apt-get install systemd)';
 const NO_NFT = !(await has('nft')) && 'nft is not installed (apt-get install nftables)';
 const NO_REDIS = !(await has('redis-server')) && 'redis-server is not installed';
-const NO_TAR = !(await has('tar')) && 'tar is not installed';
 
 async function withTemp<T>(t: { after(fn: () => Promise<void>): void }, label: string): Promise<string> {
   const dir = await tempDir(label);
@@ -199,45 +197,6 @@ describe('ntfy: acl.sh and server.yml', () => {
     const addresses = [...text.matchAll(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g)].map((m) => m[0]).filter((a) => !a.startsWith('127.'));
     assert.deepEqual(addresses, []);
     assert.match(text, /^visitor-request-limit-exempt-hosts: "[a-z][a-z0-9.-]+"/m);
-  });
-});
-
-describe('backups', () => {
-  it('backup.sh, then the restore drill passes; a tampered chain or a state newer than live fails it', { skip: NO_TAR }, async (t) => {
-    const dir = await withTemp(t, 'backup');
-    const data = path.join(dir, 'data');
-    await mkdir(path.join(data, 'audit'), { recursive: true });
-    await mkdir(path.join(data, 'keys'));
-    await mkdir(path.join(data, 'jobs/r1'), { recursive: true });
-    await mkdir(path.join(data, 'state/infra/default'), { recursive: true });
-    await writeChain(path.join(data, 'audit'), 5, 'home');
-    await writeFile(path.join(data, 'keys/approval-seal.key'), 'ab'.repeat(32));
-    await writeFile(path.join(data, 'jobs/r1/plan.tfplan'), 'plan with values');
-    const state = path.join(data, 'state/infra/default/terraform.tfstate');
-    await writeFile(state, JSON.stringify({ version: 4, serial: 3, lineage: 'l-1', resources: [] }));
-    const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, DATA_DIR: data, DEST: path.join(dir, 'backups'), CONFIG: path.join(dir, 'none.yaml'), AIRLOCK: `${process.execPath} ${path.join(ROOT, 'src/cli/bin.js')}` };
-    const archive = (await run('sh', [path.join(DEPLOY, 'backup.sh'), 'home'], { env })).stdout.trim();
-    const listing = (await run('tar', ['-tzf', archive])).stdout;
-    assert.match(listing, /\.\/state\/infra\/default\/terraform\.tfstate/);
-    assert.match(listing, /\.\/audit\/home\.jsonl/);
-    assert.doesNotMatch(listing, /jobs/, 'plan files are not backed up');
-    const drill = await run('sh', [path.join(DEPLOY, 'restore-drill.sh'), 'home'], { env });
-    assert.match(drill.stdout, /drill passed/);
-    assert.match(drill.stdout, /ok .*terraform\.tfstate serial 3/);
-
-    // negative controls
-    await writeFile(state, JSON.stringify({ version: 4, serial: 2, lineage: 'l-1', resources: [] }));
-    await assert.rejects(run('sh', [path.join(DEPLOY, 'restore-drill.sh'), 'home'], { env }), /older than the backup/);
-    await writeFile(state, JSON.stringify({ version: 4, serial: 3, lineage: 'l-1', resources: [] }));
-    const tampered = path.join(dir, 'tampered');
-    await mkdir(tampered);
-    await run('tar', ['-C', tampered, '-xzf', archive]);
-    const chain = path.join(tampered, 'audit/home.jsonl');
-    await writeFile(chain, (await readFile(chain, 'utf8')).replace('record number 2', 'record number 9'));
-    const bad = path.join(dir, 'backups/airlock-home-tampered.tar.gz');
-    await run('tar', ['-C', tampered, '-czf', bad, '.']);
-    await chmod(bad, 0o600);
-    await assert.rejects(run('sh', [path.join(DEPLOY, 'restore-drill.sh'), 'home', bad], { env }));
   });
 });
 
