@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   'airlock:vault-not-configured': { retryable: false },
   'airlock:vault-permission-denied': { retryable: false },
   'airlock:vault-sealed': { retryable: true },
+  'airlock:vault-secret-id-spent': { retryable: false },
   'airlock:vault-secret-id-file': { retryable: false },
   'airlock:vault-server-error': { retryable: true },
   'airlock:vault-unreachable': { retryable: true },

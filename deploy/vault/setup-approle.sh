@@ -21,7 +21,13 @@ VAULT=${VAULT_BIN:-$(command -v bao || command -v vault || true)}
 MOUNT=${APPROLE_MOUNT:-approle}
 PLAN_TTL=${PLAN_TOKEN_TTL:-50m}
 APPLY_TTL=${APPLY_TOKEN_TTL:-65m}
-SECRET_ID_TTL=${SECRET_ID_TTL:-720h}
+# secret_ids are bounded in time and in logins (each job logs in once): no identity gets an unlimited-use,
+# month-long secret_id. A runner doing ~100 jobs a day lasts the week; deploy/vault/redeliver.sh delivers
+# fresh ones (weekly, from a timer on an operator host, or by hand) and destroys the old.
+PLAN_SECRET_ID_TTL=${PLAN_SECRET_ID_TTL:-168h}
+PLAN_SECRET_ID_USES=${PLAN_SECRET_ID_USES:-1000}
+APPLY_SECRET_ID_TTL=${APPLY_SECRET_ID_TTL:-168h}
+APPLY_SECRET_ID_USES=${APPLY_SECRET_ID_USES:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # Bind both the secret_id and the tokens to the runner host when its address is known.
@@ -43,15 +49,18 @@ done
 
 "$VAULT" policy write airlock-plan "$PLAN_POLICY"
 "$VAULT" policy write airlock-apply "$HERE/airlock-apply.hcl"
+# Who may deliver secret_ids (and nothing else): give it to operators through their own login, so every
+# delivery is in Vault's audit log under a person's name (redeliver.sh).
+"$VAULT" policy write airlock-secret-id-issuer "$HERE/airlock-issuer.hcl"
 
 for phase in plan apply; do
-  ttl=$PLAN_TTL
-  [ "$phase" = apply ] && ttl=$APPLY_TTL
+  ttl=$PLAN_TTL sid_ttl=$PLAN_SECRET_ID_TTL sid_uses=$PLAN_SECRET_ID_USES
+  [ "$phase" = apply ] && ttl=$APPLY_TTL sid_ttl=$APPLY_SECRET_ID_TTL sid_uses=$APPLY_SECRET_ID_USES
   # shellcheck disable=SC2086 # $BIND is a list of key=value words
   "$VAULT" write "auth/$MOUNT/role/airlock-$phase" \
     token_policies="airlock-$phase" token_type=service \
     token_ttl="$ttl" token_max_ttl="$ttl" token_num_uses=0 \
-    secret_id_ttl="$SECRET_ID_TTL" secret_id_num_uses=0 $BIND
+    secret_id_ttl="$sid_ttl" secret_id_num_uses="$sid_uses" $BIND
 done
 
 echo

@@ -67,6 +67,11 @@ export const approvalSchema = z
     confirmTtl: duration('5m').prefault('5m'),
     // Requests sent out and not yet answered, across the runner; further ones wait until one is answered.
     maxPending: z.number().int().min(1).max(1000).default(20),
+    // Show changed attribute values (sensitive ones redacted, secrets scrubbed) in the request text, not
+    // only in `airlock show`. Off by default: a notification is kept in the ntfy server's message cache and
+    // the phone's notification history, out of the runner's reach and longer than the run, and a value the
+    // scrubber does not know (a key nobody marked sensitive) would be kept there too.
+    showValues: z.boolean().default(false),
     ntfy: ntfySchema.optional(),
   })
   .strict()

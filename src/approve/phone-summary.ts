@@ -1,12 +1,14 @@
 // What the approver reads on the phone before tapping. Pure. Fits a fixed byte budget, well below ntfy's
 // 4 KB (a longer body would become an attachment); destroys come first and the counts are always complete.
-// Repo-supplied strings are made visible, then Markdown-escaped: the message is published as plain text,
-// and escaping also stops the apps from turning a repo-supplied URL, domain or e-mail into a tappable link.
+// Repo-supplied strings are made visible, then escaped for plain text, the format the message is published
+// in (`markdown: false`): shown as they are, except that a URL, `www.` host or e-mail address is defanged so
+// the apps do not turn a repo-supplied one into a tappable link.
 import { scrubber } from '../log/scrub.ts';
 import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, renderCutLine } from '../plan/render.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { escapeMarkdown, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
+import { escapePlainText, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
+import type { ValueDiffs } from '../plan/value-diff.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
 export const PHONE_TITLE_BYTES = 200;
@@ -16,6 +18,8 @@ export interface PhoneContext extends RenderContext {
   /** Why the policy gave this tier (`[rule] what`); at most three are shown. */
   reasons?: string[];
   expiresAt: Date;
+  /** Attribute values to show under each change (`approval.showValues`); none when absent. */
+  values?: ValueDiffs;
 }
 
 export interface PhoneText {
@@ -29,6 +33,8 @@ const MAX_NAME = 64;
 const LOOKALIKE = ' [!] non-ASCII';
 const MAX_REASONS = 3;
 const MAX_REASON = 160;
+const MAX_VALUES = 3;
+const MAX_VALUE_LINE = 120;
 
 /** The request for the first tap: identity of the plan, complete counts, then the changes, destroys first. */
 export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
@@ -39,7 +45,7 @@ export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budg
   const tail = [`Expires ${formatTime(ctx.expiresAt)}.`];
   return {
     title: fitBytes(`Approve? ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
-    message: renderWithin(summary, summary.changes, head, tail, budget),
+    message: renderWithin(summary, summary.changes, head, tail, budget, ctx.values),
   };
 }
 
@@ -51,13 +57,13 @@ export function renderPhoneConfirm(summary: PlanSummary, ctx: PhoneContext, budg
   const tail = [...identityLines(ctx), renderCounts(summary), `Expires ${formatTime(ctx.expiresAt)}. Only this second tap lets the apply go.`];
   return {
     title: fitBytes(`Confirm: this destroys ${destroys} ${noun} · ${where(ctx)}`, PHONE_TITLE_BYTES),
-    message: renderWithin(summary, summary.changes.filter((c) => DESTROYS.has(c.action)), head, tail, budget),
+    message: renderWithin(summary, summary.changes.filter((c) => DESTROYS.has(c.action)), head, tail, budget, ctx.values),
   };
 }
 
-/** `repo-string` shown safely on the phone: visible code points, Markdown-escaped, flagged when not ASCII. */
+/** `repo-string` shown safely on the phone: visible code points, links defanged, flagged when not ASCII. */
 export function phoneText(s: string, maxLength = MAX_NAME): string {
-  return `${escapeMarkdown(visibleText(s, maxLength))}${mayLookAlike(s) ? LOOKALIKE : ''}`;
+  return `${escapePlainText(visibleText(s, maxLength))}${mayLookAlike(s) ? LOOKALIKE : ''}`;
 }
 
 /** Clip to at most `max` UTF-8 bytes on a code point boundary, ending in '…' when cut; scrubbed before the cut. */
@@ -75,13 +81,17 @@ export function fitBytes(text: string, max: number): string {
   return `${out}…`;
 }
 
-function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], head: string[], tail: string[], budget: number): string {
+function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], head: string[], tail: string[], budget: number, values?: ValueDiffs): string {
   const fixed = Buffer.byteLength([...head, ...tail].join('\n'));
   const shown: PlanSummary['changes'] = [];
   const lines: string[] = [];
+  const byAddress = new Map((values?.changes ?? []).map((c) => [c.address, c]));
   let used = fixed;
   for (const change of candidates) {
-    const line = `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapeMarkdown(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`;
+    const line = [
+      `${MARKERS[change.action]} ${changeText(change, MAX_ADDRESS, (a, max) => escapePlainText(visibleText(a, max)))}${needsLookalikeFlag(change) ? LOOKALIKE : ''}`,
+      ...(change.action === 'delete' ? [] : valueLines(byAddress.get(change.address))),
+    ].join('\n');
     const cut = renderCutLine(summary, [...shown, change]);
     const cost = Buffer.byteLength(line) + 1;
     if (used + cost + (cut ? Buffer.byteLength(cut) + 1 : 0) > budget) break;
@@ -93,6 +103,15 @@ function renderWithin(summary: PlanSummary, candidates: PlanSummary['changes'], 
   const text = [...head, ...lines, ...(cut ? [cut] : []), ...tail].join('\n');
   // The fixed parts are bounded far below the budget; clipping is a last guard, never the plan.
   return fitBytes(text, budget);
+}
+
+/** At most MAX_VALUES changed attributes of one change, already redacted and scrubbed, made safe again. */
+function valueLines(values: ValueDiffs['changes'][number] | undefined): string[] {
+  if (!values) return [];
+  const lines = values.attributes.slice(0, MAX_VALUES).map((a) => `   ${phoneText(`${a.path}: ${a.before} -> ${a.after}`, MAX_VALUE_LINE)}`);
+  const more = values.attributes.length - MAX_VALUES + values.more;
+  if (more > 0) lines.push(`   …${more} more value${more === 1 ? '' : 's'} (airlock show)`);
+  return lines;
 }
 
 function reasonLines(reasons: string[]): string[] {

@@ -12,6 +12,7 @@ import { planSummarySchema, runIdSchema } from '../run/run-schema.ts';
 import type { Run } from '../run/run.ts';
 import { AirlockError } from '../errors.ts';
 import type { PlanSummary } from '../plan/summary.ts';
+import type { ValueDiffs } from '../plan/value-diff.ts';
 import { TIERS, type Tier } from '../policy/policy.ts';
 import { renderPhoneConfirm, renderPhoneRequest } from './phone-summary.ts';
 
@@ -26,6 +27,10 @@ export interface PlanView {
   tier: Tier;
   reasons: string[];
   summary: PlanSummary;
+  /** Attribute values (sensitive ones redacted, secrets scrubbed), for `airlock show`. */
+  values?: ValueDiffs;
+  /** Whether the request text shows `values` (`approval.showValues` when planned): part of what is bound. */
+  showValues?: boolean;
 }
 
 /** The exact text a request carries: what the approver reads before tapping. */
@@ -48,6 +53,13 @@ const viewSchema = z.strictObject({
   tier: z.enum(TIERS),
   reasons: z.array(z.string()),
   summary: planSummarySchema,
+  values: z
+    .strictObject({
+      changes: z.array(z.strictObject({ address: z.string(), attributes: z.array(z.strictObject({ path: z.string(), before: z.string(), after: z.string() })), more: z.number().int().nonnegative() })),
+      omitted: z.string().optional(),
+    })
+    .optional(),
+  showValues: z.boolean().optional(),
 });
 
 export class PlanViewError extends AirlockError {
@@ -59,7 +71,7 @@ export class PlanViewError extends AirlockError {
 }
 
 /** The view of a run the plan job has just planned, from what it computed itself. */
-export function planViewOf(run: Pick<Run, 'id' | 'repo' | 'workspace' | 'pr' | 'sha' | 'author'>, plan: { sha256: string; tier: Tier; reasons: string[]; summary: PlanSummary }): PlanView {
+export function planViewOf(run: Pick<Run, 'id' | 'repo' | 'workspace' | 'pr' | 'sha' | 'author'>, plan: { sha256: string; tier: Tier; reasons: string[]; summary: PlanSummary; values?: ValueDiffs; showValues?: boolean }): PlanView {
   return {
     runId: run.id,
     repo: run.repo,
@@ -71,6 +83,8 @@ export function planViewOf(run: Pick<Run, 'id' | 'repo' | 'workspace' | 'pr' | '
     tier: plan.tier,
     reasons: plan.reasons,
     summary: plan.summary,
+    ...(plan.values ? { values: plan.values } : {}),
+    ...(plan.showValues ? { showValues: true } : {}),
   };
 }
 
@@ -122,7 +136,7 @@ export async function readPlanView(file: string, runId: string): Promise<PlanVie
 
 /** The request text for a view: the phone rendering, the same for every channel so the binding is too. */
 export function renderApprovalText(view: PlanView, expiresAt: Date, phase: 'approve' | 'confirm'): ApprovalText {
-  const ctx = { repo: view.repo, workspace: view.workspace, pr: view.pr, sha: view.sha, planSha256: view.planSha256, author: view.author, runId: view.runId, reasons: view.reasons, expiresAt };
+  const ctx = { repo: view.repo, workspace: view.workspace, pr: view.pr, sha: view.sha, planSha256: view.planSha256, author: view.author, runId: view.runId, reasons: view.reasons, expiresAt, ...(view.showValues && view.values ? { values: view.values } : {}) };
   return phase === 'confirm' ? renderPhoneConfirm(view.summary, ctx) : renderPhoneRequest(view.summary, ctx);
 }
 

@@ -21,6 +21,7 @@ import { probeRedis } from '../runner/preflight.ts';
 import { redisTargetFor } from '../queue/redis-connection.ts';
 import { scrubber } from '../log/scrub.ts';
 import { renderJson, type Output } from './output.ts';
+import { hostDetailLines } from './show-values.ts';
 
 /** Open the control plane for one CLI command that writes (decide, replan) and always close it. */
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
@@ -120,7 +121,7 @@ async function readShownRun(reader: RunReader, runId: string): Promise<Run> {
 
 export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await readShownRun(cp, parseRunId(runId, 'airlock show RUN'));
-  output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
+  output.out(json ? renderJson(run) : [await renderRunDetail(cp, run, output.isTTY), ...(await hostDetailLines(cp.paths, run.id))].join('\n'));
   return 0;
 }
 
@@ -146,7 +147,7 @@ export async function decideRun(
         hint: `Read \`airlock show ${run.id}\`, then run \`airlock approve ${run.id} --yes\`${run.plan?.tier === 'confirm' ? ' --confirm' : ''}.`,
       });
     }
-    output.out(await renderRunDetail(cp, run, output.isTTY));
+    output.out([await renderRunDetail(cp, run, output.isTTY), ...(await hostDetailLines(cp.paths, run.id))].join('\n'));
     if ((await ask(`Approve run ${run.id}? [y/N] `)).trim().toLowerCase() !== 'y') {
       output.out('not approved; nothing changed');
       return 1;

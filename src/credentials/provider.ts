@@ -18,6 +18,8 @@ export interface CredentialProviderOptions {
   scrubber: Scrubber;
   /** Where issue and revoke records go (the runner's audit chain). */
   audit?: { append(input: AuditInput): Promise<unknown> };
+  /** Where the digests of wrapping tokens this runner unwrapped are kept (secret-id.ts); none: not kept. */
+  spentDir?: string;
 }
 
 type RunLike = Pick<Run, 'id' | 'repo' | 'workspace'> & Partial<Run>;
@@ -25,7 +27,7 @@ type RunLike = Pick<Run, 'id' | 'repo' | 'workspace'> & Partial<Run>;
 /** Build the runner's credential provider from its config. */
 export function createCredentialProvider(config: CredentialsSlice, options: CredentialProviderOptions) {
   const { log, scrubber } = options;
-  const secretIds = createSecretIdSource(scrubber);
+  const secretIds = createSecretIdSource(scrubber, options.spentDir ? { spentDir: options.spentDir } : {});
 
   async function record(input: AuditInput): Promise<void> {
     try {

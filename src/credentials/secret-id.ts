@@ -2,7 +2,8 @@
 // an operator can rotate it without a restart. A response-wrapped secret_id is unwrapped once per
 // wrapping token (a wrapping token is single-use) and kept in memory only.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Scrubber } from '../log/scrub.ts';
 import type { IdentityConfig } from './config.ts';
 import { isSecretIdCreationPath } from './credentials.ts';
@@ -29,11 +30,31 @@ export async function readSecretIdFile(file: string, identity: string): Promise<
   return text;
 }
 
-/** A source of secret_ids for every identity of the runner, with the unwrap-once cache. */
-export function createSecretIdSource(scrubber: Scrubber) {
+/**
+ * A source of secret_ids for every identity of the runner, with the unwrap-once cache. `spentDir` (under the
+ * data dir) records the digest of every wrapping token this runner unwrapped, so that a token it used up
+ * itself before a restart is told apart from one someone else used up: the first needs a new delivery, the
+ * second is the alert.
+ */
+export function createSecretIdSource(scrubber: Scrubber, opts: { spentDir?: string } = {}) {
   const unwrapped = new Map<string, { digest: string; secretId: Promise<string> }>();
+  const spentMark = (digest: string) => (opts.spentDir ? path.join(opts.spentDir, digest) : null);
 
-  async function unwrapSecretId(client: VaultClient, wrappingToken: string, mount: string, file: string): Promise<string> {
+  async function unwrapSecretId(client: VaultClient, wrappingToken: string, mount: string, file: string, digest: string): Promise<string> {
+    const mark = spentMark(digest);
+    try {
+      const secretId = await unwrapOnce(client, wrappingToken, mount, file);
+      // Only a hint for later: failing to note it must not fail the job that holds a good secret_id.
+      if (mark) await mkdir(path.dirname(mark), { recursive: true, mode: 0o700 }).then(() => writeFile(mark, '', { mode: 0o600 })).catch(() => undefined);
+      return secretId;
+    } catch (err) {
+      const usedUp = err instanceof VaultError && err.code === 'airlock:vault-unwrap-failed' && err.status !== undefined;
+      if (usedUp && mark && (await access(mark).then(() => true, () => false))) throw spentByThisRunner(file);
+      throw err;
+    }
+  }
+
+  async function unwrapOnce(client: VaultClient, wrappingToken: string, mount: string, file: string): Promise<string> {
     // Look before using it up: a token wrapping anything but an AppRole secret_id is not ours to unwrap.
     const info = await client.lookupWrapping(wrappingToken);
     if (!isSecretIdCreationPath(info.creationPath, mount)) {
@@ -56,7 +77,7 @@ export function createSecretIdSource(scrubber: Scrubber) {
       const cached = unwrapped.get(identity.secretIdFile);
       if (cached?.digest === digest) return cached.secretId;
       // One unwrap in flight per token: two jobs starting together must not race each other into an alert.
-      const secretId = unwrapSecretId(client, content, identity.mount, identity.secretIdFile);
+      const secretId = unwrapSecretId(client, content, identity.mount, identity.secretIdFile, digest);
       unwrapped.set(identity.secretIdFile, { digest, secretId });
       secretId.catch((err: unknown) => {
         // A sealed or unreachable Vault never saw the token: try again on the next job. Any other failure
@@ -69,3 +90,10 @@ export function createSecretIdSource(scrubber: Scrubber) {
 }
 
 export type SecretIdSource = ReturnType<typeof createSecretIdSource>;
+
+/** The wrapping token in the file is one this runner unwrapped before it restarted: re-deliver, no alert. */
+function spentByThisRunner(file: string): VaultError {
+  return new VaultError('airlock:vault-secret-id-spent', `the response-wrapped secret_id in ${file} was unwrapped by this runner before it restarted; a wrapping token works once, so this start needs a new one (a routine restart, not a leak)`, {
+    hint: 'Deliver a new wrapped secret_id and restart: deploy/vault/redeliver.sh <runner> <file-prefix> (recorded in the Vault audit log), or use a plain secret_id file for this identity.',
+  });
+}

@@ -25,6 +25,7 @@ import { describeViolation, guardFetchedModules, guardTree, type GuardResult } f
 import { guardOptionsFor } from '../guard/options.ts';
 import { makeDurable, sha256File } from '../plan/plan-file.ts';
 import { summarizePlanFile } from '../plan/read-plan-json.ts';
+import { withValueDiffs } from '../plan/value-diff.ts';
 import { evaluatePolicy, type PolicyDecision } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { settleByPolicy } from './policy-steps.ts';
@@ -168,7 +169,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       await ctx.creds!.release(); // the last engine call of the plan: revoke before anyone is asked
       const engineVersion = await engineVersionOnce(job.home);
       const collector = createPolicyCollector(config.policy);
-      const summary = await summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) }).finally(() => rm(job.planJson, { force: true }));
+      const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) })).finally(() => rm(job.planJson, { force: true }));
       const decision = (ctx.decision = evaluatePolicy(summary, collector.values(), config.policy));
       const { tier } = decision;
       const reasons = [
@@ -177,7 +178,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         ...ctx.guarded!.warnings.map((w) => `guard warning (lenient mode) ${describeViolation(w)}`),
       ];
       // What the approver will read, from what this job computed, written after the last engine process exited.
-      await writePlanView(job.planView, planViewOf(ctx.run, { sha256, tier, reasons, summary }));
+      await writePlanView(job.planView, planViewOf(ctx.run, { sha256, tier, reasons, summary, values, showValues: config.approval.showValues }));
       const withPlan = await runs.update(ctx.run.id, (r) =>
         r.state === 'planning' ? { ...r, plan: { sha256, summary, tier, reasons, engineVersion, treeId: ctx.treeId!, runnerId: config.runner.id }, updatedAt: new Date().toISOString() } : null,
       );

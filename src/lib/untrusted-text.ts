@@ -81,3 +81,15 @@ const LINE_BREAK = /\r\n|[\r\n\u2028\u2029]/g;
 export function escapeMarkdown(s: string): string {
   return s.replace(MARKDOWN_SPECIAL, '\\$&').replace(LINE_BREAK, ' ');
 }
+
+// Plain text (what the phone is sent: `markdown: false`) has no syntax to escape, so names are shown as they
+// are. What remains is what an app turns into a tappable link on its own: a scheme's `://`, a `www.` host
+// and an e-mail address. Those are defanged in the usual bracketed way, visibly and without backslashes.
+const LINK_SCHEME = /([a-z][a-z0-9+.-]*):(?=\/\/)/gi;
+const WWW_HOST = /\b(www)\.(?=\S)/gi;
+const EMAIL_AT = /(?<=[^\s@])@(?=[^\s@]*\.[^\s@])/g;
+
+/** A string for a plain-text medium: line breaks become spaces, and link-forming patterns are defanged. */
+export function escapePlainText(s: string): string {
+  return s.replace(LINE_BREAK, ' ').replace(LINK_SCHEME, '$1[:]').replace(WWW_HOST, '$1[.]').replace(EMAIL_AT, '[@]');
+}

@@ -27,6 +27,7 @@ import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
+import { keepApplyOutput } from './kept-output.ts';
 import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
 
@@ -54,7 +55,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
-  const credentials = createCredentialProvider(config, { log, scrubber, audit });
+  const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
 
   const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
@@ -88,6 +89,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
 
   async function removeJobDir(runId: string): Promise<void> {
+    await keepApplyOutput(paths, runId).catch((err: unknown) => log.warn({ err, runId }, 'could not keep the apply output for `airlock show`'));
     await removeJobDirAt(paths, runId);
   }
 

@@ -25,7 +25,7 @@ test('a destroying plan needs both taps: the first alone applies nothing', async
   await s.tap(request, 'Approve');
   const confirm = await s.request(id, 'alice', 'confirm');
   assert.equal(confirm.title, 'Confirm: this destroys 1 resource · infra/default PR #3');
-  assert.match(String(confirm.message), /^Confirm: this destroys 1 resource:\n- terraform\\_data\\\.b\n/);
+  assert.match(String(confirm.message), /^Confirm: this destroys 1 resource:\n- terraform_data\.b\n/);
   assert.deepEqual(confirm.actions?.map((a) => a.label), ['Confirm destroy', 'Deny']);
   const waiting = await s.loop.runner.cp.runs.get(id);
   assert.equal(waiting.state, 'awaiting_approval');

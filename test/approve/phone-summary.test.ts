@@ -39,7 +39,7 @@ describe('renderPhoneRequest', () => {
     const { title, message } = renderPhoneRequest(summarize(plan), CTX);
     const lines = message.split('\n');
     const firstChange = lines.findIndex((l) => /^(-|-\/\+|\+|~|x) /.test(l));
-    assert.equal(lines[firstChange], '-/+ aws\\_db\\_instance\\.main', 'the replace comes before every update');
+    assert.equal(lines[firstChange], '-/+ aws_db_instance.main', 'the replace comes before every update');
     assert.ok(bytes(message) <= PHONE_MESSAGE_BYTES, `${bytes(message)} bytes`);
     assert.ok(bytes(title) <= PHONE_TITLE_BYTES);
     assert.match(message, /0 to destroy, 1 to replace, 0 to create, 300 to update/);
@@ -55,10 +55,10 @@ describe('renderPhoneRequest', () => {
     assert.equal(
       message,
       [
-        'PR #42 · commit c0ffee1 · author Agent Smith \\<agent\\@example\\.com\\>',
+        'PR #42 · commit c0ffee1 · author Agent Smith <agent[@]example.com>',
         'infra / prod · plan sha256 ab12cd34ef56 · run r0123456789abcde',
         '0 to destroy, 0 to replace, 1 to create, 0 to update',
-        '+ terraform\\_data\\.a',
+        '+ terraform_data.a',
         'Expires 2030-01-02 03:04 UTC.',
       ].join('\n'),
     );
@@ -68,7 +68,7 @@ describe('renderPhoneRequest', () => {
     const reasons = ['[protected] aws_iam_role.admin', '[limits] 60 changes', '[x] three', '[y] four'];
     const { message } = renderPhoneRequest(summarize([['aws_iam_role.admin', 'update']]), { ...CTX, reasons });
     const why = message.split('\n').filter((l) => l.startsWith('Why: ') || l.startsWith('…and 1 more reasons'));
-    assert.deepEqual(why, ['Why: \\[protected\\] aws\\_iam\\_role\\.admin', 'Why: \\[limits\\] 60 changes', 'Why: \\[x\\] three', '…and 1 more reasons (airlock show)']);
+    assert.deepEqual(why, ['Why: [protected] aws_iam_role.admin', 'Why: [limits] 60 changes', 'Why: [x] three', '…and 1 more reasons (airlock show)']);
   });
 
   it('a branch run without a PR says so', () => {
@@ -88,14 +88,14 @@ describe('renderPhoneRequest', () => {
     ];
     const { message } = renderPhoneRequest(summarize(hostile), { ...CTX, author: 'Mallory \u202Eroot <m@evil.example>' });
     assert.doesNotMatch(message, /[\u202E\u200B\x1b]/u, 'no raw control, bidi or zero-width character');
-    assert.ok(message.includes('logs\\\\u\\{202e\\}txt'), 'U+202E shown as a visible code point');
-    assert.ok(message.includes('zw\\\\u\\{200b\\}j'), 'U+200B shown as a visible code point');
-    assert.ok(message.includes('\\\\u\\{1b\\}\\[31mred'), 'ESC shown as a visible code point');
-    assert.match(message, /aws\\_iam\\_role\\\.\u0430dmin \[!\] non-ASCII/, 'the homoglyph is flagged');
-    assert.match(message, /aws\\_iam\\_user\\\.\u0440\u0430\u0443 \[!\] non-ASCII/, 'a name of look-alike letters only is flagged');
-    assert.ok(message.includes('\\[click me\\]\\(https\\:\\/\\/evil\\.example\\/approve\\)'), 'the Markdown link is escaped');
+    assert.ok(message.includes('logs\\u{202e}txt'), 'U+202E shown as a visible code point');
+    assert.ok(message.includes('zw\\u{200b}j'), 'U+200B shown as a visible code point');
+    assert.ok(message.includes('\\u{1b}[31mred'), 'ESC shown as a visible code point');
+    assert.match(message, /aws_iam_role\.\u0430dmin \[!\] non-ASCII/, 'the homoglyph is flagged');
+    assert.match(message, /aws_iam_user\.\u0440\u0430\u0443 \[!\] non-ASCII/, 'a name of look-alike letters only is flagged');
+    assert.ok(message.includes('[click me](https[:]//evil.example/approve)'), 'the link is defanged, shown as plain text');
     assert.doesNotMatch(message, /https:\/\//, 'no URL the app could turn into a link');
-    assert.ok(message.includes('Mallory \\\\u\\{202e\\}root'), 'the author is escaped too');
+    assert.ok(message.includes('Mallory \\u{202e}root <m[@]evil.example>'), 'the author is escaped too');
   });
 });
 
@@ -105,7 +105,7 @@ describe('renderPhoneConfirm', () => {
     const { title, message } = renderPhoneConfirm(summary, CTX);
     assert.equal(title, 'Confirm: this destroys 2 resources · infra/prod PR #42');
     const lines = message.split('\n');
-    assert.deepEqual(lines.slice(0, 3), ['Confirm: this destroys 2 resources:', '- b\\.gone', '-/+ c\\.swap']);
+    assert.deepEqual(lines.slice(0, 3), ['Confirm: this destroys 2 resources:', '- b.gone', '-/+ c.swap']);
     assert.ok(lines.includes('…and 1 more create, 1 more update'));
     assert.ok(lines.includes('1 to destroy, 1 to replace, 1 to create, 1 to update'));
     assert.match(message, /Only this second tap lets the apply go\.$/);
@@ -119,9 +119,12 @@ describe('fitBytes and phoneText', () => {
     assert.equal(fitBytes('😀😀😀', 9), '😀…');
     assert.ok(Buffer.byteLength(fitBytes('é'.repeat(500), 200)) <= 200);
   });
-  it('escapes Markdown and makes hidden characters visible', () => {
-    assert.equal(phoneText('**bold**'), '\\*\\*bold\\*\\*');
-    assert.equal(phoneText('a\nb'), 'a\\\\u\\{a\\}b');
+  it('shows names as plain text (no Markdown backslashes), defangs links, makes hidden characters visible', () => {
+    assert.equal(phoneText('**bold**'), '**bold**');
+    assert.equal(phoneText('terraform_data.vm_grafana'), 'terraform_data.vm_grafana');
+    assert.equal(phoneText('a\nb'), 'a\\u{a}b');
+    assert.equal(phoneText('see https://evil.example/x and www.evil.example, or m@evil.example', 200), 'see https[:]//evil.example/x and www[.]evil.example, or m[@]evil.example');
+    assert.equal(phoneText('HTTP://E.X'), 'HTTP[:]//E.X');
   });
 });
 

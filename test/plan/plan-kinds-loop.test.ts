@@ -91,7 +91,7 @@ test('moves, forgets, imports, output changes and create-before-destroy replaces
     assert.doesNotMatch(shown.out, /No changes\./, name);
     const phone = renderPhoneRequest(plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: plan.sha256, reasons: plan.reasons, expiresAt: new Date() });
     assert.match(phone.message, c.count, `${name}: counts on the phone`);
-    assert.ok(phone.message.split('\n').some((l) => l.includes('terraform\\_data') || l.includes('output\\.o')), `${name}: the change is on the phone\n${phone.message}`);
+    assert.ok(phone.message.split('\n').some((l) => l.includes('terraform_data') || l.includes('output.o')), `${name}: the change is on the phone\n${phone.message}`);
   }
 
   // The imported object reaches the state as approved.

@@ -51,8 +51,8 @@ test('the phone shows only the runner\'s plan; forged, moved and replayed approv
   await ntfy.tap(button(first, 'Deny'));
   const second = await requestOn(two);
   // (Markdown-escaped on the phone: `terraform\_data\.real\_a`.)
-  assert.match(String(second.message), /real\\_a/);
-  assert.match(String(second.message), /real\\_b/);
+  assert.match(String(second.message), /real_a/);
+  assert.match(String(second.message), /real_b/);
   for (const forged of ['harmless', 'Trusted Human', 'PR #99', 'reviewed and safe']) assert.ok(!`${second.title} ${second.message}`.includes(forged), `the phone shows the forged "${forged}"`);
   const requested = (await audit()).find((r) => r.type === 'approval.requested' && r.run === two)!;
   assert.equal(requested.detail?.['textSha256'], approvalTextSha256({ title: String(second.title), message: String(second.message) }), 'the binding names the exact text sent');
