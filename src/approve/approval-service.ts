@@ -14,6 +14,9 @@ import { confirmationReason } from './confirmation.ts';
 import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
 import { createRequestSender } from './request-sender.ts';
+import type { PasskeyGate, PasskeyProof } from './passkey/gate.ts';
+import { createPasskeyStep } from './passkey-step.ts';
+import type { PasskeyAssertion } from './passkey/reply.ts';
 
 export type RequestPhase = 'approve' | 'confirm';
 
@@ -44,6 +47,8 @@ export interface DecisionInput {
   approver?: string;
   /** Where the decision came from, for the audit record (for example the ntfy topic and message id). */
   via?: Record<string, string>;
+  /** A WebAuthn assertion from the approval page (passkey/), checked by the passkey gate. */
+  passkey?: PasskeyAssertion;
 }
 
 /** A reply that never became a decision (malformed, say) still goes on record with who and where. */
@@ -76,6 +81,8 @@ export interface ApprovalServiceDeps {
   now?: () => Date;
   /** The agent an approver identity belongs to (audit.agents), or null: an agent can never decide. */
   agentFor?: (identity: string) => string | null;
+  /** Passkey approvals (passkey/gate.ts); without it a reply carrying an assertion is refused. */
+  passkey?: PasskeyGate;
 }
 
 export function createApprovalService(deps: ApprovalServiceDeps) {
@@ -94,18 +101,21 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     });
   }
 
-  async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
-    await record(run, input, reason, isBreakGlass(input));
-    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint);
+  async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string, code?: string): Promise<never> {
+    await record(run, input, reason, isBreakGlass(input), code);
+    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint, code);
   }
 
-  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean): Promise<void> {
+  const passkey = createPasskeyStep<DecisionInput>({ gate: deps.passkey, log: deps.log, refuse });
+
+  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean, code?: string): Promise<void> {
     await deps.audit.append({
       type: 'approval.refused',
       ...(run ? describeRun(run) : { run: input.runId ?? null }),
       actor: input.by,
       detail: {
         reason,
+        ...(code ? { code } : {}),
         decision: input.decision ?? null,
         channel: input.channel,
         breakGlass,
@@ -139,7 +149,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   }
 
   /** The first Approve of a destructive plan: void the first-round tokens, ask the same human to confirm. */
-  async function askConfirmation(run: Run, binding: ApprovalBinding, input: DecisionInput): Promise<Run> {
+  async function askConfirmation(run: Run, binding: ApprovalBinding, input: DecisionInput, proof: PasskeyProof | null): Promise<Run> {
     const expiresAt = new Date(now().getTime() + confirmTtlMs);
     const moved = await deps.runs.update(run.id, (r) =>
       r.state === 'awaiting_approval' && r.approval && r.approval.phase !== 'confirm' && r.plan?.sha256 === binding.planSha256
@@ -147,6 +157,10 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         : null,
     );
     if (!moved) return refuse(run, input, 'run changed while deciding');
+    if (proof) {
+      await passkey.settle(proof, run);
+      await deps.audit.append({ type: 'approval.passkey', ...describeRun(run), actor: input.by, detail: { approver: binding.approver, phase: binding.phase, passkey: proof } });
+    }
     await send(moved, expiresAt, 'confirm', [binding.approver], input.by, input.via);
     return moved;
   }
@@ -224,12 +238,14 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       const mismatchOf = async (b: ApprovalBinding) => bindingMismatch(b, run, await deps.runs.latestFor(run), now()) ?? shownTextMismatch(b, view);
       const early = peeked ? await mismatchOf(peeked) : null;
       if (early) return refuse(run, input, early);
+      const proof = await passkey.check(run, peeked, input);
       const binding = tokenHash ? await deps.approvals.consumeToken(tokenHash, runId) : await deps.approvals.consumeAnyForRun(runId);
       if (!binding) return refuse(run, input, run.state === 'awaiting_approval' ? 'unknown or already used nonce' : `run is ${run.state}`);
       if (input.token !== undefined && !tokenMatches(input.token, binding.tokenHash)) return refuse(run, input, 'nonce does not match its binding');
       const mismatch = await mismatchOf(binding);
       if (mismatch) return refuse(run, input, mismatch);
-      if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input);
+      if (proof && binding.tokenHash !== proof.nonceSha256) return refuse(run, input, 'the passkey signed another request than the one consumed');
+      if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input, proof);
 
       const decided = await deps.runs.moveIf(run.id, ['awaiting_approval'], input.decision === 'approve' ? 'approved' : 'denied', {
         decision: {
@@ -242,6 +258,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         },
       });
       if (!decided) return refuse(run, input, 'run changed while deciding');
+      await passkey.settle(proof, run);
       await deps.audit.append({
         type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
         ...describeRun(view ? runAsViewed(decided, view) : decided),
@@ -254,6 +271,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
           textSha256: binding.textSha256,
           ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
           ...(input.via ? { via: input.via } : {}),
+          ...(proof ? { passkey: proof } : {}),
         },
       });
       if (input.decision === 'approve') await deps.enqueueApply(decided.id);

@@ -2,6 +2,7 @@
 // that the runner user alone can read (checked when the runner starts, and by `airlock doctor`).
 import { z } from 'zod';
 import { duration } from '../config/zod-units.ts';
+import { passkeyConfigSchema, passkeyModeSchema } from './passkey/config.ts';
 
 // ntfy's own topic rule, less the names it reserves (server/config.go, DefaultDisallowedTopics); a topic
 // name is a capability, so it should also be long and random.
@@ -19,6 +20,8 @@ const approverSchema = z
     notifyTopic: topic,
     replyTopic: topic,
     replyTokenFile: tokenFile,
+    // `required`: every Approve from this approver needs their passkey (approval.passkey); `optional`: a tap will do.
+    passkey: passkeyModeSchema.default('optional'),
   })
   .strict();
 
@@ -68,9 +71,15 @@ export const approvalSchema = z
     // Requests sent out and not yet answered, across the runner; further ones wait until one is answered.
     maxPending: z.number().int().min(1).max(1000).default(20),
     ntfy: ntfySchema.optional(),
+    // Passkey approvals (the static approval page and its origin); see src/approve/passkey/.
+    passkey: passkeyConfigSchema.optional(),
   })
   .strict()
   .superRefine((approval, ctx) => {
+    const wantsPasskey = approval.ntfy?.approvers.some((a) => a.passkey === 'required') || Object.values(approval.passkey?.require ?? {}).includes('passkey');
+    if (wantsPasskey && (approval.channel !== 'ntfy' || !approval.passkey)) {
+      ctx.addIssue({ code: 'custom', path: ['passkey'], message: 'must be set, with `approval.channel: ntfy`, when an approver or a step requires a passkey (the origin that hosts the approval page)' });
+    }
     if (approval.channel === 'ntfy' && !approval.ntfy) {
       ctx.addIssue({ code: 'custom', path: ['ntfy'], message: 'must be set when `approval.channel` is "ntfy" (server url, token files and approvers)' });
     }

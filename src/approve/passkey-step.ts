@@ -1,0 +1,32 @@
+// The passkey step of a decision, as the approval service takes it: ask the gate (passkey/gate.ts) before
+// anything is consumed, turn what it refuses into an audited refusal with the check's own code, and
+// remember the counter once the decision counted. Kept apart so approval-service.ts stays small.
+import type { Logger } from 'pino';
+import type { Run } from '../apply/run.ts';
+import type { ApprovalBinding, Decision } from './approve.ts';
+import { PASSKEY_CODES, PasskeyError } from './passkey/errors.ts';
+import type { PasskeyGate, PasskeyProof } from './passkey/gate.ts';
+import type { PasskeyAssertion } from './passkey/reply.ts';
+
+type Refuse<I> = (run: Run, input: I, reason: string, hint?: string, code?: string) => Promise<never>;
+
+export function createPasskeyStep<I extends { decision: Decision; passkey?: PasskeyAssertion }>(deps: { gate: PasskeyGate | undefined; log: Logger; refuse: Refuse<I> }) {
+  return {
+    /** The proof, null when none came and none is needed; otherwise an audited refusal (throws). */
+    async check(run: Run, binding: ApprovalBinding | null, input: I): Promise<PasskeyProof | null> {
+      // Break-glass decisions (no binding) are taken on the runner host and audited as such: no passkey there.
+      if (!binding || !deps.gate) return input.passkey ? deps.refuse(run, input, 'passkey: this decision takes no passkey here', undefined, PASSKEY_CODES.notConfigured) : null;
+      try {
+        return await deps.gate.check(binding, input.decision, input.passkey);
+      } catch (err) {
+        if (err instanceof PasskeyError) return deps.refuse(run, input, err.message, err.hint, err.code);
+        throw err;
+      }
+    },
+
+    /** The decision counted: the counter moves on, so this signature can never count again. */
+    async settle(proof: PasskeyProof | null, run: Run): Promise<void> {
+      if (proof) await deps.gate?.settle(proof).catch((err: unknown) => deps.log.error({ err, runId: run.id }, 'could not record the passkey counter'));
+    },
+  };
+}
