@@ -5,7 +5,7 @@ import { approvalChallenge, type ChallengeFacts } from './challenge.ts';
 import { needsPasskey, type PasskeyConfig, type PasskeyMode } from './config.ts';
 import { PasskeyError } from './errors.ts';
 import type { PasskeyAssertion } from './reply.ts';
-import type { PasskeyStore } from './store.ts';
+import { PasskeyStore, passkeyStoreFile } from './store.ts';
 import { verifyAssertion } from './verify.ts';
 
 /** What the runner knows of the decision, from its own binding (never from the page). */
@@ -78,4 +78,10 @@ export function createPasskeyGate(deps: { config: PasskeyConfig | undefined; mod
       await deps.store.advanceCounter(proof.credentialId, proof.counter);
     },
   };
+}
+
+/** The gate of a runner config: `approval.passkey`, each approver's mode, and the store in the data dir. */
+export function openPasskeyGate(approval: { passkey?: PasskeyConfig | undefined; ntfy?: { approvers: Array<{ name: string; passkey: PasskeyMode }> } | undefined }, dataDir: string): PasskeyGate {
+  const modes = new Map((approval.ntfy?.approvers ?? []).map((a) => [a.name, a.passkey]));
+  return createPasskeyGate({ config: approval.passkey, modes, store: new PasskeyStore(passkeyStoreFile(dataDir)) });
 }
