@@ -12,6 +12,7 @@ import { PasskeyError } from '../../../src/approve/passkey/errors.ts';
 import { createPasskeyGate, factsOf, type PasskeyStep } from '../../../src/approve/passkey/gate.ts';
 import { readRegistration, REGISTRATION_KIND } from '../../../src/approve/passkey/registration.ts';
 import { PasskeyStore } from '../../../src/approve/passkey/store.ts';
+import { verifyAssertion } from '../../../src/approve/passkey/verify.ts';
 import { AuthenticatorDouble, type Alg, type AssertionKnobs } from '../../doubles/authenticator-double.ts';
 
 const config = passkeyConfigSchema.parse({ origin: 'https://approve.example.net' });
@@ -24,7 +25,7 @@ function stepFor(over: Partial<PasskeyStep> = {}): PasskeyStep & { nonce: string
 }
 
 async function registered(dir: string, alg: Alg, approver = 'alice') {
-  const store = new PasskeyStore(path.join(dir, `passkeys-${alg}-${approver}.json`));
+  const store = new PasskeyStore(path.join(dir, `passkeys-${alg}-${approver}-${newToken().slice(0, 12)}.json`));
   const key = new AuthenticatorDouble({ alg });
   const nonce = newToken();
   const file = JSON.stringify({ v: 1, kind: REGISTRATION_KIND, approver, nonce, response: key.register(registrationChallenge(approver, nonce), RP, ORIGIN) });
@@ -178,5 +179,29 @@ describe('registration', () => {
     await assert.rejects(readRegistration(make('alice', ORIGIN, registrationChallenge('bob', nonce)), 'alice', config), { code: 'airlock:passkey-registration' });
     const ok = await readRegistration(make('alice'), 'alice', config);
     assert.equal(ok.credentialId, key.id);
+  });
+});
+
+describe('negative controls: each refusal comes from the check it names', () => {
+  it('the hostile assertions verify when checked against what they claim (so the runner\'s own facts are what refuses them)', async () => {
+    const { store, key } = await registered(dir, 'ES256');
+    const credential = (await store.list())[0]!;
+    const s = stepFor();
+    const other = { ...factsOf(s, 'approve'), planSha256: 'e'.repeat(64) };
+    const assertion = key.assert(approvalChallenge(other), RP, ORIGIN);
+    await assert.rejects(verifyAssertion(assertion, credential, { challenge: approvalChallenge(factsOf(s, 'approve')), rpId: RP, origin: ORIGIN, checkCounter: true }), { code: 'airlock:passkey-challenge' });
+    const ok = await verifyAssertion(assertion, credential, { challenge: approvalChallenge(other), rpId: RP, origin: ORIGIN, checkCounter: true });
+    assert.equal(ok.credentialId, key.id);
+  });
+
+  it('a replayed assertion passes with the counter check off (so the counter check is what refuses it)', async () => {
+    const { store, gate, key } = await registered(dir, 'ES256');
+    const s = stepFor();
+    const assertion = key.assert(approvalChallenge(factsOf(s, 'approve')), RP, ORIGIN);
+    await gate.settle((await gate.check(s, 'approve', assertion))!);
+    const credential = (await store.list())[0]!;
+    const expected = { challenge: approvalChallenge(factsOf(s, 'approve')), rpId: RP, origin: ORIGIN };
+    await assert.rejects(verifyAssertion(assertion, credential, { ...expected, checkCounter: true }), { code: 'airlock:passkey-counter-regression' });
+    assert.equal((await verifyAssertion(assertion, credential, { ...expected, checkCounter: false })).credentialId, key.id);
   });
 });
