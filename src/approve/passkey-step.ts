@@ -19,8 +19,10 @@ export function createPasskeyStep<I extends { decision: Decision; passkey?: Pass
       try {
         return await deps.gate.check(binding, input.decision, input.passkey);
       } catch (err) {
-        if (err instanceof PasskeyError) return deps.refuse(run, input, err.message, err.hint, err.code);
-        throw err;
+        if (!(err instanceof PasskeyError)) throw err;
+        // A counter that went back may be a cloned key: an error with an event an alert can match.
+        if (err.problem === 'counter') deps.log.error({ event: 'passkey.counter_regression', runId: run.id, approver: binding.approver, credentialId: input.passkey?.id }, err.message);
+        return deps.refuse(run, input, err.message, err.hint, err.code);
       }
     },
 

@@ -109,6 +109,7 @@ test('passkey approval: hostile assertions refused with their codes, the right o
   await post(s, p2, renderPasskeyReply(p2.nonce, 'approve', key.assert(approvalChallenge(factsOf(p2)), RP, ORIGIN, { counter: 1 })));
   await s.handled(handled + 3);
   assert.equal(await lastRefusalCode(s, id2), 'airlock:passkey-counter-regression');
+  assert.ok(s.loop.log.lines().some((l) => l['event'] === 'passkey.counter_regression' && l['level'] === 50), 'the regression is logged as an error event');
   // This plan destroys terraform_data.a: the passkey Approve asks for a confirmation, given with the passkey too.
   await post(s, p2, renderPasskeyReply(p2.nonce, 'approve', key.assert(approvalChallenge(factsOf(p2)), RP, ORIGIN)));
   const confirm = reviewOf(await s.request(id2, 'alice', 'confirm')).payload;
@@ -117,6 +118,12 @@ test('passkey approval: hostile assertions refused with their codes, the right o
   await post(s, confirm, renderPasskeyReply(confirm.nonce, 'approve', key.assert(approvalChallenge(factsOf(confirm)), RP, ORIGIN)));
   assert.equal((await waitForState(s.loop.runner, id2, ['applied', 'failed', 'needs_attention'])).state, 'applied');
   assert.deepEqual((await s.audit(id2)).filter((r) => r.detail?.['passkey']).map((r) => r.type), ['approval.passkey', 'approval.granted']);
+
+  // Neither the runner's log nor the audit chains carry a token or the nonce itself.
+  const chains = JSON.stringify(await s.audit());
+  for (const secret of [s.ntfy.tokens.alice, s.ntfy.tokens.publish, s.ntfy.tokens.subscribe, p.nonce, p2.nonce]) {
+    assert.ok(!s.loop.log.raw.includes(secret) && !chains.includes(secret), 'a token or nonce leaked into the log or the audit');
+  }
 
   // Offline: every passkey approval re-verifies from the chains alone, and each apply rests on one.
   const verified = await s.loop.cli('audit', 'verify', '--approvals');
