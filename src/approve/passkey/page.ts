@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 const TEMPLATE = new URL('./page/airlock-approve.html', import.meta.url);
 
 function inline(html: string, tag: 'script' | 'style'): string {
-  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html);
+  const m = new RegExp(`<${tag}(?: type="module")?>([\\s\\S]*?)</${tag}>`).exec(html);
   if (!m) throw new Error(`the page template has no <${tag}>`);
   return m[1]!;
 }

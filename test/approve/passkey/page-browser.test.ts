@@ -142,5 +142,21 @@ describe('the approval page in chromium', { skip: existsSync(CHROMIUM) ? false :
       li.innerHTML = li.textContent;
     });
     assert.equal(await page.locator('#changes img').count(), 1, 'control: the name is live markup once parsed as HTML');
+ 
+    // A link naming another ntfy server than the page was built for is refused before anything is shown
+    // (opened in the same tab: only the fragment changes, and the page starts again on it).
+    const elsewhere = url.replace(/#a=(.*)$/, (_m, b64: string) => `#a=${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(b64, 'base64url').toString()), server: 'https://ntfy.evil.test' })).toString('base64url')}`);
+    await page.goto(elsewhere);
+    await page.locator('#status.error').waitFor();
+    assert.match(await page.locator('#status').innerText(), /another ntfy server/);
+    // The CSP admits only the script it was built with: one changed character and nothing runs.
+    servePage(html.replace("'Approve plan'", "'Approve plan!'"));
+    const blocked: string[] = [];
+    page.on('console', (m) => void blocked.push(m.text()));
+    await page.goto('about:blank');
+    await page.goto(`${origin}/airlock-approve.html${new URL(url).hash}`);
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator('#app').innerText(), 'Loading…', 'the altered script did not run');
+    assert.ok(blocked.some((m) => /Content Security Policy/i.test(m)), blocked.join('\n'));
   });
 });
