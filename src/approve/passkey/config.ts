@@ -1,6 +1,6 @@
-// The `approval.passkey` section: where the approval page is hosted (its origin is the relying party) and
-// which steps need a passkey rather than a tap. Each approver's `passkey: required|optional` sits on the
-// approver (approval.ntfy.approvers[]).
+// The `approval.passkey` section: where the approval page is hosted (its origin is the relying party);
+// `approval.require`: which steps need a passkey rather than a tap. Each approver's
+// `passkey: required|optional` sits on the approver (approval.ntfy.approvers[]).
 import { z } from 'zod';
 
 const ORIGIN = /^(https:\/\/[a-z0-9.-]+(:\d{1,5})?|http:\/\/localhost(:\d{1,5})?)$/;
@@ -8,6 +8,10 @@ const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/
 const step = z.enum(['tap', 'passkey']);
 
 export const passkeyModeSchema = z.enum(['required', 'optional']);
+
+/** `approval.require`: what each step needs. `approve` is the Approve of any plan, `confirm` the second step of a destroying one. */
+export const requireSchema = z.strictObject({ approve: step.default('tap'), confirm: step.default('tap') }).prefault({});
+export type StepRequirements = z.output<typeof requireSchema>;
 
 export const passkeyConfigSchema = z
   .strictObject({
@@ -19,8 +23,6 @@ export const passkeyConfigSchema = z
     rpId: z.string().regex(HOST, 'must be a host name, like "example.net"').optional(),
     // Path of the page on the origin (`airlock passkey page` writes it).
     page: z.string().regex(/^\/[-._~/A-Za-z0-9]*$/, 'must be a path starting with "/", like "/airlock-approve.html"').default('/airlock-approve.html'),
-    // What each step needs: `approve` is the Approve of any plan, `confirm` the second step of a destructive one.
-    require: z.strictObject({ approve: step.default('tap'), confirm: step.default('tap') }).prefault({}),
   })
   .transform((c) => ({ ...c, rpId: c.rpId ?? new URL(c.origin).hostname }))
   .superRefine((c, ctx) => {
@@ -32,10 +34,10 @@ export type PasskeyConfig = z.output<typeof passkeyConfigSchema>;
 export type PasskeyMode = z.output<typeof passkeyModeSchema>;
 
 /** Pure: whether a step of a decision needs a passkey. A denial never does: refusing is always safe. */
-export function needsPasskey(config: PasskeyConfig | undefined, mode: PasskeyMode | undefined, decision: 'approve' | 'deny', phase: 'approve' | 'confirm'): boolean {
+export function needsPasskey(require: StepRequirements | undefined, mode: PasskeyMode | undefined, decision: 'approve' | 'deny', phase: 'approve' | 'confirm'): boolean {
   if (decision !== 'approve') return false;
   if (mode === 'required') return true;
-  return config?.require[phase] === 'passkey';
+  return require?.[phase] === 'passkey';
 }
 
 /** The page URL an approval or registration opens, with its fragment (never sent to the page's server). */

@@ -2,7 +2,7 @@
 // of a key registered to that approver over exactly this decision on this plan. The approval service
 // asks before the nonce is consumed, and records the proof it returns in the audit chain.
 import { approvalChallenge, type ChallengeFacts } from './challenge.ts';
-import { needsPasskey, type PasskeyConfig, type PasskeyMode } from './config.ts';
+import { needsPasskey, type PasskeyConfig, type PasskeyMode, type StepRequirements } from './config.ts';
 import { PasskeyError } from './errors.ts';
 import type { PasskeyAssertion } from './reply.ts';
 import { PasskeyStore, passkeyStoreFile } from './store.ts';
@@ -45,12 +45,12 @@ export function factsOf(step: Pick<PasskeyStep, 'runId' | 'sha' | 'workspace' | 
   return { runId: step.runId, sha: step.sha, workspace: step.workspace, planSha256: step.planSha256, decision, nonceSha256: step.tokenHash };
 }
 
-export function createPasskeyGate(deps: { config: PasskeyConfig | undefined; modes: Map<string, PasskeyMode>; store: PasskeyStore }): PasskeyGate {
+export function createPasskeyGate(deps: { config: PasskeyConfig | undefined; require?: StepRequirements; modes: Map<string, PasskeyMode>; store: PasskeyStore }): PasskeyGate {
   return {
     async check(step, decision, assertion) {
       const mode = step.approver === null ? undefined : deps.modes.get(step.approver);
       if (!assertion) {
-        if (needsPasskey(deps.config, mode, decision, step.phase)) {
+        if (needsPasskey(deps.require, mode, decision, step.phase)) {
           throw new PasskeyError('required', `${step.phase === 'confirm' ? 'the confirmation' : 'this approval'}${mode === 'required' ? ` by ${step.approver}` : ''} needs a passkey, and the reply is a plain tap`);
         }
         return null;
@@ -80,8 +80,11 @@ export function createPasskeyGate(deps: { config: PasskeyConfig | undefined; mod
   };
 }
 
-/** The gate of a runner config: `approval.passkey`, each approver's mode, and the store in the data dir. */
-export function openPasskeyGate(approval: { passkey?: PasskeyConfig | undefined; ntfy?: { approvers: Array<{ name: string; passkey: PasskeyMode }> } | undefined }, dataDir: string): PasskeyGate {
+/** The gate of a runner config: `approval.passkey`, `approval.require`, each approver's mode, and the store in the data dir. */
+export function openPasskeyGate(
+  approval: { passkey?: PasskeyConfig | undefined; require: StepRequirements; ntfy?: { approvers: Array<{ name: string; passkey: PasskeyMode }> } | undefined },
+  dataDir: string,
+): PasskeyGate {
   const modes = new Map((approval.ntfy?.approvers ?? []).map((a) => [a.name, a.passkey]));
-  return createPasskeyGate({ config: approval.passkey, modes, store: new PasskeyStore(passkeyStoreFile(dataDir)) });
+  return createPasskeyGate({ config: approval.passkey, require: approval.require, modes, store: new PasskeyStore(passkeyStoreFile(dataDir)) });
 }

@@ -60,7 +60,7 @@ describe('the approval page in chromium', { skip: existsSync(CHROMIUM) ? false :
   });
 
   it('registers a passkey, approves with it, and the apply runs', async (t) => {
-    const s = await setupNtfyLoop(t, { approval: { passkey: { origin, require: { approve: 'passkey' } } } });
+    const s = await setupNtfyLoop(t, { approval: { passkey: { origin }, require: { approve: 'passkey' } } });
     servePage(await buildApprovalPage(s.ntfy.url));
     const context = await browser.newContext();
     t.after(() => context.close());

@@ -40,7 +40,7 @@ async function lastRefusalCode(s: NtfyLoop, id: string): Promise<unknown> {
 }
 
 test('passkey approval: hostile assertions refused with their codes, the right one applies, and the chain proves it offline', async (t) => {
-  const s = await setupNtfyLoop(t, { approval: { passkey: { origin: ORIGIN, require: { approve: 'passkey' } } } });
+  const s = await setupNtfyLoop(t, { approval: { passkey: { origin: ORIGIN }, require: { approve: 'passkey' } } });
   const key = new AuthenticatorDouble();
   await registerThroughCli(s.loop, key, 'alice', ORIGIN);
   const listed = await s.loop.cli('passkey', 'list');

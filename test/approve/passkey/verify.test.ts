@@ -162,7 +162,7 @@ describe('what needs a passkey', () => {
     const byApprover = createPasskeyGate({ config, modes: new Map([['alice', 'required']]), store });
     assert.equal(await refusal(byApprover.check(s, 'approve', undefined)), 'airlock:passkey-required');
     assert.equal(await refusal(byApprover.check(s, 'deny', undefined)), 'accepted', 'a denial never needs one');
-    const byStep = createPasskeyGate({ config: passkeyConfigSchema.parse({ origin: ORIGIN, require: { confirm: 'passkey' } }), modes: new Map(), store });
+    const byStep = createPasskeyGate({ config, require: { approve: 'tap', confirm: 'passkey' }, modes: new Map(), store });
     assert.equal(await refusal(byStep.check({ ...s, phase: 'confirm' }, 'approve', undefined)), 'airlock:passkey-required');
     assert.equal(await refusal(byStep.check(s, 'approve', undefined)), 'accepted', 'control: the first step stays a tap');
   });
