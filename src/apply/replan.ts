@@ -6,8 +6,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { describeRun } from '../audit/audit.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { AirlockError } from '../errors.ts';
-import type { RunStore } from './run-store.ts';
-import { deriveRunId, isFinal, type Actor, type Run } from './run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import { deriveRunId, isFinal, type Actor, type Run } from '../run/run.ts';
 
 /** A replan that changed nothing. */
 export class ReplanRefusedError extends AirlockError {

@@ -6,12 +6,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { runIdSchema } from '../apply/run-schema.ts';
-import { canonicalJson } from '../audit/audit.ts';
+import { runIdSchema } from '../run/run-schema.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { TIERS } from '../policy/policy.ts';
-import { parseRedisJson, RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+import { parseRedisJson, RedisInputError, reportQuarantine, type QuarantineLog } from '../lib/redis-input.ts';
 
 /** Why a token can no longer be used. */
 export interface Tombstone {

@@ -3,36 +3,21 @@
 // refusal is audited with its reason, and changes nothing else. At most `maxPending` requests are out at
 // once; the rest wait, oldest first, and go out as earlier ones are answered.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Actor, Run } from '../apply/run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { RunTransitions } from '../run/transitions.ts';
+import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { needsConfirmation } from '../policy/policy.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
-import { confirmationReason } from './confirmation.ts';
 import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
+import { decisionRefusal, isDestructive } from './decision-rules.ts';
 import { createRequestSender } from './request-sender.ts';
-import type { PasskeyGate, PasskeyProof } from './passkey/gate.ts';
-import { createPasskeyStep } from './passkey-step.ts';
-import type { PasskeyAssertion } from './passkey/reply.ts';
+import type { ApprovalChannel } from './channel.ts';
+import { createPasskeyStep, type PasskeyAssertion, type PasskeyGate, type PasskeyProof } from './passkey-step.ts';
 
-export type RequestPhase = 'approve' | 'confirm';
-
-/** A way to reach a human. It gets a fresh token per approver and delivers it; it never decides. */
-export interface ApprovalChannel {
-  readonly name: string;
-  /** Approvers this channel addresses; one token each. `null` means "whoever is at the runner host". */
-  approvers(): Array<string | null>;
-  /**
-   * Send the request; `confirm` is the second tap a destructive plan needs. `text` is what the human
-   * reads, rendered from the runner's own plan view; its sha256 is in every binding, so send it as is.
-   */
-  deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase, text: ApprovalText): Promise<void>;
-  /** Tell the humans what became of a request (approved, denied, expired, superseded, applied, …). */
-  announce?(run: Run, outcome: string): Promise<void>;
-}
+export type { ApprovalChannel, RequestPhase } from './channel.ts';
 
 export interface DecisionInput {
   decision: Decision;
@@ -47,7 +32,6 @@ export interface DecisionInput {
   approver?: string;
   /** Where the decision came from, for the audit record (for example the ntfy topic and message id). */
   via?: Record<string, string>;
-  /** A WebAuthn assertion from the approval page (passkey/), checked by the passkey gate. */
   passkey?: PasskeyAssertion;
 }
 
@@ -56,6 +40,8 @@ export type RefusalInput = Omit<DecisionInput, 'decision'> & { decision?: Decisi
 
 export interface ApprovalServiceDeps {
   runs: RunStore;
+  /** Every state change of a run goes through here (src/run/transitions.ts). */
+  transitions: Pick<RunTransitions, 'move'>;
   approvals: ApprovalStore;
   audit: AuditLog;
   channel: ApprovalChannel;
@@ -81,7 +67,6 @@ export interface ApprovalServiceDeps {
   now?: () => Date;
   /** The agent an approver identity belongs to (audit.agents), or null: an agent can never decide. */
   agentFor?: (identity: string) => string | null;
-  /** Passkey approvals (passkey/gate.ts); without it a reply carrying an assertion is refused. */
   passkey?: PasskeyGate;
 }
 
@@ -106,7 +91,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint, code);
   }
 
-  const passkey = createPasskeyStep<DecisionInput>({ gate: deps.passkey, log: deps.log, refuse });
+  const passkey = createPasskeyStep({ ...deps, gate: deps.passkey, refuse });
 
   async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean, code?: string): Promise<void> {
     await deps.audit.append({
@@ -157,10 +142,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         : null,
     );
     if (!moved) return refuse(run, input, 'run changed while deciding');
-    if (proof) {
-      await passkey.settle(proof, run);
-      await deps.audit.append({ type: 'approval.passkey', ...describeRun(run), actor: input.by, detail: { approver: binding.approver, phase: binding.phase, passkey: proof } });
-    }
+    await passkey.recordFirstStep(run, binding, input.by, proof);
     await send(moved, expiresAt, 'confirm', [binding.approver], input.by, input.via);
     return moved;
   }
@@ -172,22 +154,26 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       await tidySlots();
       const tier = run.plan!.tier;
       if (!(await deps.approvals.claimSlot(run.id, maxPending, requestedAt.getTime()))) {
-        const held = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
-          approval: { requestedAt: requestedAt.toISOString(), expiresAt: new Date(requestedAt.getTime() + deps.ttlMs).toISOString(), tier, channel: deps.channel.name, phase: 'approve', held: true },
+        const held = await deps.transitions.move(run, {
+          from: ['planning'],
+          to: 'awaiting_approval',
+          patch: { approval: { requestedAt: requestedAt.toISOString(), expiresAt: new Date(requestedAt.getTime() + deps.ttlMs).toISOString(), tier, channel: deps.channel.name, phase: 'approve', held: true } },
+          record: { type: 'approval.held', detail: { maxPending, reason: `${maxPending} requests are already waiting for a decision; this one goes out when one of them is answered` } },
+          log: { level: 'warn', msg: 'approval request held back: too many pending requests', fields: { maxPending }, logger: deps.log.child({ runId: run.id }) },
         });
         if (!held) {
           await deps.approvals.releaseSlot(run.id);
           return deps.runs.get(run.id);
         }
-        await deps.audit.append({ type: 'approval.held', ...describeRun(held), actor: RUNNER_ACTOR, detail: { maxPending, reason: `${maxPending} requests are already waiting for a decision; this one goes out when one of them is answered` } });
-        deps.log.warn({ runId: run.id, maxPending }, 'approval request held back: too many pending requests');
         return held;
       }
       const expiresAt = new Date(requestedAt.getTime() + deps.ttlMs);
       // Bindings first: once the run shows as waiting, a decision on it finds them.
       const prepared = await prepare(run, expiresAt, 'approve', deps.channel.approvers());
-      const moved = await deps.runs.moveIf(run.id, ['planning'], 'awaiting_approval', {
-        approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' },
+      const moved = await deps.transitions.move(run, {
+        from: ['planning'],
+        to: 'awaiting_approval',
+        patch: { approval: { requestedAt: requestedAt.toISOString(), expiresAt: expiresAt.toISOString(), tier, channel: deps.channel.name, phase: 'approve' } },
       });
       if (!moved) {
         await discard(run.id, prepared);
@@ -209,30 +195,12 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (!runId) return refuse(null, input, tokenHash ? 'unknown nonce' : 'no run named');
       const run = await deps.runs.find(runId);
       if (!run) return refuse(null, { ...input, runId }, 'no such run');
-      if (input.by.kind !== 'human') return refuse(run, input, `decisions must come from a human, not a ${input.by.kind}`);
-      // The plan file and the audit chain the apply checks live on the runner that planned.
-      if (deps.runnerId !== undefined && run.plan?.runnerId !== undefined && run.plan.runnerId !== deps.runnerId) {
-        return refuse(run, input, `planned by runner ${run.plan.runnerId}, so only it can take the decision`, `Decide on the host of runner ${run.plan.runnerId} (its config and audit chain).`);
-      }
-      // Checks on who `input.by` is belong here, before anything is consumed.
-      const agent = deps.agentFor?.(input.by.id) ?? null;
-      if (agent !== null) return refuse(run, input, `${input.by.id} is an identity of the agent ${agent}: an agent can never decide`);
-      if (spent) return refuse(run, input, spent.reason === 'already used' ? 'replayed: this nonce was already used' : `void: ${spent.reason}`);
-      if (peeked && input.approver !== undefined && peeked.approver !== input.approver) {
-        return refuse(run, input, `the nonce was issued to ${peeked.approver ?? 'the runner host'}, but the reply came on ${input.approver}'s reply topic`);
-      }
       // What the plan is (its tier, what was shown) comes from the runner's own view, not the Redis record.
       const view = await viewOrNull(run.id);
-      const tier = view?.tier ?? run.plan?.tier;
-      const destructive = input.decision === 'approve' && tier !== undefined && needsConfirmation(tier);
-      if (destructive && !tokenHash && !input.confirmed) {
-        return refuse(run, input, `this plan needs an explicit confirmation (tier confirm): ${confirmationReason(view ?? run.plan!)}`, `Read \`airlock show ${run.id}\`, then re-run with --confirm.`);
-      }
-      // Break-glass takes any binding of the run: only of a waiting one, or it would void a request being prepared.
-      if (!tokenHash && run.state !== 'awaiting_approval') return refuse(run, input, `run is ${run.state}`);
-      if (!tokenHash && run.approval?.held) {
-        return refuse(run, input, 'the request is held back behind the cap on pending requests and has not been sent yet', 'Decide the pending runs first, or raise `approval.maxPending`.');
-      }
+      const facts = { input, run, runnerId: deps.runnerId, agent: deps.agentFor?.(input.by.id) ?? null, spent, peeked, tokenPresented: tokenHash !== null, view };
+      const refusal = decisionRefusal(facts);
+      if (refusal) return refuse(run, input, refusal.reason, refusal.hint);
+      const destructive = isDestructive(facts);
       // A reply that cannot count (expired, older plan, run moved on, shown text no longer the plan's) is
       // refused before it consumes anything, so it changes nothing; checked again after the atomic consume.
       const mismatchOf = async (b: ApprovalBinding) => bindingMismatch(b, run, await deps.runs.latestFor(run), now()) ?? shownTextMismatch(b, view);
@@ -244,36 +212,30 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       if (input.token !== undefined && !tokenMatches(input.token, binding.tokenHash)) return refuse(run, input, 'nonce does not match its binding');
       const mismatch = await mismatchOf(binding);
       if (mismatch) return refuse(run, input, mismatch);
-      if (proof && binding.tokenHash !== proof.nonceSha256) return refuse(run, input, 'the passkey signed another request than the one consumed');
       if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input, proof);
 
-      const decided = await deps.runs.moveIf(run.id, ['awaiting_approval'], input.decision === 'approve' ? 'approved' : 'denied', {
-        decision: {
-          decision: input.decision,
-          by: input.by,
-          channel: input.channel,
-          breakGlass: isBreakGlass(input),
-          at: now().toISOString(),
-          planSha256: binding.planSha256,
+      const decided = await deps.transitions.move(run, {
+        from: ['awaiting_approval'],
+        to: input.decision === 'approve' ? 'approved' : 'denied',
+        patch: { decision: { decision: input.decision, by: input.by, channel: input.channel, breakGlass: isBreakGlass(input), at: now().toISOString(), planSha256: binding.planSha256 } },
+        record: {
+          type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
+          actor: input.by,
+          ...(view ? { describe: (moved: Run) => runAsViewed(moved, view) } : {}),
+          detail: {
+            channel: input.channel,
+            breakGlass: isBreakGlass(input),
+            approver: binding.approver,
+            phase: binding.phase,
+            textSha256: binding.textSha256,
+            ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
+            ...(input.via ? { via: input.via } : {}),
+            ...(proof ? { passkey: proof } : {}),
+          },
         },
       });
       if (!decided) return refuse(run, input, 'run changed while deciding');
       await passkey.settle(proof, run);
-      await deps.audit.append({
-        type: input.decision === 'approve' ? 'approval.granted' : 'approval.denied',
-        ...describeRun(view ? runAsViewed(decided, view) : decided),
-        actor: input.by,
-        detail: {
-          channel: input.channel,
-          breakGlass: isBreakGlass(input),
-          approver: binding.approver,
-          phase: binding.phase,
-          textSha256: binding.textSha256,
-          ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
-          ...(input.via ? { via: input.via } : {}),
-          ...(proof ? { passkey: proof } : {}),
-        },
-      });
       if (input.decision === 'approve') await deps.enqueueApply(decided.id);
       await finish(decided, decided.state);
       return decided;
@@ -286,24 +248,27 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** The expiry timer fired: an unanswered request counts as denied. */
     async expire(runId: string): Promise<Run | null> {
-      const expired = await deps.runs.update(runId, (run) =>
-        run.state === 'awaiting_approval' && run.approval && !run.approval.held && Date.parse(run.approval.expiresAt) <= now().getTime()
-          ? { ...run, state: 'expired', updatedAt: now().toISOString() }
-          : null,
-      );
+      const expired = await deps.transitions.move(runId, {
+        from: (run) => run.state === 'awaiting_approval' && !!run.approval && !run.approval.held && Date.parse(run.approval.expiresAt) <= now().getTime(),
+        to: 'expired',
+        record: { type: 'approval.expired', detail: (run) => ({ expiresAt: run.approval?.expiresAt, phase: run.approval?.phase ?? 'approve' }) },
+      });
       if (!expired) return null;
       await deps.approvals.voidRun(runId, 'the request expired');
-      await deps.audit.append({ type: 'approval.expired', ...describeRun(expired), actor: RUNNER_ACTOR, detail: { expiresAt: expired.approval?.expiresAt, phase: expired.approval?.phase ?? 'approve' } });
       await finish(expired, 'expired');
       return expired;
     },
 
     /** A newer head replaced this run: void its requests so no tap on them can count. */
     async supersede(runId: string, by: string): Promise<Run | null> {
-      const run = await deps.runs.moveIf(runId, ['planning', 'awaiting_approval', 'approved'], 'superseded', { supersededBy: by });
+      const run = await deps.transitions.move(runId, {
+        from: ['planning', 'awaiting_approval', 'approved'],
+        to: 'superseded',
+        patch: { supersededBy: by },
+        record: { type: 'run.superseded', detail: { supersededBy: by } },
+      });
       if (!run) return null;
       await deps.approvals.voidRun(runId, 'the run was superseded by a newer head');
-      await deps.audit.append({ type: 'run.superseded', ...describeRun(run), actor: RUNNER_ACTOR, detail: { supersededBy: by } });
       await finish(run, 'superseded');
       return run;
     },

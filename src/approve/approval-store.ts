@@ -5,8 +5,8 @@
 // Bindings and tombstones are sealed by the runner (approval-seal.ts); what does not verify is quarantined.
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { isRunId } from '../apply/run-schema.ts';
-import { RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+import { isRunId } from '../run/run-schema.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from '../lib/redis-input.ts';
 import { bindingEnvelope, openSealed, sealRecord, tombstoneEnvelope, type Sealed, type Sealer, type Tombstone } from './approval-seal.ts';
 import type { ApprovalBinding } from './approve.ts';
 

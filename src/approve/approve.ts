@@ -1,7 +1,7 @@
 // Approve: approval requests, their single-use tokens, and decisions. Pure rules here; the Redis store
 // and channels sit beside it. A channel only delivers a request and hands back (token, decision, who).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { approvalTextSha256, renderApprovalText, viewMismatch, type PlanView } from './plan-view.ts';
 import type { Tier } from '../policy/policy.ts';
 

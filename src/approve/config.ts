@@ -1,7 +1,7 @@
 // The `approval` section of the runner config. Tokens are never written here: only the paths of files
 // that the runner user alone can read (checked when the runner starts, and by `airlock doctor`).
 import { z } from 'zod';
-import { duration } from '../config/zod-units.ts';
+import { duration } from '../lib/zod-units.ts';
 import { passkeyConfigSchema, passkeyModeSchema, requireSchema } from './passkey/config.ts';
 
 // ntfy's own topic rule, less the names it reserves (server/config.go, DefaultDisallowedTopics); a topic
@@ -91,3 +91,9 @@ export const approvalSchema = z
 export type ApprovalConfig = z.output<typeof approvalSchema>;
 export type NtfyConfig = z.output<typeof ntfySchema>;
 export type ApproverConfig = NtfyConfig['approvers'][number];
+
+/** What the approval domain reads: its config section, and the config file (token paths are relative to it). */
+export interface ApprovalSlice {
+  file: string;
+  config: { approval: ApprovalConfig };
+}

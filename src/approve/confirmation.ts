@@ -1,6 +1,6 @@
 // Why a plan needs the second, explicit confirmation, in the policy's own words: a plan can be tier
 // `confirm` because it destroys something, or because it touches a protected resource, or a limit.
-import type { RunPlan } from '../apply/run.ts';
+import type { RunPlan } from '../run/run.ts';
 
 const APPLIES_OFF = '[applies-off]';
 

@@ -2,7 +2,7 @@
 // Publishing uses the publisher token (write-only on the notify topics); replies come back on each
 // approver's reply topic and are heard by ntfy-replies.ts.
 import type { Logger } from 'pino';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import type { ApprovalChannel, RequestPhase } from './approval-service.ts';

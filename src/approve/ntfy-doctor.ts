@@ -3,7 +3,7 @@
 // with the line that fixes it. It publishes one silent message (priority min) per notify topic and one
 // probe per reply topic, which the runner notes and ignores. About 7 requests per approver, drawn from
 // the same per-address budget as the runner's own (request-budget.ts).
-import type { LoadedConfig } from '../config/load.ts';
+import type { ApprovalSlice } from './config.ts';
 import { Scrubber } from '../log/scrub.ts';
 import type { ApproverConfig, NtfyConfig } from './config.ts';
 import { AUTH_LOCKOUT_HINT, NtfyError } from './errors.ts';
@@ -22,7 +22,7 @@ export interface NtfyCheck {
 }
 
 /** Every ntfy check for a config whose approval channel is ntfy; none otherwise. */
-export async function checkNtfy(loaded: LoadedConfig): Promise<NtfyCheck[]> {
+export async function checkNtfy(loaded: ApprovalSlice): Promise<NtfyCheck[]> {
   const ntfy = loaded.config.approval.ntfy;
   if (loaded.config.approval.channel !== 'ntfy' || !ntfy) return [];
   const checks: NtfyCheck[] = [];

@@ -3,10 +3,10 @@
 // The only secret in a request is the nonce in the button bodies, plus the approver's own reply token in
 // the button headers: that is how an ntfy `http` action authenticates, and that token may only write
 // to that approver's reply topic.
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { renderCounts } from '../plan/render.ts';
 import type { NtfyAction, NtfyPublish } from './ntfy-client.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { visibleText } from '../lib/untrusted-text.ts';
 import { fitBytes, PHONE_MESSAGE_BYTES, PHONE_TITLE_BYTES, where } from './phone-summary.ts';
 import type { ApprovalText } from './plan-view.ts';
 import { renderReply } from './reply.ts';

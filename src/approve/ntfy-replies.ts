@@ -4,7 +4,7 @@
 // for a decision that counted.
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import type { ApprovalService } from './approval-service.ts';
 import { hashToken } from './approve.ts';
 import { ApprovalRefusedError } from './errors.ts';

@@ -1,7 +1,7 @@
 // Which channel the config asks for. The runner needs it whole and fails at start when a token file is
 // wrong; the CLI only announces break-glass decisions through it, so it falls back to the terminal one.
 import type { Logger } from 'pino';
-import type { LoadedConfig } from '../config/load.ts';
+import type { ApprovalSlice } from './config.ts';
 import { scrubber } from '../log/scrub.ts';
 import type { ApprovalChannel } from './approval-service.ts';
 import type { NtfyConfig } from './config.ts';
@@ -12,7 +12,7 @@ import { createTerminalChannel } from './terminal-channel.ts';
 import { reviewActionFor } from './passkey-review.ts';
 
 /** The approval channel of a runner config (`approval.channel`). */
-export async function openApprovalChannel(loaded: LoadedConfig, options: { log: Logger; writer: 'runner' | 'cli' }): Promise<ApprovalChannel> {
+export async function openApprovalChannel(loaded: ApprovalSlice, options: { log: Logger; writer: 'runner' | 'cli' }): Promise<ApprovalChannel> {
   const ntfy = loaded.config.approval.ntfy;
   if (loaded.config.approval.channel !== 'ntfy' || !ntfy) return createTerminalChannel(options.log);
   try {
@@ -41,6 +41,6 @@ export function clientFor(ntfy: NtfyConfig) {
 }
 
 /** How far back a reply can matter: anything older answers a request that has expired. */
-export function replyWindowMs(loaded: LoadedConfig): number {
+export function replyWindowMs(loaded: ApprovalSlice): number {
   return Math.max(loaded.config.approval.ttl, loaded.config.approval.confirmTtl) + 60_000;
 }

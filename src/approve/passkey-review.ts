@@ -1,6 +1,6 @@
 // The "Review" action of an ntfy request when passkey approvals are on: it opens the static approval
 // page (passkey/review-link.ts) with this approver's request in the URL fragment.
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import type { RequestPhase } from './approval-service.ts';
 import type { NtfyAction } from './ntfy-client.ts';
 import type { ReplyTarget } from './ntfy-messages.ts';

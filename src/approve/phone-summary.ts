@@ -5,7 +5,7 @@
 import { scrubber } from '../log/scrub.ts';
 import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, renderCutLine } from '../plan/render.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { escapeMarkdown, mayLookAlike, visibleText } from '../plan/untrusted-text.ts';
+import { escapeMarkdown, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;

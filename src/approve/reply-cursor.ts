@@ -3,7 +3,7 @@
 // (a resumed stream, a second runner replica) is handled once.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { parseRedisValue, type QuarantineLog } from '../queue/redis-input.ts';
+import { parseRedisValue, type QuarantineLog } from '../lib/redis-input.ts';
 
 const DONE_TTL_S = 48 * 3600; // longer than ntfy's default 12 h cache: a replayed cache never runs twice
 const CLAIM_TTL_MS = 30_000; // a claim whose holder died frees itself; the stream re-reads the message

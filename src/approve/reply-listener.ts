@@ -4,7 +4,7 @@
 // so no reply is missed; each message is claimed before it is handled and marked done after, so what
 // comes again (the margin, a resubscribe race on the server) is handled once. Nothing listens on a port.
 import type { Logger } from 'pino';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { visibleText } from '../lib/untrusted-text.ts';
 import { NtfyError } from './errors.ts';
 import type { NtfyClient, NtfyEvent } from './ntfy-client.ts';
 import type { ReplyCursor } from './reply-cursor.ts';

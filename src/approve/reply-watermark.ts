@@ -3,7 +3,7 @@
 // kept in Redis under the runner's prefix, gives the stream's resume point (the oldest of them, less a
 // margin). What comes again is dropped by the per-message claims (reply-cursor.ts).
 import type { Redis } from 'ioredis';
-import { RedisInputError, reportQuarantine, type QuarantineLog } from '../queue/redis-input.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from '../lib/redis-input.ts';
 
 const TTL_S = 48 * 3600; // as long as the claims that make a replay harmless
 const SKEW_S = 300; // a mark may be this far ahead of our clock (the ntfy server's clock differs)

@@ -1,13 +1,13 @@
 // Sending requests out: the text from the runner's plan view, tokens, bindings, the expiry timer, the audit
 // record, then the channel; and the cap on requests out at once, whose waiting runs go out oldest first as
 // slots free. A held request is re-read from Redis only to find which run goes next, never for its text.
-import type { Actor, Run } from '../apply/run.ts';
+import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import { toError } from '../errors.ts';
 import type { ApprovalServiceDeps, RequestPhase } from './approval-service.ts';
 import { bindingFor, hashToken, newToken } from './approve.ts';
 import { approvalTextSha256, PlanViewError, renderApprovalText, runAsViewed, viewMismatch, type ApprovalText, type PlanView } from './plan-view.ts';
-import { QUARANTINE_EVENT } from '../queue/redis-input.ts';
+import { QUARANTINE_EVENT } from '../lib/redis-input.ts';
 
 type SenderDeps = Omit<ApprovalServiceDeps, 'now' | 'maxPending'> & { now: () => Date; maxPending: number };
 

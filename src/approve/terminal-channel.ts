@@ -1,7 +1,7 @@
 // The terminal channel: the operator on the runner host decides with `airlock approve|deny RUN`.
 // It holds no token; host access is the credential, so its decisions are audited as break-glass.
 import type { Logger } from 'pino';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import type { ApprovalChannel } from './approval-service.ts';
 
 export function createTerminalChannel(log: Logger): ApprovalChannel {

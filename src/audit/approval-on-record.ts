@@ -7,7 +7,7 @@
 // again from the start. (The witness re-verifies every chain in full each interval.)
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { GENESIS, RECORD_TYPES, type AuditRecord, type ChainHead } from './audit.ts';
 import { readChainLines } from './chain-lines.ts';
 import { approvalMismatch, type CheckOptions } from './check.ts';

@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Actor } from '../apply/run.ts';
+import type { Actor } from '../run/run.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { GENESIS, RUNNER_ACTOR, sealRecord, toJsonData, type AuditInput, type AuditRecord, type ChainHead } from './audit.ts';
 import { AuditClosedError, AuditCorruptError, AuditWriteFailedError } from './errors.ts';

@@ -2,7 +2,10 @@
 // This file owns the record shape and the pure chain rules; audit-log.ts owns the file, verify.ts the
 // checking, check.ts the detection rules, attribution.ts and fingerprint.ts the "who" and "what exactly".
 import { createHash } from 'node:crypto';
-import type { Actor, Run } from '../apply/run.ts';
+import type { Actor, Run } from '../run/run.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+
+export { canonicalJson };
 
 export const GENESIS = '0'.repeat(64);
 
@@ -48,25 +51,6 @@ export interface ChainHead {
   hash: string;
 }
 
-/** JSON with sorted keys and no whitespace, so the same record always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  // Plain loops and string building: verify runs this once per record, and it dominates the cost.
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${value[i] === undefined ? 'null' : canonicalJson(value[i])}`;
-    return `${out}]`;
-  }
-  const object = value as Record<string, unknown>;
-  let out = '{';
-  for (const key of Object.keys(object).sort()) {
-    const v = object[key];
-    if (v === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
-  }
-  return `${out}}`;
-}
-
 /** hash = sha256(prev ‖ canonical JSON of the record without `hash`). */
 export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(record.prev).update(canonicalJson(record)).digest('hex');
@@ -87,35 +71,9 @@ export function toJsonData<T>(input: T): T {
   return JSON.parse(JSON.stringify(input)) as T;
 }
 
-/** The subject and plan fields of a record about `run`. */
-export function describeRun(run: Run): Pick<AuditInput, 'run' | 'subject' | 'plan'> {
-  return {
-    run: run.id,
-    subject: {
-      repo: run.repo,
-      pr: run.pr,
-      ref: run.ref,
-      sha: run.sha,
-      workspace: run.workspace,
-      ...(run.agent !== undefined ? { agent: run.agent } : {}),
-      ...(run.author !== undefined ? { author: run.author } : {}),
-      ...(run.committer !== undefined ? { committer: run.committer } : {}),
-    },
-    ...(run.plan
-      ? {
-          plan: {
-            sha256: run.plan.sha256,
-            counts: { ...run.plan.summary.counts },
-            tier: run.plan.tier,
-            ...(run.fingerprint ? { fingerprint: run.fingerprint.sha256 } : {}),
-          },
-        }
-      : {}),
-  };
-}
+export { describeRun } from '../run/describe.ts';
 
-/** The runner writing the record; the audit log replaces it with `runner:<runner.id>` (audit-log.ts). */
-export const RUNNER_ACTOR: Actor = { kind: 'runner', id: 'airlock' };
+export { RUNNER_ACTOR } from '../run/describe.ts';
 
 /** The record types a detection rule or an alert reads; the exact strings the code writes. */
 export const RECORD_TYPES = {

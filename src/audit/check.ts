@@ -1,6 +1,6 @@
 // Detection over the record: applies without a matching approval, approvals given after their request
 // expired, decisions taken by agents, and break-glass decisions. Pure.
-import type { Actor } from '../apply/run.ts';
+import type { Actor } from '../run/run.ts';
 import { RECORD_TYPES, type AuditRecord } from './audit.ts';
 
 export type FindingKind = 'apply-without-approval' | 'approval-after-expiry' | 'agent-decision' | 'break-glass';

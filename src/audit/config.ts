@@ -1,6 +1,6 @@
 // The `audit` section of the runner config: who the agents are, and how the chain head is witnessed.
 import { z } from 'zod';
-import { duration } from '../config/zod-units.ts';
+import { duration } from '../lib/zod-units.ts';
 
 const agentName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be an agent name like "claude" (letters, digits, ".", "_", "@", "-")');
 

@@ -4,35 +4,16 @@
 import { createHash } from 'node:crypto';
 import { readUntrusted } from '../sandbox/runner-files.ts';
 import path from 'node:path';
-import type { RunnerConfig } from '../config/schema.ts';
-import { policyHash } from '../policy/policy.ts';
-import { canonicalJson } from './audit.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
 
-export interface FingerprintInputs {
-  treeId: string;
-  planSha256: string;
-  /** sha256 of the runner config file's bytes (`LoadedConfig.hash`). */
-  configHash: string;
-  policyHash: string;
-  engineVersion: string;
-  /** sha256 of the workspace's `.terraform.lock.hcl` after init, or "none". */
-  lockFileHash: string;
-}
-
-export interface RunFingerprint extends FingerprintInputs {
-  sha256: string;
-}
+import type { FingerprintInputs, RunFingerprint } from '../run/plan-record.ts';
+export type { FingerprintInputs, RunFingerprint };
 
 /** Pure: the fingerprint of a run from its inputs (canonical JSON of the named inputs, hashed once). */
 export function computeFingerprint(inputs: FingerprintInputs): RunFingerprint {
   const { treeId, planSha256, configHash, policyHash, engineVersion, lockFileHash } = inputs;
   const named = { treeId, planSha256, configHash, policyHash, engineVersion, lockFileHash };
   return { ...named, sha256: createHash('sha256').update(canonicalJson(named)).digest('hex') };
-}
-
-/** The policy domain's hash of the rules that decide what may run and how it is gated (policy + guard). */
-export function policyHashOf(config: RunnerConfig): string {
-  return policyHash(config);
 }
 
 /** sha256 of the provider lock file in `workspaceDir`, or "none" when there is none. */

@@ -9,7 +9,7 @@ import { auditDir, readChainRecords, tailChainRecords } from '../audit/read-audi
 import { readVerifiedRecords, verifyChains } from '../audit/verify-files.ts';
 import { loadConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { visibleText } from '../lib/untrusted-text.ts';
 import { renderJson, type Output } from './output.ts';
 
 export interface AuditTargetOptions {

@@ -6,19 +6,13 @@ import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { checkDataDir as checkRunnerDataDir } from '../runner/preflight.ts';
-import { engineSpecFor } from '../runner/runner.ts';
+import { engineSpecFor } from '../engine/spec.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
 import type { Output } from './output.ts';
+import type { Check } from '../lib/check.ts';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  /** warnings do not fail doctor */
-  warn?: boolean;
-  detail: string;
-  fix?: string;
-}
+export type { Check };
 
 type CheckFn = (loaded: LoadedConfig) => Promise<Check[]>;
 

@@ -1,7 +1,7 @@
 // CLI output: everything printed passes the scrubber; errors say what happened and what to do next.
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { escapeJsonText } from '../plan/untrusted-text.ts';
+import { escapeJsonText } from '../lib/untrusted-text.ts';
 
 export interface Output {
   out(text: string): void;

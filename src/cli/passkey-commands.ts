@@ -15,7 +15,7 @@ import { verifyChains } from '../audit/verify-files.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { visibleText } from '../plan/untrusted-text.ts';
+import { visibleText } from '../lib/untrusted-text.ts';
 import { renderJson, type Output } from './output.ts';
 import { osActor } from './run-commands.ts';
 

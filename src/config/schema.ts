@@ -6,7 +6,7 @@ import { vaultSchema, workspaceCredentialsSchema } from '../credentials/config.t
 import { engineSchema, networkSchema } from '../engine/config.ts';
 import { guardSchema } from '../guard/config.ts';
 import { policySchema } from '../policy/config.ts';
-import { duration, size } from './zod-units.ts';
+import { duration, size } from '../lib/zod-units.ts';
 
 const name = z
   .string()

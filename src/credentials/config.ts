@@ -18,7 +18,7 @@
 //               wrapped: true                          # the file holds a response-wrapping token
 //               secrets: { PM_API_TOKEN_ID: kv/data/proxmox#id, PM_API_TOKEN_SECRET: kv/data/proxmox#secret }
 import { z } from 'zod';
-import { duration } from '../config/zod-units.ts';
+import { duration } from '../lib/zod-units.ts';
 import { parseSecretRef, secretEnvNameProblem, type SecretRef } from './credentials.ts';
 
 const absoluteFile = z
@@ -133,3 +133,13 @@ export const workspaceCredentialsSchema = noneOr(identitiesSchema).default('none
 export type VaultConfig = NonNullable<z.output<typeof vaultSchema>>;
 export type IdentityConfig = z.output<typeof identitySchema>;
 export type WorkspaceCredentials = z.output<typeof workspaceCredentialsSchema>;
+
+/**
+ * What the credentials domain reads from the runner config: Vault, the engine's timeouts (for lease TTLs)
+ * and each workspace's identities. The whole runner config satisfies it.
+ */
+export interface CredentialsSlice {
+  vault?: VaultConfig | null | undefined;
+  engine: { timeouts: { init: number; plan: number; show: number; apply: number } };
+  repos: ReadonlyArray<{ name: string; workspaces: ReadonlyArray<{ name: string; credentials: WorkspaceCredentials }> }>;
+}

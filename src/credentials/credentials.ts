@@ -3,7 +3,7 @@
 // plan identity's read-only secrets; the apply identity is used for `apply` alone, never as a fallback.
 // This file holds the types and the pure rules; vault-client.ts is the only node-vault user,
 // provider.ts holds the per-job effects, errors.ts the error codes.
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { deniedEngineEnvReason } from '../engine/engine.ts';
 
 export type Phase = 'plan' | 'apply';

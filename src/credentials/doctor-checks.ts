@@ -1,9 +1,8 @@
 // `airlock doctor` for Vault: reachability and seal status, then for every identity a login, its token
 // TTL against the engine timeouts, its mapped secrets, and for a plan identity a real read of each of
 // the apply identity's paths that must come back 403. Every token made here is revoked before returning.
-import type { Check } from '../cli/doctor.ts';
-import type { LoadedConfig } from '../config/load.ts';
-import type { RunnerConfig } from '../config/schema.ts';
+import type { Check } from '../lib/check.ts';
+import type { CredentialsSlice } from './config.ts';
 import { scrubber } from '../log/scrub.ts';
 import { formatSeconds, isSecretIdCreationPath, neededTtlMs, pathsToRead, secretFields, ttlShortfall, type Phase } from './credentials.ts';
 import { VaultError } from './errors.ts';
@@ -14,7 +13,7 @@ import { createVaultClient, type VaultEndpoint, type VaultSession } from './vaul
 const LOOPBACK = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/;
 
 /** The Vault lines of `airlock doctor`. */
-export async function checkVault({ config }: LoadedConfig): Promise<Check[]> {
+export async function checkVault({ config }: { config: CredentialsSlice }): Promise<Check[]> {
   const identities = listIdentities(config);
   if (!config.vault) {
     return identities.length === 0
@@ -45,7 +44,7 @@ export async function checkVault({ config }: LoadedConfig): Promise<Check[]> {
   return checks;
 }
 
-async function checkIdentity(config: RunnerConfig, endpoint: VaultEndpoint, e: IdentityEntry): Promise<Check[]> {
+async function checkIdentity(config: CredentialsSlice, endpoint: VaultEndpoint, e: IdentityEntry): Promise<Check[]> {
   const name = `vault ${e.repo}/${e.workspace} ${e.phase}`;
   const label = `the ${e.phase} identity of ${e.repo}/${e.workspace}`;
   const fail = (err: unknown): Check => ({ name, ok: false, detail: (err as Error).message, fix: (err as VaultError).hint });

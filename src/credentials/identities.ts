@@ -1,7 +1,7 @@
 // Where each workspace's identities are in the runner config, and the Vault endpoint they log in at.
 import { readFile } from 'node:fs/promises';
-import type { Run } from '../apply/run.ts';
-import type { RunnerConfig } from '../config/schema.ts';
+import type { Run } from '../run/run.ts';
+import type { CredentialsSlice } from './config.ts';
 import { AirlockError } from '../errors.ts';
 import type { IdentityConfig, VaultConfig } from './config.ts';
 import { pathsToRead, type Phase } from './credentials.ts';
@@ -9,7 +9,7 @@ import { vaultNotConfigured, VaultError } from './errors.ts';
 import type { VaultEndpoint } from './vault-client.ts';
 
 /** The identity a run's workspace uses for `phase`, or `none`; `where` names the config key for messages. */
-export function identityFor(config: RunnerConfig, run: Pick<Run, 'repo' | 'workspace'>, phase: Phase): { identity: IdentityConfig | 'none'; where: string } {
+export function identityFor(config: CredentialsSlice, run: Pick<Run, 'repo' | 'workspace'>, phase: Phase): { identity: IdentityConfig | 'none'; where: string } {
   const r = config.repos.findIndex((x) => x.name === run.repo);
   const w = r < 0 ? -1 : config.repos[r]!.workspaces.findIndex((x) => x.name === run.workspace);
   if (w < 0) throw new AirlockError('airlock:workspace-unknown', `workspace ${run.repo}/${run.workspace} is no longer in the runner config`);
@@ -34,7 +34,7 @@ export async function endpointFor(vault: VaultConfig): Promise<VaultEndpoint> {
 }
 
 /** Refuse a config whose workspaces use Vault identities without a `vault` section. */
-export function assertVaultConfigured(config: RunnerConfig): void {
+export function assertVaultConfigured(config: CredentialsSlice): void {
   const first = listIdentities(config)[0];
   if (!config.vault && first) throw vaultNotConfigured(first.where);
 }
@@ -50,7 +50,7 @@ export interface IdentityEntry {
 }
 
 /** Every identity of the config, with what a plan identity must not reach. */
-export function listIdentities(config: RunnerConfig): IdentityEntry[] {
+export function listIdentities(config: CredentialsSlice): IdentityEntry[] {
   const out: IdentityEntry[] = [];
   config.repos.forEach((repo, r) =>
     repo.workspaces.forEach((ws, w) => {

@@ -2,10 +2,10 @@
 // child's only secret variables, and afterwards revoke the leases and then the token. A failure is
 // reported once and never retried here, and a phase never borrows the other phase's identity.
 import type { Logger } from 'pino';
-import type { Run } from '../apply/run.ts';
+import type { Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditInput } from '../audit/audit.ts';
-import type { RunnerConfig } from '../config/schema.ts';
+import type { CredentialsSlice } from './config.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { envValue, formatSeconds, neededTtlMs, NO_CREDENTIALS, pathsToRead, secretFields, ttlShortfall, type Credentials, type Phase } from './credentials.ts';
 import { missingKey, vaultNotConfigured, VaultError } from './errors.ts';
@@ -23,7 +23,7 @@ export interface CredentialProviderOptions {
 type RunLike = Pick<Run, 'id' | 'repo' | 'workspace'> & Partial<Run>;
 
 /** Build the runner's credential provider from its config. */
-export function createCredentialProvider(config: RunnerConfig, options: CredentialProviderOptions) {
+export function createCredentialProvider(config: CredentialsSlice, options: CredentialProviderOptions) {
   const { log, scrubber } = options;
   const secretIds = createSecretIdSource(scrubber);
 

@@ -2,8 +2,9 @@
 // sandbox is on unless the config says `engine.sandbox: none`; that opt-out is reported everywhere.
 import path from 'node:path';
 import { z } from 'zod';
-import type { SandboxSettings } from '../sandbox/sandbox.ts';
-import { duration } from '../config/zod-units.ts';
+import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
+import type { GuardConfig } from '../guard/config.ts';
+import { duration } from '../lib/zod-units.ts';
 
 const absolutePath = z
   .string()
@@ -102,4 +103,12 @@ export const SANDBOX_OFF_WARNING = 'engine.sandbox is `none`: engine processes r
 /** Pure: what every audit record of an engine step carries about the wall it ran behind. */
 export function sandboxAuditDetail(sandboxed: boolean): Record<string, string> {
   return sandboxed ? { sandbox: 'bwrap' } : { sandbox: 'none', warning: SANDBOX_OFF_WARNING };
+}
+
+/** What the engine domain reads from the runner config; the whole runner config satisfies it. */
+export interface EngineSlice {
+  engine: EngineConfig;
+  runner: { dataDir: string };
+  repos: ReadonlyArray<{ workspaces: ReadonlyArray<{ network?: NetworkMode | undefined }> }>;
+  guard: { providers: GuardConfig['providers'] };
 }

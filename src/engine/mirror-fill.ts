@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { RunnerConfig } from '../config/schema.ts';
+import type { EngineSlice } from './config.ts';
 import type { GuardConfig } from '../guard/config.ts';
 import { hclString } from '../sandbox/provider-mirror.ts';
 import { takeBack } from '../sandbox/ownership.ts';
@@ -35,7 +35,7 @@ export function fillCliConfig(origin: string, mirror: string): string {
 }
 
 /** Fill the mirror with the allowlisted providers; resolves either way (a failure is logged, plans then fail at init). */
-export async function fillProviderMirror(config: RunnerConfig, engine: Engine, log: Logger): Promise<{ filled: string[] }> {
+export async function fillProviderMirror(config: EngineSlice, engine: Engine, log: Logger): Promise<{ filled: string[] }> {
   const { fill, origin } = config.engine.providers;
   const settings = sandboxSettingsFor(config.engine, config.runner.dataDir);
   const plan = mirrorFillConfig(config.guard.providers);

@@ -4,7 +4,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RunnerConfig } from '../config/schema.ts';
+import type { EngineSlice } from './config.ts';
 import type { AirlockError } from '../errors.ts';
 import { findOnPath } from '../sandbox/host.ts';
 import { providerMirrorDir, sandboxSettingsFor, SANDBOX_OFF_WARNING } from './config.ts';
@@ -24,7 +24,7 @@ echo "uid $(id -u)"
 `;
 
 /** Every sandbox check, as doctor lines. */
-export async function probeSandbox(config: RunnerConfig): Promise<ProbeResult[]> {
+export async function probeSandbox(config: EngineSlice): Promise<ProbeResult[]> {
   const settings = sandboxSettingsFor(config.engine, config.runner.dataDir);
   if (!settings) return [{ name: 'sandbox', ok: true, warn: true, detail: SANDBOX_OFF_WARNING, fix: 'remove `engine.sandbox: none` from the runner config (install bubblewrap and slirp4netns first)' }];
   const results: ProbeResult[] = [];

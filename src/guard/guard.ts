@@ -6,7 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.ts';
-import { flaggedText, visibleText } from '../plan/untrusted-text.ts';
+import { flaggedText, visibleText } from '../lib/untrusted-text.ts';
 import { findBlockViolations } from './block-rules.ts';
 import { guardSchema, type GuardConfig } from './config.ts';
 import { findFileFunctionViolations } from './file-function-rules.ts';

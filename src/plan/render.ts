@@ -1,7 +1,7 @@
 // Render a plan summary for a terminal. Pure. Every string that came from the repository or the plan goes
 // through visibleText; colour, when asked for, wraps only the markers this file writes.
 import { countOf, LISTING_ORDER, type ChangeAction, type ListedChange, type PlanSummary } from './summary.ts';
-import { flaggedText, LOOKALIKE_FLAG, mayLookAlike, visibleText } from './untrusted-text.ts';
+import { flaggedText, LOOKALIKE_FLAG, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 
 export interface RenderContext {
   repo: string;

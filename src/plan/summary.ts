@@ -2,54 +2,10 @@
 // A summary never holds an attribute value: only `address` and the action of each change are read, so
 // nothing from before/after/variables/prior_state can reach a notification, a log or a PR comment.
 import { PlanJsonError } from './errors.ts';
-import { visibleText } from './untrusted-text.ts';
+import { visibleText } from '../lib/untrusted-text.ts';
 
-/**
- * How a change is listed. Besides what happens to the object (create … forget), a plan can read a data source
- * at apply time with the apply identity (`read`), adopt an object (`import`), rename one in the state
- * (`move`) or change a root output (`output`); each of those is something approving the plan does.
- */
-export type ChangeAction = 'delete' | 'replace' | 'forget' | 'read' | 'import' | 'move' | 'create' | 'update' | 'output';
-
-export interface PlanCounts {
-  /** Entries by how they are listed: every listed change is counted once, under its action. */
-  create: number;
-  update: number;
-  delete: number;
-  replace: number;
-  forget: number;
-  read: number;
-  import: number;
-  move: number;
-  output: number;
-  noop: number;
-  /** Objects the plan imports or moves, whatever else happens to them (an import may also update). */
-  imported: number;
-  moved: number;
-}
-
-export interface ListedChange {
-  address: string;
-  action: ChangeAction;
-  /** The address the object had before a `moved` block renamed it. */
-  movedFrom?: string;
-  /** The object is imported (and, for `update`, then changed). */
-  imported?: boolean;
-}
-
-export interface PlanSummary {
-  formatVersion: string;
-  engineVersion: string;
-  /** Always complete, even when `changes` is cut. */
-  counts: PlanCounts;
-  /** In LISTING_ORDER (destroys and forgets first); plan order within each group. */
-  changes: ListedChange[];
-  /** `changes.length`; at most the builder's `maxListed`. */
-  listed: number;
-  /** Everything applying the plan does: every listed change, counted once. */
-  total: number;
-  errored: boolean;
-}
+export { LISTING_ORDER, type ChangeAction, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
+import { LISTING_ORDER, type ChangeAction, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
 
 /** One `resource_changes[]` element as it comes from the JSON; nothing in it is trusted. */
 export interface RawResourceChange {
@@ -68,9 +24,6 @@ export interface SummaryBuilder {
 }
 
 export const DEFAULT_MAX_LISTED = 2000;
-
-/** The order changes are listed in: what destroys or drops objects comes first. */
-export const LISTING_ORDER: readonly ChangeAction[] = ['delete', 'replace', 'forget', 'read', 'import', 'move', 'create', 'update', 'output'];
 
 type BaseAction = 'create' | 'update' | 'delete' | 'replace' | 'forget' | 'read' | 'noop';
 

@@ -6,16 +6,15 @@
 // attribute values and cap how much one plan changes. A rule can only raise the tier a change gets, and a
 // plan's tier is the highest of its changes', so adding changes never lowers it.
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../audit/audit.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
 import type { GuardConfig } from '../guard/config.ts';
 import { matchesGlob } from '../guard/glob.ts';
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
-import { flaggedText } from '../plan/untrusted-text.ts';
+import { flaggedText } from '../lib/untrusted-text.ts';
 import { policySchema, type PolicyConfig } from './config.ts';
 
-/** none: nothing to apply · auto: no tap · approve: one tap · confirm: two taps · deny: never applied */
-export const TIERS = ['none', 'auto', 'approve', 'confirm', 'deny'] as const;
-export type Tier = (typeof TIERS)[number];
+import { TIERS, type Tier } from '../run/plan-record.ts';
+export { TIERS, type Tier };
 
 export function tierRank(tier: Tier): number {
   return TIERS.indexOf(tier);

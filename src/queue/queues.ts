@@ -3,8 +3,8 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { connectRedis, type RedisTarget } from './redis-connection.ts';
 import { z } from 'zod';
-import { isRunId, runIdSchema } from '../apply/run-schema.ts';
-import { RedisInputError, reportQuarantine, type QuarantineLog } from './redis-input.ts';
+import { isRunId, runIdSchema } from '../run/run-schema.ts';
+import { RedisInputError, reportQuarantine, type QuarantineLog } from '../lib/redis-input.ts';
 
 export const QUEUE_NAMES = { plan: 'plan', apply: 'apply', control: 'control' } as const;
 

@@ -3,7 +3,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { RunStore } from '../apply/run-store.ts';
+import { RunStore } from '../run/run-store.ts';
+import { createRunTransitions } from '../run/transitions.ts';
 import { WorkspaceLocks } from '../apply/workspace-lock.ts';
 import { ApprovalStore } from '../approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel } from '../approve/approval-service.ts';
@@ -17,7 +18,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { scrubber } from '../log/scrub.ts';
 import { createQueues } from '../queue/queues.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
-import { runnerPaths, type RunnerPaths } from './paths.ts';
+import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
 import { isConnectionError } from './redis-health.ts';
 
 export interface ControlPlaneOptions {
@@ -64,9 +65,12 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     const run = await runs.get(runId);
     await queues.enqueueApply(runId, run.plan?.runnerId ?? config.runner.id);
   };
+  // Every state change of a run, in this process, goes through here; subscribers hear of each one.
+  const transitions = createRunTransitions({ runs, audit, log: options.log });
   const approvals = createApprovalService({
     runnerId: config.runner.id,
     runs,
+    transitions,
     approvals: approvalStore,
     audit,
     channel,
@@ -89,6 +93,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     redis,
     redisTarget,
     runs,
+    transitions,
     approvalStore,
     locks,
     queues,

@@ -1,30 +1,32 @@
 // The runner service: watcher, plan/apply/control workers and housekeeping, wired from one config.
-import { access, constants as fsConstants, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createApplySteps } from '../apply/apply-job.ts';
+import { createApplySteps } from '../jobs/apply-job.ts';
+import { reconcileApplies } from '../jobs/recovery.ts';
 import { createApprovalLookup } from '../audit/approval-on-record.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { createWitness } from '../audit/witness.ts';
-import { thisHost } from '../apply/run-store.ts';
-import { isFinal } from '../apply/run.ts';
-import { isRunId } from '../apply/run-schema.ts';
+import { thisHost } from '../run/run-store.ts';
+import { isFinal } from '../run/run.ts';
+import { isRunId } from '../run/run-schema.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import type { RunnerConfig } from '../config/schema.ts';
 import { assertVaultConfigured, createCredentialProvider } from '../credentials/provider.ts';
-import { createEngine, type Engine, type EngineSpec } from '../engine/engine.ts';
+import { createEngine, type Engine } from '../engine/engine.ts';
+import { engineSpecFor } from '../engine/spec.ts';
 import { sandboxSettingsFor } from '../engine/config.ts';
 import { prepareEngineSandbox } from '../engine/engine-setup.ts';
 import { fillProviderMirror } from '../engine/mirror-fill.ts';
-import { AirlockError, hasCode } from '../errors.ts';
+import { hasCode } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
-import { backendFor, createPlanSteps, networkFor, PlanEndedError, sharedDirsFor, workspaceOf } from '../plan/plan-job.ts';
+import { createPlanJob, PlanEndedError } from '../jobs/plan-job.ts';
+import { backendFor, networkFor, sharedDirsFor, workspaceOf } from '../config/workspace.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
-import { removeJobDir as removeJobDirAt } from './paths.ts';
+import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
@@ -35,31 +37,6 @@ export interface RunnerOptions {
   /** Start the watcher's poll loops (tests drive polls themselves with `watcher.pollAll()`). */
   watch?: boolean;
   engine?: Engine;
-}
-
-/** The engine binary to run: the configured one, else `terraform`/`tofu` found on the host's PATH. */
-export async function resolveEngineBinary(config: RunnerConfig, searchPath = process.env['PATH'] ?? ''): Promise<string> {
-  const wanted = config.engine.binary ?? config.engine.kind;
-  if (wanted.includes('/')) return path.resolve(wanted);
-  for (const dir of searchPath.split(':').filter(Boolean)) {
-    const candidate = path.join(dir, wanted);
-    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  throw new AirlockError('airlock:engine-not-found', `no \`${wanted}\` executable on PATH`, {
-    hint: `Install ${config.engine.kind} or set \`engine.binary\` in the runner config to its absolute path.`,
-  });
-}
-
-export async function engineSpecFor(config: RunnerConfig): Promise<EngineSpec> {
-  return {
-    kind: config.engine.kind,
-    binary: await resolveEngineBinary(config),
-    path: config.engine.path,
-    env: config.engine.env,
-    timeouts: config.engine.timeouts,
-    lockTimeoutMs: config.engine.lockTimeout,
-    sandbox: sandboxSettingsFor(config.engine, config.runner.dataDir),
-  };
 }
 
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
@@ -81,15 +58,15 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
 
-  const planSteps = createPlanSteps({ config, paths, runs, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
   const applySteps = createApplySteps({
     runnerId: config.runner.id,
     paths,
     runs,
+    transitions: cp.transitions,
     locks: cp.locks,
-    audit,
     engine,
     credentials,
     scrubber,
@@ -138,13 +115,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
 
   /** Runs left `applying` by a dead process on this host go to needs_attention at once. */
   async function reconcile(): Promise<void> {
-    for (const run of await runs.listIn(['applying'])) {
-      if (run.apply?.host !== thisHost || run.apply.runnerId !== config.runner.id) continue;
-      if (run.apply.pid !== process.pid && !isAlive(run.apply.pid)) {
-        const abandoned = await applySteps.abandon(run.id, `the runner process (pid ${run.apply.pid}) died mid-apply; the apply may be partial and is never re-run automatically`);
-        if (abandoned) await cp.approvals.announceOutcome(abandoned);
-      }
-    }
+    for (const run of await reconcileApplies({ runs, runnerId: config.runner.id, abandon: applySteps.abandon })) await cp.approvals.announceOutcome(run);
   }
 
   const watcher = createWatcher({
@@ -234,13 +205,4 @@ export type Runner = Awaited<ReturnType<typeof startRunner>>;
 async function ownsReply(cp: ControlPlane, nonce: string): Promise<boolean> {
   const peeked = await cp.approvalStore.peek(hashToken(nonce));
   return peeked?.foreign === undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,9 +1,9 @@
 // Watch: poll each repo's refs and turn every new or moved head into one run per workspace.
 // Ref names are data: they are matched here and stored, never handed to git.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
+import type { RunStore } from '../run/run-store.ts';
 import { currentAttempt } from '../apply/replan.ts';
-import { deriveRunId } from '../apply/run.ts';
+import { deriveRunId } from '../run/run.ts';
 import { hasCode } from '../errors.ts';
 import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
 import type { AuditLog } from '../audit/audit-log.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import { nextAttempt, replanProblem } from '../../src/apply/replan.ts';
-import { deriveRunId, type Run, type RunState } from '../../src/apply/run.ts';
+import { deriveRunId, type Run, type RunState } from '../../src/run/run.ts';
 import { readChainRecords } from '../../src/audit/read-audit.ts';
 import { main } from '../../src/cli/main.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';

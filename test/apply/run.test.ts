@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { bindingFor, bindingMismatch, shownTextMismatch } from '../../src/approve/approve.ts';
 import { approvalTextSha256, planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { emptyCounts } from '../../src/plan/summary.ts';
-import { canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/apply/run.ts';
+import { canTransition, deriveRunId, FINAL_STATES, IllegalTransitionError, RUN_STATES, transition, type Run, type RunState } from '../../src/run/run.ts';
 
 // One row per allowed transition; every pair not listed must be refused.
 const ALLOWED: Array<[RunState, RunState]> = [

@@ -7,8 +7,9 @@ import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { emptyCounts } from '../../src/plan/summary.ts';
-import { RunStore } from '../../src/apply/run-store.ts';
-import type { Run } from '../../src/apply/run.ts';
+import { RunStore } from '../../src/run/run-store.ts';
+import { createRunTransitions } from '../../src/run/transitions.ts';
+import type { Run } from '../../src/run/run.ts';
 import { ApprovalStore } from '../../src/approve/approval-store.ts';
 import { createApprovalService, type ApprovalChannel, type RequestPhase } from '../../src/approve/approval-service.ts';
 import { bindingFor, hashToken } from '../../src/approve/approve.ts';
@@ -51,8 +52,12 @@ async function setup(t: TestContext, opts: { maxPending?: number; failDelivery?:
       announced.push([run.id, outcome]);
     },
   };
+  const transitions = createRunTransitions({ runs, audit, log: pino({ level: 'silent' }) });
+  const moves: string[] = [];
+  transitions.subscribe((e) => void moves.push(`${e.run.id} ${e.from}->${e.to} ${e.type}`));
   const service = createApprovalService({
     runs,
+    transitions,
     approvals: store,
     audit,
     channel,

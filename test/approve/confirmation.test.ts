@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { confirmationCount, confirmationReason } from '../../src/approve/confirmation.ts';
-import type { RunPlan } from '../../src/apply/run.ts';
+import type { RunPlan } from '../../src/run/run.ts';
 
 const plan = (counts: Partial<Record<'create' | 'update' | 'delete' | 'replace', number>>, reasons: string[]) => {
   const c = { create: 0, update: 0, delete: 0, replace: 0, forget: 0, ...counts };

@@ -1,7 +1,7 @@
 // The messages published to phones: buttons, plain text, and a follow-up for every outcome a human sees.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import { buildOutcome, buildRefusal, buildRequest } from '../../src/approve/ntfy-messages.ts';
 import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { emptyCounts } from '../../src/plan/summary.ts';

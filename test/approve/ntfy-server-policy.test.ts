@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import type { NtfyEvent } from '../../src/approve/ntfy-client.ts';
 import { buildRequest } from '../../src/approve/ntfy-messages.ts';
 import { planViewOf, renderApprovalText } from '../../src/approve/plan-view.ts';

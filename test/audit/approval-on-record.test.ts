@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Actor, Run } from '../../src/apply/run.ts';
+import type { Actor, Run } from '../../src/run/run.ts';
 import { RUNNER_ACTOR, type AuditInput } from '../../src/audit/audit.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { createApprovalLookup } from '../../src/audit/approval-on-record.ts';

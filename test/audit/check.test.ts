@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Actor } from '../../src/apply/run.ts';
+import type { Actor } from '../../src/run/run.ts';
 import { GENESIS, RUNNER_ACTOR, sealRecord, type AuditInput, type AuditRecord } from '../../src/audit/audit.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { agentForApprover } from '../../src/audit/attribution.ts';
 import { approvalMismatch, checkChain, type ChainRecord } from '../../src/audit/check.ts';
 import { main } from '../../src/cli/main.ts';
 import { Scrubber } from '../../src/log/scrub.ts';
-import { POLICY_ACTOR } from '../../src/policy/policy-steps.ts';
+import { POLICY_ACTOR } from '../../src/jobs/policy-steps.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const PLAN = 'a'.repeat(64);

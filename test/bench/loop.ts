@@ -3,8 +3,8 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { RunStore } from '../../src/apply/run-store.ts';
-import { deriveRunId, type Run } from '../../src/apply/run.ts';
+import { RunStore } from '../../src/run/run-store.ts';
+import { deriveRunId, type Run } from '../../src/run/run.ts';
 import { decideRun } from '../../src/cli/run-commands.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { connectRedis } from '../../src/queue/queues.ts';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildEngineArgs, buildEngineEnv, cliConfigPath, type EngineSpec, type EngineStep } from '../../src/engine/engine.ts';
-import { engineSpecFor } from '../../src/runner/runner.ts';
+import { engineSpecFor } from '../../src/engine/spec.ts';
 import { median, readDoubleLog, round, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { startLoop, terraformFor, type Loop } from './loop.ts';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RunStore } from '../../src/apply/run-store.ts';
+import { RunStore } from '../../src/run/run-store.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
 import { makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { cpuBetween, startProbe } from './probe.ts';

@@ -2,7 +2,7 @@
 // head already known), over 60 s: its own CPU as % of one core, its children's (git) CPU, and its peak RSS.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RunStore } from '../../src/apply/run-store.ts';
+import { RunStore } from '../../src/run/run-store.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
 import { makeRepos, round, sleep, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult } from './bench-support.ts';
 import { cpuBetween, startProbe } from './probe.ts';

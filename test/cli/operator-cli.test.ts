@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { RunStore } from '../../src/apply/run-store.ts';
+import { RunStore } from '../../src/run/run-store.ts';
 import { setupLoop, TF_TWO } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { BIN, cliLine, runCli, withTerminal } from '../support/cli-process.ts';

@@ -1,7 +1,7 @@
 // Durations and sizes as an operator writes them in a runner config.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDuration, parseSize } from '../../src/config/units.ts';
+import { parseDuration, parseSize } from '../../src/lib/units.ts';
 
 const DURATIONS: Array<[string, number | null]> = [
   ['15m', 15 * 60_000],

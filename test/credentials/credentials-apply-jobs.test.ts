@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { test } from 'node:test';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';

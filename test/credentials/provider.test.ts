@@ -6,7 +6,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import type { AuditInput } from '../../src/audit/audit.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { VaultError } from '../../src/credentials/errors.ts';

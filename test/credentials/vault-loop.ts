@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { setupLoop, TF_TWO, type Loop } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';

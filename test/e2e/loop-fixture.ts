@@ -1,7 +1,7 @@
 // One runner against one temporary remote, with everything torn down after the test.
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { deriveRunId } from '../../src/apply/run.ts';
+import { deriveRunId } from '../../src/run/run.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';

@@ -10,8 +10,8 @@ import { makeRemote, pushCommit } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { deletePrefix, readInvocations, removeDir, tempDir, testPrefix, waitFor, writeConfig } from '../support/harness.ts';
 import { main } from '../../src/cli/main.ts';
-import { RunStore } from '../../src/apply/run-store.ts';
-import { deriveRunId } from '../../src/apply/run.ts';
+import { RunStore } from '../../src/run/run-store.ts';
+import { deriveRunId } from '../../src/run/run.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
 import { TF_TWO } from './loop-fixture.ts';
 

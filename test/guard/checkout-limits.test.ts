@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { HARDENED_GIT_CONFIG, runGit } from '../../src/checkout/git-command.ts';
-import { deriveRunId } from '../../src/apply/run.ts';
+import { deriveRunId } from '../../src/run/run.ts';
 import { makeRemote, pushCommit, pushRawTree, type Remote } from '../git-fixtures.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
 import { engineForTests } from '../support/engine-under-test.ts';

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createOutputCollector, OUTPUT_TAIL } from '../../src/engine/output-collector.ts';
 import { base64Cores, SCRUBBED, Scrubber, scrubber as processScrubber } from '../../src/log/scrub.ts';
-import { engineOutputTail } from '../../src/plan/plan-job.ts';
+import { engineOutputTail } from '../../src/jobs/plan-job.ts';
 import { fitBytes } from '../../src/approve/phone-summary.ts';
-import { visibleText } from '../../src/plan/untrusted-text.ts';
+import { visibleText } from '../../src/lib/untrusted-text.ts';
 
 const CANARY = 'cut-canary-Q7w2Zp9Lx4Rk';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { escapeJsonText, escapeMarkdown, mayLookAlike, visibleText } from '../../src/plan/untrusted-text.ts';
+import { escapeJsonText, escapeMarkdown, mayLookAlike, visibleText } from '../../src/lib/untrusted-text.ts';
 
 describe('visibleText', () => {
   const rows: Array<[string, string, string]> = [

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { deriveRunId } from '../../src/apply/run.ts';
+import { deriveRunId } from '../../src/run/run.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import { verifyChains } from '../../src/audit/verify-files.ts';
 import { main } from '../../src/cli/main.ts';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { deriveRunId, type Run, type RunPlan } from '../../src/apply/run.ts';
+import { deriveRunId, type Run, type RunPlan } from '../../src/run/run.ts';
 import { createSealer } from '../../src/approve/approval-seal.ts';
 import { hashToken } from '../../src/approve/approve.ts';
 import { createNtfyClient } from '../../src/approve/ntfy-client.ts';

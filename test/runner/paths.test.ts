@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { planViewOf, readPlanView, writePlanView } from '../../src/approve/plan-view.ts';
-import { freshJobDir, pathInside, removeJobDir, resolveInside, runnerPaths } from '../../src/runner/paths.ts';
+import { freshJobDir, pathInside, removeJobDir, resolveInside, runnerPaths } from '../../src/run/paths.ts';
 import { emptyCounts } from '../../src/plan/summary.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 

@@ -1,19 +1,14 @@
 // `airlock start` as systemd runs it, a real process: it checks the data dir, Redis and the engine before
-// anything else and exits non-zero with a coded error that says what to do; a Redis that goes away later
-// gets one log line per change of state, not a stack trace per reconnect attempt.
+// anything else and exits non-zero with a coded error that says what to do (a Redis outage later:
+// redis-outage.test.ts).
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Redis } from 'ioredis';
-import { RunStore } from '../../src/apply/run-store.ts';
-import { deriveRunId } from '../../src/apply/run.ts';
-import { pushCommit } from '../git-fixtures.ts';
-import { runCli, spawnCli } from '../support/cli-process.ts';
+import { runCli } from '../support/cli-process.ts';
 import { configFixture } from '../support/config-fixture.ts';
 import { waitFor } from '../support/harness.ts';
 import { freePort, startPrivateRedis } from '../support/private-redis.ts';
-import { TF_TWO } from '../e2e/loop-fixture.ts';
 
 const STACK_FRAME = /^\s+at .+\(?.*:\d+:\d+\)?$/m;
 
@@ -94,51 +89,4 @@ test('a data dir under /proc (or led there by a symlink) is refused by doctor an
   const linked = await runCli(['doctor', '--config', viaLink], { timeoutMs: 60_000 });
   assert.equal(linked.code, 1, linked.stdout);
   assert.match(linked.stdout, /must not be under \/proc, \/sys or \/dev: \/proc is a kernel pseudo-filesystem, where nothing the runner writes is kept \(it leads to \/proc\/\d+\/airlock\)/);
-});
-
-test('Redis going away and coming back: one line each for lost, retrying and back; the runner plans again', async (t) => {
-  const redis = await startPrivateRedis();
-  const prefix = 'airlock-outage';
-  const { file, remote } = await configFixture(t, { redis: { url: redis.url, prefix } });
-  const child = spawnCli(['start', '--config', file]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  client.on('error', () => undefined);
-  t.after(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    client.disconnect();
-    await redis.stop();
-  });
-  const lines = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const events = (name: string) => lines().filter((l) => l['event'] === name);
-  await waitFor('the runner to start', async () => lines().some((l) => l['msg'] === 'runner started'));
-
-  await redis.stop();
-  await waitFor('the lost and retrying lines', async () => events('redis.retrying').length > 0);
-  // Long enough for every connection to fail several reconnect attempts (ioredis backs off to 2 s).
-  await new Promise((r) => setTimeout(r, 4000));
-  await redis.start();
-  await waitFor('the back line', async () => events('redis.back').length > 0);
-
-  // The runner still works: a new pull request is planned and waits for a decision.
-  const sha = await pushCommit(remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/1/head'] });
-  const runs = new RunStore(client, prefix);
-  await waitFor('the new PR to be planned', async () => (await runs.find(deriveRunId('infra', 'default', sha)))?.state === 'awaiting_approval', 90_000);
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, stderr);
-
-  assert.equal(events('redis.lost').length, 1, stdout);
-  assert.equal(events('redis.retrying').length, 1, stdout);
-  assert.equal(events('redis.back').length, 1, stdout);
-  assert.equal(stderr, '', 'nothing printed outside the log');
-  assert.doesNotMatch(stdout, /"stack"/, 'no stack traces in the log');
-  const loud = lines().filter((l) => Number(l['level']) >= 40).map((l) => l['event'] ?? l['msg']);
-  assert.deepEqual(loud, ['redis.lost', 'redis.retrying'], 'the outage is the only warning');
-  const [lost, back] = [events('redis.lost')[0]!, events('redis.back')[0]!];
-  assert.equal(lost['redis'], redis.url);
-  assert.equal(typeof back['downMs'], 'number');
 });

@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
 import { fillProviderMirror } from '../../src/engine/mirror-fill.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { engineSpecFor } from '../../src/runner/runner.ts';
+import { engineSpecFor } from '../../src/engine/spec.ts';
 import { findOnPath } from '../../src/sandbox/host.ts';
 import { setupLoop, type Loop } from '../e2e/loop-fixture.ts';
 import { pushCommit } from '../git-fixtures.ts';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { deleteKeysUnder } from '../../src/runner/delete-prefix.ts';
 import { stringify } from 'yaml';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startRunner, type Runner } from '../../src/runner/runner.ts';

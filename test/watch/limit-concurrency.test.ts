@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { RunStore } from '../../src/apply/run-store.ts';
+import type { RunStore } from '../../src/run/run-store.ts';
 import type { AuditLog } from '../../src/audit/audit-log.ts';
 import type { RepoConfig } from '../../src/config/schema.ts';
 import { createLimiter } from '../../src/watch/limit-concurrency.ts';

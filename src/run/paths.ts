@@ -3,7 +3,7 @@
 // only through `pathInside`/`resolveInside`, which refuse anything that would land outside its parent.
 import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseRunId } from '../apply/run-schema.ts';
+import { parseRunId } from './run-schema.ts';
 import { AirlockError } from '../errors.ts';
 
 export class PathEscapeError extends AirlockError {

@@ -3,8 +3,7 @@
 // Unknown keys are kept (other parts of the runner may add fields); known ones must have their shape.
 import { z } from 'zod';
 import { AirlockError } from '../errors.ts';
-import { LISTING_ORDER, type ChangeAction } from '../plan/summary.ts';
-import { TIERS } from '../policy/policy.ts';
+import { LISTING_ORDER, TIERS, type ChangeAction } from './plan-record.ts';
 import { RUN_STATES } from './run.ts';
 
 /** `r` + 15 lowercase hex: what deriveRunId returns, and nothing else. */

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { parseRedisValue, type QuarantineLog } from '../queue/redis-input.ts';
+import { parseRedisValue, type QuarantineLog } from '../lib/redis-input.ts';
 import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
 import { isRunId, parseRunId, runIdSchema, runSchema } from './run-schema.ts';
 
@@ -157,8 +157,30 @@ export class RunStore {
   /**
    * Apply `change` to the current run and store it only if nobody changed the run meanwhile; retried on
    * conflict. `change` returns null to leave the run alone. Returns the stored run, or null if left alone.
+   * It never changes the state: state changes go through the run's transitions (transitions.ts).
    */
   async update(id: string, change: (run: Run) => Run | null): Promise<Run | null> {
+    return this.#compareAndSet(id, (run) => {
+      const next = change(run);
+      if (next !== null && next.state !== run.state) {
+        throw new AirlockError('airlock:illegal-transition', `run ${id}: a state change from ${run.state} to ${next.state} must go through the run's transitions`);
+      }
+      return next;
+    });
+  }
+
+  /**
+   * Move a run to `to` when `patchFor` (given the stored run) returns its patch; null when it returns null.
+   * Only the run's transitions (transitions.ts) call this: they record and announce every move.
+   */
+  async moveWhere(id: string, to: RunState, patchFor: (run: Run) => Partial<Run> | null): Promise<Run | null> {
+    return this.#compareAndSet(id, (run) => {
+      const patch = patchFor(run);
+      return patch === null ? null : transition(run, to, patch);
+    });
+  }
+
+  async #compareAndSet(id: string, change: (run: Run) => Run | null): Promise<Run | null> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = await this.get(id);
       const next = change(current);
@@ -178,9 +200,9 @@ export class RunStore {
     throw new AirlockError('airlock:run-contended', `run ${id} kept changing under us; gave up after 20 attempts`);
   }
 
-  /** Move a run to `to` if its current state allows it; null when it is already elsewhere. */
+  /** Move a run to `to` if its current state allows it; null when it is already elsewhere. Transitions only. */
   async moveIf(id: string, from: readonly RunState[], to: RunState, patch: Partial<Run> = {}): Promise<Run | null> {
-    return this.update(id, (run) => (from.includes(run.state) ? transition(run, to, patch) : null));
+    return this.moveWhere(id, to, (run) => (from.includes(run.state) ? patch : null));
   }
 
   /** Store `next` (state planning) as the new attempt after `previous`, marking `previous` replanned; atomic. */

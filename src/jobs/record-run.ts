@@ -1,14 +1,15 @@
 // The plan job's two audit steps: who proposed the head commit (after checkout), and the run's
 // fingerprint (once the plan file exists). Each stores its result on the run and writes a record.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Run } from '../apply/run.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { Run } from '../run/run.ts';
 import { readCommitIdentity } from '../checkout/mirror.ts';
 import type { RunnerConfig } from '../config/schema.ts';
-import { describeRun, RECORD_TYPES, RUNNER_ACTOR } from './audit.ts';
-import type { AuditLog } from './audit-log.ts';
-import { attributeCommit, type AgentMap } from './attribution.ts';
-import { computeFingerprint, lockFileHashIn, policyHashOf } from './fingerprint.ts';
+import { describeRun, RECORD_TYPES, RUNNER_ACTOR } from '../audit/audit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { attributeCommit, type AgentMap } from '../audit/attribution.ts';
+import { computeFingerprint, lockFileHashIn } from '../audit/fingerprint.ts';
+import { policyHash } from '../policy/policy.ts';
 
 export interface RecordRunDeps {
   runs: RunStore;
@@ -45,7 +46,7 @@ export async function recordFingerprint(
     treeId: run.plan.treeId,
     planSha256: run.plan.sha256,
     configHash: inputs.configHash,
-    policyHash: policyHashOf(inputs.config),
+    policyHash: policyHash(inputs.config),
     engineVersion: run.plan.engineVersion,
     lockFileHash: await lockFileHashIn(inputs.workspaceDir),
   });

@@ -4,29 +4,31 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AUDIT_EVENTS, describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { AUDIT_EVENTS } from '../audit/audit.ts';
 import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError, toError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
-import { engineOutputTail } from '../plan/plan-job.ts';
-import type { RunnerPaths } from '../runner/paths.ts';
-import type { RunStore } from './run-store.ts';
-import { thisHost } from './run-store.ts';
-import type { Run } from './run.ts';
-import { prepareApplyDir } from './apply-dir.ts';
+import { engineOutputTail } from './plan-job.ts';
+import type { RunnerPaths } from '../run/paths.ts';
+import type { RunStore } from '../run/run-store.ts';
+import type { RunTransitions } from '../run/transitions.ts';
+import { thisHost } from '../run/run-store.ts';
+import type { Run } from '../run/run.ts';
+import { prepareApplyDir } from '../apply/apply-dir.ts';
+import { abandonApply } from './recovery.ts';
 import { readUntrusted } from '../sandbox/runner-files.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
-import type { WorkspaceLocks } from './workspace-lock.ts';
+import type { WorkspaceLocks } from '../apply/workspace-lock.ts';
 
 export interface ApplyStepsDeps {
   runnerId: string;
   paths: RunnerPaths;
   runs: RunStore;
+  /** Every state change of a run goes through here (src/run/transitions.ts). */
+  transitions: Pick<RunTransitions, 'move'>;
   locks: WorkspaceLocks;
-  audit: AuditLog;
   engine: Engine;
   /** The apply identity's secrets; if they cannot be had, the apply is refused (no fallback, no retry). */
   credentials: CredentialProvider;
@@ -68,7 +70,7 @@ export function applyPreconditionFailure(run: Run, planFileSha256: string | null
 }
 
 export function createApplySteps(deps: ApplyStepsDeps) {
-  const { runs, audit } = deps;
+  const { runs } = deps;
 
   async function outputTail(run: Run): Promise<string> {
     const text = await readFile(deps.paths.job(run.id).applyLog, 'utf8').catch(() => '');
@@ -92,6 +94,17 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     await deps.onFinal?.(run);
   }
 
+  /**
+   * End an approved run that must not be applied: failed with `code`, recorded as `type` (apply.refused or
+   * apply.failed) even when the run had moved on meanwhile, and the approvers told. Nothing was applied.
+   */
+  async function refuse(run: Run, type: 'apply.refused' | 'apply.failed', error: { code: string; message: string }, detail: Record<string, unknown>, logLine?: { msg: string; fields?: Record<string, unknown>; logger: Logger }): Promise<null> {
+    const failed = await deps.transitions.move(run, { from: ['approved'], to: 'failed', patch: { error }, record: { type, detail, evenIfUnmoved: true } });
+    if (logLine) logLine.logger.error(logLine.fields ?? {}, logLine.msg);
+    if (failed) await end(failed);
+    return null;
+  }
+
   /** The apply identity failed: refuse on the record with the reason. Never the plan identity, never again. */
   async function refuseWithoutCredentials(run: Run, thrown: unknown, log: Logger): Promise<null> {
     const err = toError(thrown);
@@ -99,35 +112,12 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     const hint = err instanceof AirlockError && err.hint ? ` Next: ${err.hint}` : '';
     const message = deps.scrubber.scrubString(`${err.message}; nothing was applied.${hint}`);
     const alert = (err as { alert?: unknown }).alert === true;
-    const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code, message } });
-    await audit.append({ type: 'apply.refused', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { code, reason: message, alert } });
-    log.error({ err, code, alert }, 'apply refused: the apply identity could not be used');
-    if (failed) await end(failed);
-    return null;
+    return refuse(run, 'apply.refused', { code, message }, { code, reason: message, alert }, { msg: 'apply refused: the apply identity could not be used', fields: { err, code, alert }, logger: log });
   }
 
   const steps = {
-    /** A worker died while holding this apply: record what is known and hand it to a human. */
-    async abandon(runId: string, reason: string): Promise<Run | null> {
-      const current = await runs.find(runId);
-      if (!current) return null;
-      if (current.state === 'approved') {
-        // The worker died before the point of no return: nothing ran.
-        const failed = await runs.moveIf(runId, ['approved'], 'failed', { error: { code: 'airlock:apply-not-started', message: `${reason}; nothing was applied. Approve a new plan to try again.` } });
-        if (failed) await audit.append({ type: 'apply.failed', ...describeRun(failed), actor: RUNNER_ACTOR, detail: { code: 'airlock:apply-not-started', reason } });
-        return failed;
-      }
-      if (current.state !== 'applying') return null;
-      const lockId = await localLockId(current);
-      const tail = await outputTail(current);
-      const moved = await runs.moveIf(runId, ['applying'], 'needs_attention', {
-        attention: { reason, ...(lockId ? { lockId } : {}), outputTail: tail },
-      });
-      if (!moved) return null;
-      await audit.append({ type: 'apply.needs_attention', ...describeRun(moved), actor: RUNNER_ACTOR, detail: { reason, lockId: lockId ?? null } });
-      deps.log.error({ runId, lockId, reason }, 'apply interrupted: needs a human');
-      return moved;
-    },
+    /** A worker died while holding this apply: record what is known and hand it to a human (recovery.ts). */
+    abandon: (runId: string, reason: string) => abandonApply({ ...deps, outputTail, localLockId }, runId, reason),
 
     /** Run the apply job for `runId`. Never throws for BullMQ to retry: an apply is attempted once. */
     async apply(runId: string): Promise<void> {
@@ -148,19 +138,14 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           log.warn({ state: run.state }, 'apply skipped: run is not approved');
           return;
         }
-        const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code: 'airlock:apply-refused', message: failure } });
-        await audit.append({ type: 'apply.refused', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { reason: failure, planFileSha256: fileSha } });
-        log.error({ reason: failure }, 'apply refused');
-        if (failed) await end(failed);
+        await refuse(run, 'apply.refused', { code: 'airlock:apply-refused', message: failure }, { reason: failure, planFileSha256: fileSha }, { msg: 'apply refused', fields: { reason: failure }, logger: log });
         return;
       }
       // Redis says approved; the audit chain must say so too, for exactly this plan, or nothing runs.
       const onRecord = deps.approvalOnRecord ? await deps.approvalOnRecord(run) : null;
       if (onRecord && !onRecord.ok) {
-        const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code: 'airlock:apply-unapproved', message: onRecord.reason } });
-        await audit.append({ type: 'apply.refused', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { code: 'airlock:apply-unapproved', reason: onRecord.reason } });
-        log.error({ event: AUDIT_EVENTS.applyUnapproved, reason: onRecord.reason }, 'apply refused: no matching approval on the audit chain');
-        if (failed) await end(failed);
+        const fields = { event: AUDIT_EVENTS.applyUnapproved, reason: onRecord.reason };
+        await refuse(run, 'apply.refused', { code: 'airlock:apply-unapproved', message: onRecord.reason }, { code: 'airlock:apply-unapproved', reason: onRecord.reason }, { msg: 'apply refused: no matching approval on the audit chain', fields, logger: log });
         return;
       }
       if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
@@ -168,9 +153,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
       // lock
       const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid}`, deps.workspaceLockWaitMs);
       if (!lock) {
-        const failed = await runs.moveIf(run.id, ['approved'], 'failed', { error: { code: 'airlock:workspace-busy', message: 'another apply held the workspace lock for too long' } });
-        await audit.append({ type: 'apply.failed', ...describeRun(failed ?? run), actor: RUNNER_ACTOR, detail: { code: 'airlock:workspace-busy' } });
-        if (failed) await end(failed);
+        await refuse(run, 'apply.failed', { code: 'airlock:workspace-busy', message: 'another apply held the workspace lock for too long' }, { code: 'airlock:workspace-busy' });
         return;
       }
       let creds: Credentials | null = null;
@@ -179,14 +162,16 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         creds = await deps.credentials.forApply(run).catch((err: unknown) => refuseWithoutCredentials(run, err, log));
         if (!creds) return;
         // the point of no return: from here on a crash means needs_attention, never a second apply
-        const applying = await runs.moveIf(run.id, ['approved'], 'applying', {
-          apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid },
+        const applying = await deps.transitions.move(run, {
+          from: ['approved'],
+          to: 'applying',
+          patch: { apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid } },
+          record: { type: 'apply.started', detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } },
         });
         if (!applying) {
           log.warn('run left approved before the apply started; nothing applied');
           return;
         }
-        await audit.append({ type: 'apply.started', ...describeRun(applying), actor: RUNNER_ACTOR, detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } });
         if (!(await lock.isHeld())) throw new AirlockError('airlock:lock-lost', 'lost the workspace lock before applying');
         log.info({ fence: lock.fence }, 'applying');
 
@@ -209,8 +194,12 @@ export function createApplySteps(deps: ApplyStepsDeps) {
             },
             dir.planFile,
           ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
-          ended = await runs.moveIf(run.id, ['applying'], 'applied', { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } });
-          await audit.append({ type: 'apply.finished', ...describeRun(ended ?? applying), actor: RUNNER_ACTOR, detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence } });
+          ended = await deps.transitions.move(applying, {
+            from: ['applying'],
+            to: 'applied',
+            patch: { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } },
+            record: { type: 'apply.finished', detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence }, evenIfUnmoved: true },
+          });
           log.info({ durationMs: result.durationMs }, 'applied');
         } catch (thrown) {
           const err = toError(thrown);
@@ -218,11 +207,13 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           const lockInfo = (err as { lockInfo?: { id?: string } }).lockInfo;
           const message = deps.scrubber.scrubString(err.message);
           const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
-          ended = await runs.moveIf(run.id, ['applying'], 'failed', {
-            error: { code, message, ...(tail ? { tail } : {}) },
-            ...(lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {}),
+          const attention = lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {};
+          ended = await deps.transitions.move(applying, {
+            from: ['applying'],
+            to: 'failed',
+            patch: { error: { code, message, ...(tail ? { tail } : {}) }, ...attention },
+            record: { type: 'apply.failed', detail: { code, message, lockId: lockInfo?.id ?? null }, evenIfUnmoved: true },
           });
-          await audit.append({ type: 'apply.failed', ...describeRun(ended ?? applying), actor: RUNNER_ACTOR, detail: { code, message, lockId: lockInfo?.id ?? null } });
           log.error({ err, code }, 'apply failed');
         }
         if (ended) await end(ended);

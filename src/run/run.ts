@@ -2,9 +2,7 @@
 // pure transitions; effects live in run-store.ts and the job steps.
 import { createHash } from 'node:crypto';
 import { AirlockError } from '../errors.ts';
-import type { RunFingerprint } from '../audit/fingerprint.ts';
-import type { PlanSummary } from '../plan/summary.ts';
-import type { Tier } from '../policy/policy.ts';
+import type { PlanSummary, RunFingerprint, Tier } from './plan-record.ts';
 
 export const RUN_STATES = [
   'planning',

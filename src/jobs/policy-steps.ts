@@ -2,18 +2,15 @@
 // policy and queued for apply exactly as a human approval would be; a `deny` plan ends `denied`. Both are
 // recorded like a human decision, with the policy as the actor and the deciding rules in the audit record.
 import type { Logger } from 'pino';
-import type { RunStore } from '../apply/run-store.ts';
-import type { Actor, Run } from '../apply/run.ts';
-import { describeRun } from '../audit/audit.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { PolicyDecision } from './policy.ts';
+import type { RunTransitions } from '../run/transitions.ts';
+import type { Actor, Run } from '../run/run.ts';
+import type { PolicyDecision } from '../policy/policy.ts';
 
 export const POLICY_ACTOR: Actor = { kind: 'runner', id: 'policy' };
 export const POLICY_CHANNEL = 'policy';
 
 export interface PolicyStepDeps {
-  runs: RunStore;
-  audit: AuditLog;
+  transitions: Pick<RunTransitions, 'move'>;
   log: Logger;
   enqueueApply(runId: string): Promise<void>;
 }
@@ -22,25 +19,18 @@ export interface PolicyStepDeps {
 export async function settleByPolicy(deps: PolicyStepDeps, run: Run, decision: PolicyDecision): Promise<Run | null> {
   if (decision.tier !== 'auto' && decision.tier !== 'deny') return null;
   const approve = decision.tier === 'auto';
-  const settled = await deps.runs.moveIf(run.id, ['planning'], approve ? 'approved' : 'denied', {
-    decision: {
-      decision: approve ? 'approve' : 'deny',
-      by: POLICY_ACTOR,
-      channel: POLICY_CHANNEL,
-      breakGlass: false,
-      at: new Date().toISOString(),
-      planSha256: run.plan!.sha256,
+  const settled = await deps.transitions.move(run, {
+    from: ['planning'],
+    to: approve ? 'approved' : 'denied',
+    patch: { decision: { decision: approve ? 'approve' : 'deny', by: POLICY_ACTOR, channel: POLICY_CHANNEL, breakGlass: false, at: new Date().toISOString(), planSha256: run.plan!.sha256 } },
+    record: {
+      type: approve ? 'approval.granted' : 'approval.denied',
+      actor: POLICY_ACTOR,
+      detail: { channel: POLICY_CHANNEL, breakGlass: false, rules: decision.rules, reason: decision.reasons[0] ?? null, reasons: decision.reasons },
     },
+    log: { level: 'info', msg: approve ? 'approved by policy' : 'denied by policy', fields: { rules: decision.rules, tier: decision.tier }, logger: deps.log },
   });
-  if (!settled) return null;
-  await deps.audit.append({
-    type: approve ? 'approval.granted' : 'approval.denied',
-    ...describeRun(settled),
-    actor: POLICY_ACTOR,
-    detail: { channel: POLICY_CHANNEL, breakGlass: false, rules: decision.rules, reason: decision.reasons[0] ?? null, reasons: decision.reasons },
-  });
-  deps.log.info({ rules: decision.rules, tier: decision.tier }, approve ? 'approved by policy' : 'denied by policy');
-  if (approve) await deps.enqueueApply(settled.id);
+  if (settled && approve) await deps.enqueueApply(settled.id);
   return settled;
 }
 

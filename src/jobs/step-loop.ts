@@ -1,0 +1,40 @@
+// A job is a list of named steps run in order by this loop. Between steps it asks whether the job should
+// go on (a newer head supersedes a plan), and it times each step, so the overhead benchmark and the logs
+// read one set of figures.
+
+export interface Step<C> {
+  name: string;
+  /** Returns 'done' when the job has ended (no changes, decided by policy, …) and no later step runs. */
+  run(ctx: C): Promise<void | 'done'>;
+}
+
+export interface StepTimes {
+  /** Milliseconds per step, in the order they ran. */
+  steps: Array<{ name: string; ms: number }>;
+}
+
+export interface StepLoopOptions<C> {
+  /** Called before every step; it throws to stop the job (a supersede, say). */
+  before(ctx: C, step: string): Promise<void>;
+  /** Hears each finished step's time. */
+  onStep?(name: string, ms: number): void;
+}
+
+export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, options: StepLoopOptions<C>): Promise<StepTimes> {
+  const times: StepTimes = { steps: [] };
+  for (const step of steps) {
+    await options.before(ctx, step.name);
+    const started = performance.now();
+    const outcome = await step.run(ctx);
+    const ms = performance.now() - started;
+    times.steps.push({ name: step.name, ms });
+    options.onStep?.(step.name, ms);
+    if (outcome === 'done') break;
+  }
+  return times;
+}
+
+/** `{ checkout: 12.3, … }` for a log line or an audit record, rounded to 0.1 ms. */
+export function stepTimesObject(times: StepTimes): Record<string, number> {
+  return Object.fromEntries(times.steps.map((s) => [s.name, Math.round(s.ms * 10) / 10]));
+}
