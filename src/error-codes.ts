@@ -110,6 +110,21 @@ export const ERROR_CODES = {
   'airlock:workspace-busy': { retryable: true },
   'airlock:workspace-missing': { retryable: false },
   'airlock:workspace-unknown': { retryable: true },
+  // added with their features (passkey, metrics, drift, forge, chaos)
+  'airlock:passkey-approver': { retryable: false },
+  'airlock:passkey-challenge': { retryable: false },
+  'airlock:passkey-counter-regression': { retryable: false },
+  'airlock:passkey-malformed': { retryable: false },
+  'airlock:passkey-not-configured': { retryable: false },
+  'airlock:passkey-origin': { retryable: false },
+  'airlock:passkey-registration': { retryable: false },
+  'airlock:passkey-required': { retryable: false },
+  'airlock:passkey-rpid': { retryable: false },
+  'airlock:passkey-signature': { retryable: false },
+  'airlock:passkey-store': { retryable: false },
+  'airlock:passkey-unregistered': { retryable: false },
+  'airlock:passkey-user-presence': { retryable: false },
+  'airlock:passkey-user-verification': { retryable: false },
 } as const satisfies Record<`airlock:${string}`, { retryable: boolean }>;
 
 export type AirlockCode = keyof typeof ERROR_CODES;

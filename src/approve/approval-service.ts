@@ -12,29 +12,15 @@ import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
 import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
-import { decisionRefusal, isDestructive } from './decision-rules.ts';
+import type { AirlockCode } from '../errors.ts';
+import { decisionRefusal, isDestructive, type DecisionInput, type RefusalInput } from './decision-rules.ts';
 import { createRequestSender } from './request-sender.ts';
 import type { ApprovalChannel } from './channel.ts';
+import { createPasskeyStep, type PasskeyAssertion, type PasskeyGate, type PasskeyProof } from './passkey-step.ts';
 
 export type { ApprovalChannel, RequestPhase } from './channel.ts';
 
-export interface DecisionInput {
-  decision: Decision;
-  by: Actor;
-  channel: string;
-  /** The presented token; absent for break-glass decisions on the runner host. */
-  token?: string;
-  runId?: string;
-  /** The human has given the second, explicit confirmation a destructive plan needs (break-glass only). */
-  confirmed?: boolean;
-  /** The approver whose own reply channel carried the token: it must have been issued to them. */
-  approver?: string;
-  /** Where the decision came from, for the audit record (for example the ntfy topic and message id). */
-  via?: Record<string, string>;
-}
-
-/** A reply that never became a decision (malformed, say) still goes on record with who and where. */
-export type RefusalInput = Omit<DecisionInput, 'decision'> & { decision?: Decision };
+export type { DecisionInput, RefusalInput } from './decision-rules.ts';
 
 export interface ApprovalServiceDeps {
   runs: RunStore;
@@ -65,6 +51,7 @@ export interface ApprovalServiceDeps {
   now?: () => Date;
   /** The agent an approver identity belongs to (audit.agents), or null: an agent can never decide. */
   agentFor?: (identity: string) => string | null;
+  passkey?: PasskeyGate;
 }
 
 export function createApprovalService(deps: ApprovalServiceDeps) {
@@ -83,18 +70,21 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     });
   }
 
-  async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string): Promise<never> {
-    await record(run, input, reason, isBreakGlass(input));
-    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint);
+  async function refuse(run: Run | null, input: DecisionInput, reason: string, hint?: string, code?: AirlockCode): Promise<never> {
+    await record(run, input, reason, isBreakGlass(input), code);
+    throw new ApprovalRefusedError(run?.id ?? input.runId ?? null, reason, hint, code);
   }
 
-  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean): Promise<void> {
+  const passkey = createPasskeyStep({ ...deps, gate: deps.passkey, refuse });
+
+  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean, code?: string): Promise<void> {
     await deps.audit.append({
       type: 'approval.refused',
       ...(run ? describeRun(run) : { run: input.runId ?? null }),
       actor: input.by,
       detail: {
         reason,
+        ...(code ? { code } : {}),
         decision: input.decision ?? null,
         channel: input.channel,
         breakGlass,
@@ -128,7 +118,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   }
 
   /** The first Approve of a destructive plan: void the first-round tokens, ask the same human to confirm. */
-  async function askConfirmation(run: Run, binding: ApprovalBinding, input: DecisionInput): Promise<Run> {
+  async function askConfirmation(run: Run, binding: ApprovalBinding, input: DecisionInput, proof: PasskeyProof | null): Promise<Run> {
     const expiresAt = new Date(now().getTime() + confirmTtlMs);
     const moved = await deps.runs.update(run.id, (r) =>
       r.state === 'awaiting_approval' && r.approval && r.approval.phase !== 'confirm' && r.plan?.sha256 === binding.planSha256
@@ -136,6 +126,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
         : null,
     );
     if (!moved) return refuse(run, input, 'run changed while deciding');
+    await passkey.recordFirstStep(run, binding, input.by, proof);
     await send(moved, expiresAt, 'confirm', [binding.approver], input.by, input.via);
     return moved;
   }
@@ -199,12 +190,13 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       const mismatchOf = async (b: ApprovalBinding) => bindingMismatch(b, run, await deps.runs.latestFor(run), now()) ?? shownTextMismatch(b, view);
       const early = peeked ? await mismatchOf(peeked) : null;
       if (early) return refuse(run, input, early);
+      const proof = await passkey.check(run, peeked, input);
       const binding = tokenHash ? await deps.approvals.consumeToken(tokenHash, runId) : await deps.approvals.consumeAnyForRun(runId);
       if (!binding) return refuse(run, input, run.state === 'awaiting_approval' ? 'unknown or already used nonce' : `run is ${run.state}`);
       if (input.token !== undefined && !tokenMatches(input.token, binding.tokenHash)) return refuse(run, input, 'nonce does not match its binding');
       const mismatch = await mismatchOf(binding);
       if (mismatch) return refuse(run, input, mismatch);
-      if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input);
+      if (destructive && tokenHash && binding.phase === 'approve') return askConfirmation(run, binding, input, proof);
 
       const decided = await deps.transitions.move(run, {
         from: ['awaiting_approval'],
@@ -222,10 +214,12 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
             textSha256: binding.textSha256,
             ...(run.approval?.firstApproval ? { firstApproval: run.approval.firstApproval } : {}),
             ...(input.via ? { via: input.via } : {}),
+            ...(proof ? { passkey: proof } : {}),
           },
         },
       });
       if (!decided) return refuse(run, input, 'run changed while deciding');
+      await passkey.settle(proof, run);
       if (input.decision === 'approve') await deps.enqueueApply(decided.id);
       await finish(decided, decided.state);
       return decided;

@@ -2,6 +2,7 @@
 // that the runner user alone can read (checked when the runner starts, and by `airlock doctor`).
 import { z } from 'zod';
 import { duration } from '../lib/zod-units.ts';
+import { passkeyConfigSchema, passkeyModeSchema, requireSchema } from './passkey/config.ts';
 
 // ntfy's own topic rule, less the names it reserves (server/config.go, DefaultDisallowedTopics); a topic
 // name is a capability, so it should also be long and random.
@@ -19,6 +20,8 @@ const approverSchema = z
     notifyTopic: topic,
     replyTopic: topic,
     replyTokenFile: tokenFile,
+    // `required`: every Approve from this approver needs their passkey (approval.passkey); `optional`: a tap will do.
+    passkey: passkeyModeSchema.default('optional'),
   })
   .strict();
 
@@ -73,9 +76,17 @@ export const approvalSchema = z
     // scrubber does not know (a key nobody marked sensitive) would be kept there too.
     showValues: z.boolean().default(false),
     ntfy: ntfySchema.optional(),
+    // Passkey approvals (the static approval page and its origin); see src/approve/passkey/.
+    passkey: passkeyConfigSchema.optional(),
+    // What each step needs, `tap` or `passkey`: `approve` for any plan's Approve, `confirm` for the second step of a destroying one.
+    require: requireSchema,
   })
   .strict()
   .superRefine((approval, ctx) => {
+    const wantsPasskey = approval.ntfy?.approvers.some((a) => a.passkey === 'required') || Object.values(approval.require).includes('passkey');
+    if (wantsPasskey && (approval.channel !== 'ntfy' || !approval.passkey)) {
+      ctx.addIssue({ code: 'custom', path: ['passkey'], message: 'must be set, with `approval.channel: ntfy`, when an approver or a step requires a passkey (the origin that hosts the approval page)' });
+    }
     if (approval.channel === 'ntfy' && !approval.ntfy) {
       ctx.addIssue({ code: 'custom', path: ['ntfy'], message: 'must be set when `approval.channel` is "ntfy" (server url, token files and approvers)' });
     }

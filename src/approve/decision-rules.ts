@@ -3,9 +3,29 @@
 // thing wrong. The checks after the atomic consume (binding, shown text) live in approve.ts.
 import type { Actor, Run } from '../run/run.ts';
 import { needsConfirmation } from '../policy/policy.ts';
+import type { PasskeyAssertion } from './passkey-step.ts';
 import type { ApprovalBinding, Decision } from './approve.ts';
 import { confirmationReason } from './confirmation.ts';
 import type { PlanView } from './plan-view.ts';
+
+export interface DecisionInput {
+  decision: Decision;
+  by: Actor;
+  channel: string;
+  /** The presented token; absent for break-glass decisions on the runner host. */
+  token?: string;
+  runId?: string;
+  /** The human has given the second, explicit confirmation a destructive plan needs (break-glass only). */
+  confirmed?: boolean;
+  /** The approver whose own reply channel carried the token: it must have been issued to them. */
+  approver?: string;
+  /** Where the decision came from, for the audit record (for example the ntfy topic and message id). */
+  via?: Record<string, string>;
+  passkey?: PasskeyAssertion;
+}
+
+/** A reply that never became a decision (malformed, say) still goes on record with who and where. */
+export type RefusalInput = Omit<DecisionInput, 'decision'> & { decision?: Decision };
 
 export interface DecisionFacts {
   input: { decision: Decision; by: Actor; approver?: string; confirmed?: boolean };

@@ -5,8 +5,9 @@ export class ApprovalRefusedError extends AirlockError {
   readonly reason: string;
   readonly runId: string | null;
 
-  constructor(runId: string | null, reason: string, hint?: string) {
-    super('airlock:approval-refused', `decision refused${runId ? ` for run ${runId}` : ''}: ${reason}`, {
+  /** `code` is a more precise code for the same refusal (a passkey check's, say). */
+  constructor(runId: string | null, reason: string, hint?: string, code: AirlockCode = 'airlock:approval-refused') {
+    super(code, `decision refused${runId ? ` for run ${runId}` : ''}: ${reason}`, {
       hint: hint ?? 'Nothing was changed. Check the run with `airlock show RUN`.',
     });
     this.reason = reason;

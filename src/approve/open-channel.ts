@@ -9,6 +9,7 @@ import { createNtfyChannel, loadNtfyTokens } from './ntfy/channel.ts';
 import { createNtfyClient } from '../ntfy/client.ts';
 import { AnonymousAccessError, createExposureGate } from './ntfy/exposure.ts';
 import { createTerminalChannel } from './terminal-channel.ts';
+import { reviewActionFor } from './passkey-review.ts';
 
 /** The approval channel of a runner config (`approval.channel`). */
 export async function openApprovalChannel(loaded: ApprovalSlice, options: { log: Logger; writer: 'runner' | 'cli' }): Promise<ApprovalChannel> {
@@ -24,7 +25,8 @@ export async function openApprovalChannel(loaded: ApprovalSlice, options: { log:
       if (err instanceof AnonymousAccessError) throw err;
       options.log.warn({ err }, 'could not check the ntfy server for anonymous access; no approval request goes out until the check passes');
     });
-    return createNtfyChannel({ config: ntfy, tokens, client, log: options.log, gate });
+    const passkey = loaded.config.approval.passkey;
+    return createNtfyChannel({ config: ntfy, tokens, client, log: options.log, gate, ...(passkey ? { review: reviewActionFor(passkey) } : {}) });
   } catch (err) {
     if (options.writer === 'runner') throw err;
     options.log.warn({ err }, 'ntfy tokens unreadable here: phones are not told about this decision');

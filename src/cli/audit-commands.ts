@@ -36,6 +36,11 @@ async function resolveTarget(opts: AuditTargetOptions): Promise<AuditTarget> {
   return { target: auditDir(config.runner.dataDir), agents: config.audit.agents, channel: config.approval.channel };
 }
 
+/** The chain file or audit directory a command reads (`--file`, else the config's audit directory). */
+export async function auditTarget(opts: AuditTargetOptions): Promise<string> {
+  return (await resolveTarget(opts)).target;
+}
+
 /** `audit verify`: exit 0 with each chain's record count and head; exit 1 naming the first bad seq and why. */
 export async function verifyAudit(output: Output, opts: AuditTargetOptions & { against?: string; json?: boolean }): Promise<number> {
   const { target } = await resolveTarget(opts);

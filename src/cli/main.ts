@@ -5,10 +5,11 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log/logger.ts';
 import { startRunner } from '../runner/runner.ts';
-import { checkAudit, parsePositiveInt, showAuditRun, tailAudit, verifyAudit } from './audit-commands.ts';
+import { auditTarget, checkAudit, parsePositiveInt, showAuditRun, tailAudit, verifyAudit } from './audit-commands.ts';
 import { runDemo } from './demo.ts';
 import { renderChecks, runDoctor } from './doctor.ts';
 import { processOutput, reportError, type Output } from './output.ts';
+import { addPasskeyCommands, verifyApprovals } from './passkey-commands.ts';
 import { decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
 
 const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
@@ -103,9 +104,11 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--file <path>', 'a chain file or an audit directory (default: the config\'s audit directory)')
     .option('--against <hash>', 'a head hash witnessed earlier: fail if it is no longer on the chain (truncation)')
+    .option('--approvals', 're-verify every passkey approval offline, and list applies whose approval no passkey proves')
+    .option('--require-proof', 'with --approvals: exit 1 when an apply rests on an approval no passkey proves')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config: string; file?: string; against?: string; json?: boolean }) => {
-      code = await verifyAudit(output, opts);
+    .action(async (opts: { config: string; file?: string; against?: string; json?: boolean; approvals?: boolean; requireProof?: boolean }) => {
+      code = opts.approvals ? await verifyApprovals(output, await auditTarget(opts), opts) : await verifyAudit(output, opts);
     });
   audit
     .command('show')
@@ -136,6 +139,8 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .action(async (opts: { config: string; file?: string; json?: boolean }) => {
       code = await checkAudit(output, opts);
     });
+
+  addPasskeyCommands(program, output, configOption, (c) => (code = c));
 
   program
     .command('doctor')

@@ -11,6 +11,7 @@ import { createApprovalService, type ApprovalChannel } from '../approve/approval
 import { openApprovalChannel } from '../approve/open-channel.ts';
 import { loadSealer } from '../approve/approval-seal.ts';
 import { readPlanView } from '../approve/plan-view.ts';
+import { openPasskeyGate } from '../approve/passkey/gate.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -83,6 +84,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     planView: (id) => readPlanView(paths.job(id).planView, id),
     log: options.log,
     agentFor: (identity) => agentForApprover(config.audit.agents, identity),
+    passkey: openPasskeyGate(config.approval, paths.dataDir),
   });
   return {
     loaded,

@@ -13,6 +13,7 @@ import { buildOutcome, buildRefusal, buildRequest } from './messages.ts';
 import { listenForReplies } from './replies.ts';
 import type { ExposureGate } from './exposure.ts';
 import { readTokenFile, resolveTokenFile } from '../token-files.ts';
+import type { ReviewAction } from '../passkey-review.ts';
 
 export interface NtfyTokens {
   publish: string;
@@ -40,7 +41,7 @@ export async function loadNtfyTokens(config: NtfyConfig, configFile: string, scr
 const ATTEMPTS = 3;
 
 /** The channel; with a `gate`, no request (and so no nonce) goes out until the server is known closed to anyone. */
-export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number; gate?: ExposureGate }): NtfyChannel {
+export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens; client: NtfyClient; log: Logger; retryDelayMs?: number; gate?: ExposureGate; review?: ReviewAction }): NtfyChannel {
   const { config, tokens, client, log } = deps;
   const byName = new Map<string, ApproverConfig>(config.approvers.map((a) => [a.name, a]));
 
@@ -75,7 +76,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
       return listenForReplies({ ...listenDeps, channel: this as NtfyChannel });
     },
 
-    async deliver(run: Run, requests, _expiresAt: Date, phase: RequestPhase, text) {
+    async deliver(run: Run, requests, expiresAt: Date, phase: RequestPhase, text) {
       await deps.gate?.ensureClosed();
       const failures: string[] = [];
       let lockedOut = false;
@@ -83,7 +84,10 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
         try {
           const a = approver(name);
           const reply = { server: config.url, replyTopic: a.replyTopic, replyToken: tokens.replies.get(a.name)! };
-          await publish(buildRequest(text, a.notifyTopic, reply, token, phase));
+          const request = buildRequest(text, a.notifyTopic, reply, token, phase);
+          // With passkey approvals on, a "Review" link opens the approval page (passkey-review.ts).
+          const review = deps.review?.(run, a.name, token, reply, phase, expiresAt, text);
+          await publish(review ? { ...request, actions: [review, ...(request.actions ?? [])] } : request);
           log.info({ runId: run.id, approver: a.name, phase, topic: a.notifyTopic }, 'approval request published');
         } catch (err) {
           lockedOut ||= err instanceof NtfyError && err.authLockout;

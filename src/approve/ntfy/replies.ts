@@ -11,6 +11,7 @@ import { ApprovalRefusedError } from '../errors.ts';
 import type { NtfyChannel } from './channel.ts';
 import type { NtfyEvent } from '../../ntfy/client.ts';
 import { parseReply } from '../reply.ts';
+import { splitPasskeyReply } from '../passkey/reply.ts';
 import { ReplyCursor } from './reply-cursor.ts';
 import { ReplyWatermark } from './reply-watermark.ts';
 import { createReplyListener, type ReplyListener } from './reply-listener.ts';
@@ -56,7 +57,8 @@ export function createReplyHandler(deps: ReplyHandlerDeps) {
       return;
     }
     const by = { kind: 'human' as const, id: approver.name };
-    const reply = parseReply(message.message);
+    const split = splitPasskeyReply(message.message);
+    const reply = 'invalid' in split ? split : parseReply(split.tap);
     if (reply === 'probe') {
       deps.log.info({ topic }, 'reply topic check from `airlock doctor` received');
       return;
@@ -70,7 +72,8 @@ export function createReplyHandler(deps: ReplyHandlerDeps) {
       return;
     }
     try {
-      const run = await deps.approvals.decide({ decision: reply.decision, token: reply.nonce, by, channel: 'ntfy', approver: approver.name, via });
+      const passkey = 'passkey' in split ? split.passkey : undefined;
+      const run = await deps.approvals.decide({ decision: reply.decision, token: reply.nonce, by, channel: 'ntfy', approver: approver.name, via, ...(passkey ? { passkey } : {}) });
       deps.log.info({ runId: run.id, approver: approver.name, decision: reply.decision, state: run.state, phase: run.approval?.phase }, 'reply counted');
     } catch (err) {
       if (!(err instanceof ApprovalRefusedError)) throw err;
