@@ -1,0 +1,67 @@
+// One seeded iteration: build the world, fire the faults in order while the driver decides, bring
+// everything back, wait for every head to settle, stop, and check the invariants.
+import { armBreaks, tamperAudit } from './breaks.ts';
+import { fire } from './faults.ts';
+import { checkWorld, type Violation } from './invariants.ts';
+import { scenarioFor, type Break, type Scenario } from './scenario.ts';
+import { World } from './world.ts';
+
+export interface IterationResult {
+  seed: number;
+  scenario: Scenario;
+  fired: string[];
+  skipped: string[];
+  violations: Violation[];
+  recoveryMs: number | null;
+  applies: number;
+  runs: number;
+  ms: number;
+  notes: string[];
+  /** Where the iteration's files were kept (--keep), for a failing seed. */
+  root?: string;
+  error?: string;
+}
+
+export async function runIteration(seed: number, opts: { breaks?: Break[]; keep?: boolean } = {}): Promise<IterationResult> {
+  const t0 = Date.now();
+  const scenario = scenarioFor(seed, opts.breaks ?? []);
+  const world = await World.create(scenario);
+  let error: string | undefined;
+  let violations: Violation[] = [];
+  try {
+    await world.startAll();
+    const breaking = armBreaks(world);
+    for (const [i, fault] of scenario.faults.entries()) await fire(world, fault, i);
+    await breaking;
+    await world.recover();
+  } catch (err) {
+    error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  } finally {
+    await world.stop().catch((err: unknown) => (error ??= String(err)));
+  }
+  try {
+    if (scenario.breaks.includes('tamper-audit')) await tamperAudit(world);
+    violations = await checkWorld(world);
+  } catch (err) {
+    error ??= err instanceof Error ? (err.stack ?? err.message) : String(err);
+  }
+  const failed = violations.length > 0 || error !== undefined;
+  if (failed && !scenario.breaks.length) world.notes.push(...world.slots.map((s) => `--- ${s.id} output tail ---\n${s.output.slice(-3000)}`));
+  const keep = opts.keep === true || (failed && !scenario.breaks.length);
+  const applies = (await world.invocations('apply').catch(() => [])).length;
+  if (!keep) await world.cleanup();
+  return {
+    seed,
+    scenario,
+    fired: world.fired,
+    skipped: world.skipped,
+    violations,
+    recoveryMs: world.recoveryMs,
+    applies,
+    runs: world.finalRuns?.length ?? 0,
+    ms: Date.now() - t0,
+    notes: world.notes,
+    ...(keep ? { root: world.root } : {}),
+    ...(error ? { error } : {}),
+  };
+}
