@@ -29,6 +29,7 @@ import type { NtfyChannel } from '../approve/ntfy-channel.ts';
 import { listenForReplies } from '../approve/ntfy-replies.ts';
 import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
+import { failInterruptedPlan } from '../plan/plan-interrupted.ts';
 
 export interface RunnerOptions {
   log: Logger;
@@ -180,6 +181,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       }
     },
     apply: (runId) => applySteps.apply(runId),
+    planStalledOut: async (runId) => void (await failInterruptedPlan({ runs, audit, log }, runId)),
     expire: async (runId) => {
       const run = await cp.approvals.expire(runId);
       if (run && isFinal(run.state)) await removeJobDir(runId);

@@ -27,6 +27,7 @@ async function rogueApply(world: World, planFile: string): Promise<void> {
 /** Arm the breaks that act while the iteration runs; returns a promise for their end. */
 export function armBreaks(world: World): Promise<void> {
   const tasks: Array<Promise<void>> = [];
+  world.driver.approveAll = world.scenario.breaks.length > 0;
   if (world.scenario.breaks.includes('duplicate-apply')) {
     tasks.push(
       (async () => {

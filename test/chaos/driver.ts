@@ -36,6 +36,7 @@ export class Driver {
   onDeciding: ((run: Run) => void) | null = null;
   /** Negative controls only (breaks.ts): true takes the run from the driver, which then leaves it waiting. */
   intercept: ((run: Run) => boolean) | null = null;
+  approveAll = false;
 
   constructor(
     readonly seed: number,
@@ -87,7 +88,8 @@ export class Driver {
 
   private async decide(run: Run): Promise<void> {
     const x = keyed(this.seed, `decide:${run.id}:${run.plan!.sha256}`);
-    const decision = this.intercept?.(run) ? 'leave' : x < 0.7 ? 'approve' : x < 0.85 ? 'deny' : 'leave';
+    // With a negative control armed, every run not taken by it is approved: the breakage needs applies.
+    const decision = this.intercept?.(run) ? 'leave' : this.approveAll || x < 0.7 ? 'approve' : x < 0.85 ? 'deny' : 'leave';
     const d: Decision = { runId: run.id, sha: run.sha, planSha256: run.plan!.sha256, decision, code: null, at: Date.now() };
     if (decision === 'leave') {
       this.decisions.set(key(run), d);

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 // One seeded iteration: build the world, fire the faults in order while the driver decides, bring
 // everything back, wait for every head to settle, stop, and check the invariants.
 import { armBreaks, tamperAudit } from './breaks.ts';
@@ -19,6 +21,8 @@ export interface IterationResult {
   notes: string[];
   /** Where the iteration's files were kept (--keep), for a failing seed. */
   root?: string;
+  /** The world, when its files were kept (tests check it again after a change). */
+  world?: World;
   error?: string;
 }
 
@@ -46,9 +50,13 @@ export async function runIteration(seed: number, opts: { breaks?: Break[]; keep?
     error ??= err instanceof Error ? (err.stack ?? err.message) : String(err);
   }
   const failed = violations.length > 0 || error !== undefined;
-  if (failed && !scenario.breaks.length) world.notes.push(...world.slots.map((s) => `--- ${s.id} output tail ---\n${s.output.slice(-3000)}`));
   const keep = opts.keep === true || (failed && !scenario.breaks.length);
   const applies = (await world.invocations('apply').catch(() => [])).length;
+  if (keep) {
+    const outputs = world.slots.map((s) => `--- ${s.id} (started ${s.starts} times) ---\n${s.output}`);
+    const report = [JSON.stringify(scenario), `fired: ${world.fired.join(' ')}`, ...violations.map((x) => `${x.invariant}: ${x.detail}`), error ?? '', ...world.notes, ...outputs];
+    await writeFile(path.join(world.root, 'iteration.txt'), report.join('\n'));
+  }
   if (!keep) await world.cleanup();
   return {
     seed,
@@ -61,7 +69,7 @@ export async function runIteration(seed: number, opts: { breaks?: Break[]; keep?
     runs: world.finalRuns?.length ?? 0,
     ms: Date.now() - t0,
     notes: world.notes,
-    ...(keep ? { root: world.root } : {}),
+    ...(keep ? { root: world.root, world } : {}),
     ...(error ? { error } : {}),
   };
 }

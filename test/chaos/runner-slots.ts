@@ -38,7 +38,7 @@ export class RunnerSlot {
     this.starts++;
     let seen = '';
     const keep = (d: Buffer) => {
-      this.output = (this.output + d.toString()).slice(-20_000);
+      this.output = (this.output + d.toString()).slice(-200_000);
     };
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
