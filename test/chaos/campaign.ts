@@ -26,6 +26,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<IterationResul
     const v = r.violations.length ? ` VIOLATIONS ${r.violations.map((x) => x.invariant).join(',')}` : '';
     opts.log(`seed ${seed}: ${r.scenario.runners} runner(s), redis ${r.scenario.redis}, fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`);
     for (const x of r.violations) opts.log(`  ${x.invariant}: ${x.detail}`);
+    if (r.violations.length || r.error) opts.log(`  ${r.notes.filter((n) => !n.startsWith('---')).join('; ')}`);
     if (r.root) opts.log(`  files kept in ${r.root}`);
   }
   return results;

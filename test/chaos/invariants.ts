@@ -31,14 +31,20 @@ export async function readAllChains(world: World): Promise<{ records: ChainRecor
   return { records, broken };
 }
 
-export async function checkWorld(world: World): Promise<Violation[]> {
+/** Whether an engine invocation was a negative control's rogue apply (breaks.ts), not a runner's. */
+export function isRogue(inv: Invocation): boolean {
+  return path.basename(inv.cwd).startsWith('rogue-');
+}
+
+/** Every violation; `withoutRogues` leaves out the negative controls' own applies (the run underneath them). */
+export async function checkWorld(world: World, opts: { withoutRogues?: boolean } = {}): Promise<Violation[]> {
   const v: Violation[] = [];
   const { records, broken } = await readAllChains(world);
   for (const b of broken) v.push({ invariant: 'audit-chain', detail: `chain does not verify: ${b}` });
   for (const f of checkChain(records, { configuredChannel: 'terminal' })) {
     if (f.kind === 'apply-without-approval' || f.kind === 'approval-after-expiry') v.push({ invariant: 'unapproved-apply', detail: `audit check: ${f.message}` });
   }
-  const applies = await world.invocations('apply');
+  const applies = (await world.invocations('apply')).filter((inv) => !(opts.withoutRogues && isRogue(inv)));
   v.push(...checkApplies(applies, records.map((r) => r.record), world.wipes));
   v.push(...checkDecisions(world, records.map((r) => r.record)));
   v.push(...checkSettled(world));

@@ -32,16 +32,27 @@ export async function runIteration(seed: number, opts: { breaks?: Break[]; keep?
   const world = await World.create(scenario);
   let error: string | undefined;
   let violations: Violation[] = [];
+  const phases: string[] = [];
+  let mark = Date.now();
+  const lap = (name: string) => {
+    phases.push(`${name} ${Date.now() - mark} ms`);
+    mark = Date.now();
+  };
   try {
     await world.startAll();
+    lap('start');
     const breaking = armBreaks(world);
     for (const [i, fault] of scenario.faults.entries()) await fire(world, fault, i);
     await breaking;
+    lap('faults');
     await world.recover();
+    lap('recover');
   } catch (err) {
     error = err instanceof Error ? (err.stack ?? err.message) : String(err);
   } finally {
     await world.stop().catch((err: unknown) => (error ??= String(err)));
+    lap('stop');
+    world.notes.push(`timing: ${phases.join(', ')}`);
   }
   try {
     if (scenario.breaks.includes('tamper-audit')) await tamperAudit(world);
