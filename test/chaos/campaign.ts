@@ -76,6 +76,7 @@ export function table(results: IterationResult[], elapsedMs: number): string {
     '',
     `iterations: ${results.length} (${results.filter((r) => r.violations.length > 0).length} with violations, ${errors} with harness errors) in ${(elapsedMs / 60_000).toFixed(1)} min, ${perMin.toFixed(2)} iterations/min`,
     `redis: ${byRedis}; runners at start: ${byRunners}; engine applies: ${results.reduce((n, r) => n + r.applies, 0)}; runs: ${results.reduce((n, r) => n + r.runs, 0)}`,
+    `after Redis lost every key (${results.filter((r) => r.scenario.redis === 'none' && r.fired.includes('redis-crash(none)')).length} iterations): ${results.reduce((n, r) => n + r.forgotten, 0)} PR heads left with no run (not planned again, nothing applied)`,
     `recovery (last fault over → every head final or waiting): p50 ${percentile(recovery, 50) ?? '-'} ms, max ${recovery.length ? Math.max(...recovery) : '-'} ms`,
   ].join('\n');
 }

@@ -107,7 +107,7 @@ function checkSettled(world: World): Violation[] {
   const runs = world.finalRuns;
   if (!runs) return [{ invariant: 'lost', detail: `Redis did not answer after recovery` }];
   const open = runs.filter((r) => !['awaiting_approval', 'no_changes', 'planned', 'refused', 'denied', 'expired', 'superseded', 'applied', 'failed', 'needs_attention'].includes(r.state));
-  const unseen = [...world.heads.values()].filter((sha) => !runs.some((r) => r.sha === sha));
+  const unseen = world.wipes.length > 0 ? [] : world.forgottenHeads(runs);
   const undecided = runs.filter((r) => r.state === 'awaiting_approval' && !world.driver.done([r]));
   return [
     {

@@ -17,6 +17,8 @@ export interface IterationResult {
   recoveryMs: number | null;
   applies: number;
   runs: number;
+  /** PR heads with no run after Redis lost every key (not planned again: the fail-safe behaviour). */
+  forgotten: number;
   ms: number;
   notes: string[];
   /** Where the iteration's files were kept (--keep), for a failing seed. */
@@ -78,6 +80,7 @@ export async function runIteration(seed: number, opts: { breaks?: Break[]; keep?
     recoveryMs: world.recoveryMs,
     applies,
     runs: world.finalRuns?.length ?? 0,
+    forgotten: world.wipes.length && world.finalRuns ? world.forgottenHeads(world.finalRuns).length : 0,
     ms: Date.now() - t0,
     notes: world.notes,
     ...(keep ? { root: world.root, world } : {}),

@@ -32,7 +32,7 @@ export class RunnerSlot {
   }
 
   /** Start the runner; resolves true once it logged `runner started`, false if it exited first or took too long. */
-  start(timeoutMs = 30_000): Promise<boolean> {
+  start(timeoutMs = 90_000): Promise<boolean> {
     const child = spawn(process.execPath, [BIN, 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.starts++;

@@ -129,7 +129,14 @@ export class World {
   settled(runs: Run[]): boolean {
     if (!this.driver.done(runs)) return false;
     if (!runs.every((r) => isFinal(r.state) || r.state === 'awaiting_approval')) return false;
-    return [...this.heads.values()].every((sha) => runs.some((r) => r.sha === sha));
+    // After Redis lost every key, the runner does not plan the old heads again (issue 15 item 5: the
+    // invariant there is fail-safe, no apply without a fresh approval); a head is owed a run only otherwise.
+    return this.wipes.length > 0 || this.forgottenHeads(runs).length === 0;
+  }
+
+  /** Current PR heads with no run in Redis. */
+  forgottenHeads(runs: Run[]): string[] {
+    return [...this.heads.values()].filter((sha) => !runs.some((r) => r.sha === sha));
   }
 
   /** Bring everything back (Redis, every runner not abandoned) and wait for every head to settle. */
