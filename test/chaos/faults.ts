@@ -10,7 +10,8 @@ import type { RunnerSlot } from './runner-slots.ts';
 import { faultLabel, type Fault, type Phase } from './scenario.ts';
 import { sleep, type World } from './world.ts';
 
-const TRIGGER_MS = 25_000;
+// Long enough for a phase to come on a loaded host (start-up under tsx alone took 10–30 s there).
+const TRIGGER_MS = 60_000;
 
 /** Poll `check` every `everyMs` until it returns a value, or null after `ms`. */
 async function poll<T>(check: () => Promise<T | null | undefined>, ms = TRIGGER_MS, everyMs = 20): Promise<T | null> {
