@@ -41,7 +41,11 @@ export class RunnerSlot {
       this.output = (this.output + d.toString()).slice(-200_000);
     };
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      // A runner that never got ready is stopped, so a second start cannot orphan it.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(false);
+      }, timeoutMs);
       child.stdout!.on('data', (d: Buffer) => {
         keep(d);
         seen += d.toString();
