@@ -1,7 +1,7 @@
 // A bare mirror per repository, and fetching one exact commit into it by its full id.
 
-import { appendFile, chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CHECKOUT_LIMITS, isObjectId } from './checkout.ts';
 import { BadRemoteUrlError, BadShaError, CheckoutFailedError, CommitGoneError, FetchFailedError } from './errors.ts';
 import { describeGitFailure, isUsableRemoteUrl, maskUserinfo, runGit } from './git-command.ts';
@@ -43,23 +43,36 @@ export async function ensureMirror(mirrorDir: string, url: string): Promise<void
         hint: 'Point the mirror setting at an empty or missing directory; the runner creates the mirror itself.',
       });
     }
-  } else {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
   }
-  await chmod(dir, 0o700);
+  await createMirror(dir);
+}
 
-  const outcome = await runGit({
-    args: ['init', '--bare', '--quiet'],
-    cwd: dir,
-    gitDir: dir,
-    timeoutMs: 30_000,
-  });
-  if (!outcome.ok) {
-    throw new CheckoutFailedError(`git init of the mirror ${JSON.stringify(dir)} failed: ${describeGitFailure(outcome)}`);
+/**
+ * `git init --bare` in a fresh sibling directory, made hook-free there, then renamed into place. A runner
+ * killed mid-init leaves only a stray sibling, never a half-made mirror (without the no-hooks config) at
+ * `dir`; two plans creating the same new mirror at once both succeed: the second rename finds a bare
+ * repository in place and keeps it.
+ */
+async function createMirror(dir: string): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+  const tmp = await mkdtemp(join(dirname(dir), `.${basename(dir)}.init-`));
+  try {
+    const outcome = await runGit({ args: ['init', '--bare', '--quiet'], cwd: tmp, gitDir: tmp, timeoutMs: 30_000 });
+    if (!outcome.ok) {
+      throw new CheckoutFailedError(`git init of the mirror ${JSON.stringify(dir)} failed: ${describeGitFailure(outcome)}`);
+    }
+    // A template directory may have supplied sample (or real) hooks; the mirror never runs any.
+    await rm(join(tmp, 'hooks'), { recursive: true, force: true });
+    await appendFile(join(tmp, 'config'), MIRROR_CONFIG, { mode: 0o600 });
+    await chmod(tmp, 0o700);
+    // rename(2) replaces a missing or empty directory; a mirror another plan just made stays.
+    await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+      if ((err.code === 'ENOTEMPTY' || err.code === 'EEXIST') && (await isBareRepository(dir))) return;
+      throw new CheckoutFailedError(`cannot move the new mirror into ${JSON.stringify(dir)}: ${err.message}`, { cause: err });
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
-  // A template directory may have supplied sample (or real) hooks; the mirror never runs any.
-  await rm(join(dir, 'hooks'), { recursive: true, force: true });
-  await appendFile(join(dir, 'config'), MIRROR_CONFIG, { mode: 0o600 });
 }
 
 /**

@@ -103,12 +103,17 @@ export interface WorkerOptions {
   expire(runId: string): Promise<void>;
   /** A worker holding an apply died: the run must go to needs_attention, never be re-run. */
   applyStalled(runId: string): Promise<void>;
+  /** A plan job failed because its workers died too often (it is not run again): end the run. */
+  planStalledOut?(runId: string): Promise<void>;
   onError(err: Error, where: string): void;
   /** Where quarantined jobs are reported. */
   log?: QuarantineLog;
 }
 
 type JobKind = 'plan' | 'apply' | 'expire';
+
+/** BullMQ's reason for failing a job that stalled more than `maxStalledCount` times (it is not run again). */
+export const STALLED_TOO_OFTEN = 'job stalled more than allowable limit';
 
 const payloadSchema = z.strictObject({ runId: runIdSchema });
 
@@ -161,6 +166,10 @@ export async function startWorkers(options: WorkerOptions) {
       return;
     }
     options.applyStalled(runId).catch((err: Error) => options.onError(err, 'apply-stalled'));
+  });
+  plan.on('failed', (job, err) => {
+    const runId = job && err?.message === STALLED_TOO_OFTEN ? jobRunId(job, 'plan') : null;
+    if (runId) options.planStalledOut?.(runId).catch((e: Error) => options.onError(e, 'plan-stalled'));
   });
   for (const [name, w] of Object.entries({ plan, apply, control })) w.on('error', (err) => options.onError(err, `${name}-worker`));
   await Promise.all([plan.waitUntilReady(), apply.waitUntilReady(), control.waitUntilReady()]);

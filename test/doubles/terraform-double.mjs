@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HclError } from './terraform-double/hcl.mjs';
@@ -84,13 +84,25 @@ function lockTimeoutMs(flags) {
 
 const delayedCommands = () => (env.AIRLOCK_DOUBLE_DELAY_COMMANDS ?? 'plan,apply').split(',').map((s) => s.trim()).filter(Boolean);
 
+/** For `apply PLANFILE`: the sha256 of the plan file's bytes, so a log can count applies per plan (test/chaos). */
+function planFileDigest(command) {
+  if (command !== 'apply') return {};
+  const file = process.argv.slice(2).filter((a) => !a.startsWith('-')).at(-1);
+  if (!file || file === 'apply') return { planSha256: null };
+  try {
+    return { planFile: resolve(file), planSha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  } catch {
+    return { planFile: resolve(file), planSha256: null };
+  }
+}
+
 async function recordInvocation(command) {
   if (env.AIRLOCK_DOUBLE_LOG) {
     // startedAtMs: when this process began (performance.timeOrigin, epoch ms with sub-ms precision, the
     // clock Date uses); atMs: now, after node start-up. Benchmarks time spawns with them.
     const startedAtMs = performance.timeOrigin;
     const atMs = startedAtMs + performance.now();
-    await deliver('append', env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString(), startedAtMs, atMs }) + '\n');
+    await deliver('append', env.AIRLOCK_DOUBLE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, time: new Date().toISOString(), startedAtMs, atMs, ...planFileDigest(command) }) + '\n');
   }
   if (env.AIRLOCK_DOUBLE_ENV_DUMP) {
     await deliver('write', join(env.AIRLOCK_DOUBLE_ENV_DUMP, `${command}-${process.pid}-${randomUUID().slice(0, 8)}.json`), JSON.stringify({ ...env }, null, 2));

@@ -1,0 +1,120 @@
+// `npm run chaos`: seeded iterations of real runner processes under faults, with the invariants checked
+// after each, and a table at the end.
+//   npm run chaos -- --iterations 1000 --minutes 60   (a run; the base seed is printed)
+//   npm run chaos -- --seed 1234                      (replay one iteration; its files are kept)
+//   npm run chaos -- --break duplicate-apply          (a negative control: must report violations)
+import { parseArgs } from 'node:util';
+import { runIteration, type IterationResult } from './iteration.ts';
+import { INVARIANTS } from './invariants.ts';
+import { BREAKS, faultLabel, type Break } from './scenario.ts';
+
+export interface CampaignOptions {
+  seeds: number[];
+  minutes: number;
+  breaks: Break[];
+  keep: boolean;
+  log: (line: string) => void;
+}
+
+export async function runCampaign(opts: CampaignOptions): Promise<IterationResult[]> {
+  const results: IterationResult[] = [];
+  const deadline = Date.now() + opts.minutes * 60_000;
+  for (const seed of opts.seeds) {
+    if (Date.now() >= deadline) break;
+    const r = await runIteration(seed, { breaks: opts.breaks, keep: opts.keep });
+    results.push(r);
+    const v = r.violations.length ? ` VIOLATIONS ${r.violations.map((x) => x.invariant).join(',')}` : '';
+    opts.log(`seed ${seed}: ${r.scenario.runners} runner(s), redis ${r.scenario.redis}, fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`);
+    for (const x of r.violations) opts.log(`  ${x.invariant}: ${x.detail}`);
+    if (r.violations.length || r.error) opts.log(`  ${r.notes.filter((n) => !n.startsWith('---')).join('; ')}`);
+    if (r.root) opts.log(`  files kept in ${r.root}`);
+  }
+  return results;
+}
+
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The table: faults fired per kind × violations per invariant in the iterations where that kind fired. */
+export function table(results: IterationResult[], elapsedMs: number): string {
+  const kinds = new Map<string, { fired: number; skipped: number; iterations: Set<number> }>();
+  for (const r of results) {
+    for (const k of r.fired) {
+      const e = kinds.get(k) ?? { fired: 0, skipped: 0, iterations: new Set() };
+      e.fired++;
+      e.iterations.add(r.seed);
+      kinds.set(k, e);
+    }
+    for (const k of r.skipped) {
+      const e = kinds.get(k) ?? { fired: 0, skipped: 0, iterations: new Set() };
+      e.skipped++;
+      kinds.set(k, e);
+    }
+  }
+  const head = `| fault | fired | not reached | ${INVARIANTS.join(' | ')} |`;
+  const rule = `| --- | ---: | ---: | ${INVARIANTS.map(() => '---:').join(' | ')} |`;
+  const rows = [...kinds.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, e]) => {
+      const counts = INVARIANTS.map((inv) => results.filter((r) => e.iterations.has(r.seed)).reduce((n, r) => n + r.violations.filter((x) => x.invariant === inv).length, 0));
+      return `| ${kind} | ${e.fired} | ${e.skipped} | ${counts.join(' | ')} |`;
+    });
+  const totals = INVARIANTS.map((inv) => results.reduce((n, r) => n + r.violations.filter((x) => x.invariant === inv).length, 0));
+  const recovery = results.map((r) => r.recoveryMs).filter((x): x is number => x !== null);
+  const errors = results.filter((r) => r.error).length;
+  const perMin = results.length / (elapsedMs / 60_000);
+  const byRedis = ['shared', 'aof-always', 'aof-everysec', 'none'].map((m) => `${m} ${results.filter((r) => r.scenario.redis === m).length}`).join(', ');
+  const byRunners = [1, 2, 3].map((n) => `${n}: ${results.filter((r) => r.scenario.runners === n).length}`).join(', ');
+  return [
+    head,
+    rule,
+    ...rows,
+    `| **all iterations** | ${results.reduce((n, r) => n + r.fired.length, 0)} | ${results.reduce((n, r) => n + r.skipped.length, 0)} | ${totals.join(' | ')} |`,
+    '',
+    `iterations: ${results.length} (${results.filter((r) => r.violations.length > 0).length} with violations, ${errors} with harness errors) in ${(elapsedMs / 60_000).toFixed(1)} min, ${perMin.toFixed(2)} iterations/min`,
+    `redis: ${byRedis}; runners at start: ${byRunners}; engine applies: ${results.reduce((n, r) => n + r.applies, 0)}; runs: ${results.reduce((n, r) => n + r.runs, 0)}`,
+    `after Redis lost every key (${results.filter((r) => r.scenario.redis === 'none' && r.fired.includes('redis-crash(none)')).length} iterations): ${results.reduce((n, r) => n + r.forgotten, 0)} PR heads left with no run (not planned again, nothing applied)`,
+    `recovery (last fault over → every head final or waiting): p50 ${percentile(recovery, 50) ?? '-'} ms, max ${recovery.length ? Math.max(...recovery) : '-'} ms`,
+  ].join('\n');
+}
+
+async function cli(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string' },
+      'base-seed': { type: 'string' },
+      iterations: { type: 'string', default: '1000' },
+      minutes: { type: 'string', default: '60' },
+      break: { type: 'string', multiple: true, default: [] },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const breaks = values.break as Break[];
+  for (const b of breaks) if (!BREAKS.includes(b)) throw new Error(`--break ${b}: not one of ${BREAKS.join(', ')}`);
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} ${v}: a whole number is needed`);
+    return n;
+  };
+  const single = values.seed !== undefined;
+  const base = values['base-seed'] !== undefined ? int('base-seed', values['base-seed']) : single ? int('seed', values.seed!) : Date.now() % 1_000_000_000;
+  const count = single ? 1 : int('iterations', values.iterations!);
+  const seeds = Array.from({ length: count }, (_, i) => base + i);
+  console.log(single ? `replaying seed ${base}` : `chaos campaign: base seed ${base}, up to ${count} iterations or ${values.minutes} minutes${breaks.length ? `, BREAKS ${breaks.join(',')}` : ''}`);
+  const t0 = Date.now();
+  const results = await runCampaign({ seeds, minutes: Number(values.minutes), breaks, keep: values.keep === true || single, log: (l) => console.log(l) });
+  console.log('\n' + table(results, Date.now() - t0));
+  const bad = results.some((r) => r.violations.length > 0 || r.error);
+  return breaks.length ? (results.some((r) => r.violations.length > 0) ? 0 : 1) : bad ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await cli();
+  // Connections of the in-process CLI may linger; the campaign is over.
+  process.exit();
+}
+
+export { faultLabel };
