@@ -125,6 +125,8 @@ export const ERROR_CODES = {
   'airlock:passkey-unregistered': { retryable: false },
   'airlock:passkey-user-presence': { retryable: false },
   'airlock:passkey-user-verification': { retryable: false },
+  // added with their features (passkey, metrics, drift, forge, chaos)
+  'airlock:plan-interrupted': { retryable: false },
 } as const satisfies Record<`airlock:${string}`, { retryable: boolean }>;
 
 export type AirlockCode = keyof typeof ERROR_CODES;

@@ -65,3 +65,19 @@ export function isAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * A plan job whose worker died mid-plan more often than the queue allows (BullMQ fails a job that stalled
+ * more than `maxStalledCount` times, without running it again). The run would stay `planning` forever; it
+ * ends `failed` on the record instead, saying what happened and what to do. Null if it was not planning.
+ */
+export async function failInterruptedPlan(deps: Pick<RecoveryDeps, 'transitions'>, runId: string): Promise<Run | null> {
+  const message = `the runner planning this head stopped mid-plan more than once (killed, or lost its Redis lock); nothing was planned. Next: run \`airlock replan ${runId}\` to plan it again.`;
+  return deps.transitions.move(runId, {
+    from: ['planning'],
+    to: 'failed',
+    patch: { error: { code: 'airlock:plan-interrupted', message } },
+    record: { type: 'plan.failed', detail: { code: 'airlock:plan-interrupted', message } },
+    log: { level: 'error', msg: 'plan interrupted too often: the run failed', fields: { code: 'airlock:plan-interrupted' } },
+  });
+}

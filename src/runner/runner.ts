@@ -30,7 +30,7 @@ import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
 import { keepApplyOutput } from './kept-output.ts';
 import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
-import { failInterruptedPlan } from '../plan/plan-interrupted.ts';
+import { failInterruptedPlan } from '../jobs/recovery.ts';
 
 export interface RunnerOptions {
   log: Logger;
@@ -152,7 +152,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       }
     },
     apply: (runId) => applySteps.apply(runId),
-    planStalledOut: async (runId) => void (await failInterruptedPlan({ runs, audit, log }, runId)),
+    planStalledOut: async (runId) => void (await failInterruptedPlan({ transitions: cp.transitions }, runId)),
     expire: async (runId) => {
       const run = await cp.approvals.expire(runId);
       if (run && isFinal(run.state)) await removeJobDir(runId);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Run } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
 import { DOUBLE } from '../support/engine-under-test.ts';
 import { sleep, type World } from './world.ts';
 

@@ -2,8 +2,8 @@
 // run (approve, deny, or leave it waiting), given through the real CLI code (`airlock approve|deny --yes`)
 // with the config of the runner that planned it. Acknowledged decisions are remembered for the checks.
 import { Redis } from 'ioredis';
-import { RunStore } from '../../src/apply/run-store.ts';
-import type { Run } from '../../src/apply/run.ts';
+import { RunStore } from '../../src/run/run-store.ts';
+import type { Run } from '../../src/run/run.ts';
 import { main } from '../../src/cli/main.ts';
 import { redisOptions } from '../../src/queue/redis-connection.ts';
 import { keyed } from './rng.ts';

@@ -3,8 +3,8 @@
 // crash and restart; a force-push during a plan. A phase that is not reached in time skips the fault.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Run } from '../../src/apply/run.ts';
-import { deriveRunId } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
+import { deriveRunId } from '../../src/run/run.ts';
 import { keyed } from './rng.ts';
 import type { RunnerSlot } from './runner-slots.ts';
 import { faultLabel, type Fault, type Phase } from './scenario.ts';

@@ -3,8 +3,8 @@
 // invocation log, and the driver that decides. Faults are fired by faults.ts; checks read what is left.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Run } from '../../src/apply/run.ts';
-import { isFinal } from '../../src/apply/run.ts';
+import type { Run } from '../../src/run/run.ts';
+import { isFinal } from '../../src/run/run.ts';
 import { makeRemote, pushCommit, type Remote } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { deletePrefix, readInvocations, REDIS_URL, removeDir, tempDir, testPrefix } from '../support/harness.ts';
