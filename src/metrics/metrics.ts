@@ -32,6 +32,9 @@ const JOB_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const DECISION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400];
 const APPEND_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+const VAULT_CODES = ['airlock:vault-unreachable', 'airlock:vault-sealed', 'airlock:vault-permission-denied', 'airlock:vault-bad-login', 'airlock:vault-error'];
+const NTFY_CODES = ['airlock:ntfy-unreachable', 'airlock:ntfy-unauthorized', 'airlock:ntfy-forbidden', 'airlock:ntfy-rate-limited', 'airlock:ntfy-error'];
+
 export interface BuildInfo {
   version: string;
 }
@@ -73,6 +76,9 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
       type: new BoundedLabel(/^[a-z_]{1,32}\.[a-z_-]{1,40}$/, 64),
     },
   };
+  // Known codes start at 0, so the first error of a burst already counts in increase().
+  for (const code of VAULT_CODES) m.vaultErrors.inc({ code: m.labels.code.value(code) }, 0);
+  for (const code of NTFY_CODES) m.ntfyErrors.inc({ code: m.labels.code.value(code) }, 0);
   m.up.set(1);
   m.buildInfo.set({ version: build.version, nodejs: process.versions.node }, 1);
   return m;
