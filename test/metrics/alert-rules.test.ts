@@ -1,7 +1,7 @@
 // deploy/alerts/airlock.rules.yml under the real promtool (Debian's `prometheus` package): its unit tests
 // pass, they fail when a rule is broken (negative controls), every airlock_* name a rule reads is one a
 // real runner process exports, the exposition passes `promtool check metrics`, and a real Prometheus
-// scrapes the runner and evaluates every rule without error.
+// scrapes the runner, evaluates every rule without error and answers every query of the Grafana dashboard.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +15,13 @@ import { exportedNames, freePort } from './scrape.ts';
 
 const ALERTS = path.resolve(import.meta.dirname, '../../deploy/alerts');
 const RULES = path.join(ALERTS, 'airlock.rules.yml');
+const DASHBOARD = path.resolve(import.meta.dirname, '../../deploy/grafana/airlock.dashboard.json');
+
+/** The dashboard's queries, with Grafana's variables replaced as Grafana would for "All" and a 1m step. */
+async function dashboardQueries(): Promise<string[]> {
+  const dash = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  return dash.panels.flatMap((p) => p.targets.map((t) => t.expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '1m')));
+}
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const noPromtool = has('promtool') ? false : 'promtool is not installed (Debian: apt-get install prometheus; .ci/run installs it)';
 const noPrometheus = has('prometheus') ? false : 'prometheus is not installed (Debian: apt-get install prometheus; .ci/run installs it)';
@@ -87,6 +94,9 @@ test('every metric a rule reads is exported by a real runner process, and the ex
   const read = namesInRules(await readFile(RULES, 'utf8'));
   assert.ok(read.size >= 8, `the rules read ${[...read].join(', ')}`);
   assert.deepEqual([...read].filter((n) => !exported.has(n)), [], 'names the rules read but no runner exports');
+  const shown = namesInRules((await dashboardQueries()).map((q) => `    expr: ${q}`).join('\n'));
+  assert.ok(shown.size >= 12, `the dashboard reads ${[...shown].join(', ')}`);
+  assert.deepEqual([...shown].filter((n) => !exported.has(n)), [], 'names the dashboard reads but no runner exports');
   // Negative control: the same comparison flags a name the runner does not export.
   assert.deepEqual([...namesInRules('    expr: rate(airlock_up[5m]) + airlock_made_up_total')].filter((n) => !exported.has(n)), ['airlock_made_up_total']);
   // prom-client's own nodejs_active_*_total gauges break one naming rule upstream; nothing else may.
@@ -138,6 +148,11 @@ test('a real Prometheus scrapes a runner and evaluates every rule without error'
     return all.length > 0 && all.every((x) => x.health !== 'unknown') ? all : undefined;
   }, 30_000);
   assert.deepEqual(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`), []);
+  // Every dashboard query is PromQL this Prometheus accepts.
+  for (const q of await dashboardQueries()) {
+    const r = await api(`query?query=${encodeURIComponent(q)}`);
+    assert.equal(r.status, 'success', `${q}: ${JSON.stringify(r)}`);
+  }
   // A fresh runner is healthy: nothing fires (pending RunnerAbsent cannot exist with the target up).
   const firing = await api(`query?query=${encodeURIComponent('ALERTS{alertstate="firing"}')}`);
   assert.deepEqual(firing.data.result, []);
