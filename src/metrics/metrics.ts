@@ -67,6 +67,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     auditAppend: new Histogram({ name: 'airlock_audit_append_duration_seconds', help: 'Time for an audit record to be on disk (fsynced)', buckets: APPEND_BUCKETS, registers: r }),
     auditRecords: new Counter({ name: 'airlock_audit_records_total', help: 'Audit records appended by the runner, by type', labelNames: ['type'], registers: r }),
     lastWitness: new Gauge({ name: 'airlock_audit_last_witness_timestamp_seconds', help: 'When the audit chain head was last witnessed (Unix time)', registers: r }),
+    chainVerified: new Gauge({ name: 'airlock_audit_chains_verified', help: '1 when the audit chains verified at the last interval witness, 0 when one failed (see audit.verify_failed in the log)', registers: r }),
     scrubberSize: new Gauge({ name: 'airlock_scrubber_secrets', help: 'Secret forms the log scrubber holds', registers: r }),
     needsAttention: new Gauge({ name: 'airlock_runs_needs_attention', help: 'Runs in needs_attention (among the newest 1000)', registers: r }),
     labels: {

@@ -112,7 +112,10 @@ export function createRunnerMetrics(config: MetricsConfig, deps: { log: Logger; 
       if (code === 'airlock:apply-unapproved') m.applyUnapproved.inc();
     },
     onAuditAppend: (input: AuditAppended, seconds: number, ok: boolean) => observeRecord(m, input, seconds, ok),
-    onWitness: (at: Date) => m.lastWitness.set(at.getTime() / 1000),
+    onWitness(at: Date, verified: boolean | undefined): void {
+      m.lastWitness.set(at.getTime() / 1000);
+      if (verified !== undefined) m.chainVerified.set(verified ? 1 : 0);
+    },
     /** Subscribe to the runs' moves and open the listener. */
     async serve(cp: ControlPlane): Promise<string> {
       unsubscribe = cp.transitions.subscribe((e) => observeMove(m, e));

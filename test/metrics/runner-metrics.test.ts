@@ -70,6 +70,7 @@ test('after many runs /metrics names no run id or sha, and its series do not gro
   assert.ok((sample(series, 'airlock_audit_append_duration_seconds_count') ?? 0) > 9 * 3, 'every audit append is timed');
   assert.ok((sample(series, 'airlock_audit_last_witness_timestamp_seconds') ?? 0) > Date.now() / 1000 - 600, 'the witness is seen');
   assert.equal(sample(series, 'airlock_up'), 1);
+  assert.equal(sample(series, 'airlock_audit_chains_verified'), 1, 'the start-up witness verified the chains');
   assert.equal(sample(series, 'airlock_queue_oldest_waiting_seconds', { queue: 'plan' }), 0);
   // …but never which run: no id, sha or sha prefix anywhere in the text, no id-like label value.
   assert.deepEqual(leaks(third, needles), []);
