@@ -10,7 +10,8 @@ import { makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type 
 import { cpuBetween, startProbe } from './probe.ts';
 import { freePort } from '../metrics/scrape.ts';
 
-const REPOS = 50;
+// BENCH_THROUGHPUT_REPOS scales the run down on a busy machine (10 heads per repo).
+const REPOS = Number(process.env['BENCH_THROUGHPUT_REPOS'] ?? 50);
 const PRS_PER_REPO = 10;
 const HEADS = REPOS * PRS_PER_REPO;
 // Plans are mostly waiting on git and engine child processes; see BENCHMARKS.md for the sweep behind 8.
