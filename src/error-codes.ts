@@ -127,6 +127,9 @@ export const ERROR_CODES = {
   'airlock:passkey-user-verification': { retryable: false },
   // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:plan-interrupted': { retryable: false },
+  // added with their features (passkey, metrics, drift, forge, chaos)
+  'airlock:metrics-listen': { retryable: false },
+  'airlock:vault-revoke-failed': { retryable: false },
 } as const satisfies Record<`airlock:${string}`, { retryable: boolean }>;
 
 export type AirlockCode = keyof typeof ERROR_CODES;

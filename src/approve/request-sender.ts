@@ -80,7 +80,8 @@ export function createRequestSender(deps: SenderDeps) {
       await deps.channel.deliver(shown, requests, expiresAt, phase, text);
     } catch (thrown) {
       const err = toError(thrown);
-      await deps.audit.append({ type: 'approval.undelivered', ...describeRun(shown), actor: RUNNER_ACTOR, detail: { channel: deps.channel.name, phase, message: err.message } });
+      const { code } = err as { code?: unknown };
+      await deps.audit.append({ type: 'approval.undelivered', ...describeRun(shown), actor: RUNNER_ACTOR, detail: { channel: deps.channel.name, phase, message: err.message, code: typeof code === 'string' ? code : null } });
       deps.log.error({ err, runId: run.id }, 'the approval request could not be delivered; it stays pending until it expires (break-glass: `airlock approve|deny`)');
     }
   }

@@ -20,6 +20,8 @@ export interface WitnessDeps {
   log: Logger;
   scrubber: Scrubber;
   env?: NodeJS.ProcessEnv;
+  /** Hears each witnessing of the head (metrics: its age), and whether the chains verified before it. */
+  onWitness?(at: Date, verified: boolean | undefined): void;
 }
 
 /** The ntfy target of the witness config, with its token read from the environment (and scrubbed from all output). */
@@ -72,6 +74,7 @@ export function createWitness(deps: WitnessDeps) {
   async function witness(reason: 'start' | 'interval' | 'apply', extra: Record<string, unknown> = {}, verified?: boolean): Promise<void> {
     const head = deps.audit.head;
     log.info({ event: AUDIT_EVENTS.witness, reason, chain, seq: head.seq, head: head.hash, ...(verified === undefined ? {} : { verified }), ...extra }, 'audit head witnessed');
+    deps.onWitness?.(new Date(), verified);
     if (!target) return;
     // Published in the background: a slow ntfy server must not hold up start-up or an apply's end.
     track(

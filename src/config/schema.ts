@@ -5,6 +5,7 @@ import { auditSchema } from '../audit/config.ts';
 import { vaultSchema, workspaceCredentialsSchema } from '../credentials/config.ts';
 import { engineSchema, networkSchema } from '../engine/config.ts';
 import { guardSchema } from '../guard/config.ts';
+import { metricsSchema } from '../metrics/config.ts';
 import { policySchema } from '../policy/config.ts';
 import { duration, size } from '../lib/zod-units.ts';
 
@@ -139,6 +140,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: metricsSchema,
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()

@@ -49,6 +49,8 @@ export interface ApplyStepsDeps {
   localStateFile(run: Run): string | null;
   /** Called with every run that reaches a final state through this job. */
   onFinal?(run: Run): Promise<void>;
+  /** Hears every refusal of an approved run by its code (metrics: `airlock:apply-unapproved` must never happen). */
+  onRefused?(code: string): void;
   /** Looks for the run's approval on the audit chains themselves (audit/approval-on-record.ts). */
   approvalOnRecord?(run: Run): Promise<{ ok: true; chain: string; seq: number } | { ok: false; reason: string }>;
 }
@@ -101,6 +103,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
    * apply.failed) even when the run had moved on meanwhile, and the approvers told. Nothing was applied.
    */
   async function refuse(run: Run, type: 'apply.refused' | 'apply.failed', error: { code: string; message: string }, detail: Record<string, unknown>, logLine?: { msg: string; fields?: Record<string, unknown>; logger: Logger }): Promise<null> {
+    deps.onRefused?.(error.code);
     const failed = await deps.transitions.move(run, { from: ['approved'], to: 'failed', patch: { error }, record: { type, detail, evenIfUnmoved: true } });
     if (logLine) logLine.logger.error(logLine.fields ?? {}, logLine.msg);
     if (failed) await end(failed);

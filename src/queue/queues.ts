@@ -76,6 +76,11 @@ export function createQueues(options: QueueOptions) {
         apply: await applyQueue(options.runnerId).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
       };
     },
+    /** When the oldest job now waiting in each queue was added (null: none waits). */
+    async oldestWaiting(): Promise<Record<'plan' | 'apply', number | null>> {
+      const oldest = async (q: Queue) => (await q.getJobs(['waiting'], 0, 0, true))[0]?.timestamp ?? null;
+      return { plan: await oldest(plan), apply: await oldest(applyQueue(options.runnerId)) };
+    },
     async close(): Promise<void> {
       await Promise.all([plan.close(), control.close(), ...[...applyQueues.values()].map((q) => q.close())]);
       connection.disconnect();

@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   /** The runner writes `<id>.jsonl`; the CLI writes `<id>-cli.jsonl` and waits briefly for its lock. */
   writer: 'runner' | 'cli';
   channel?: ApprovalChannel;
+  /** Hears every audit append of this process once it is on disk, or failed (metrics). */
+  onAuditAppend?(input: { type: string; actor?: { kind: string }; detail?: Record<string, unknown> }, seconds: number, ok: boolean): void;
 }
 
 export async function openControlPlane(loaded: LoadedConfig, options: ControlPlaneOptions) {
@@ -60,6 +62,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     redis.disconnect();
     throw err;
   }
+  if (options.onAuditAppend) observeAppends(audit, options.onAuditAppend);
   /** Apply on the runner that planned: it alone holds the approved plan file. */
   const enqueueApply = async (runId: string): Promise<void> => {
     const run = await runs.get(runId);
@@ -106,6 +109,25 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
       await queues.close();
       redis.disconnect();
     },
+  };
+}
+
+/** Time each append of `audit` (its callers hold this very object) and tell `observer`; it never changes the outcome. */
+function observeAppends(audit: AuditLog, observer: NonNullable<ControlPlaneOptions['onAuditAppend']>): void {
+  const append = audit.append.bind(audit);
+  const tell = (input: Parameters<AuditLog['append']>[0], started: number, ok: boolean) => {
+    try {
+      observer(input, (performance.now() - started) / 1000, ok);
+    } catch {
+      // an observer's failure is its own
+    }
+  };
+  audit.append = (input) => {
+    const started = performance.now();
+    return append(input).then(
+      (record) => (tell(input, started, true), record),
+      (err: unknown) => (tell(input, started, false), Promise.reject(err)),
+    );
   };
 }
 

@@ -24,6 +24,7 @@ import { backendFor, networkFor, sharedDirsFor, workspaceOf } from '../config/wo
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
+import { createRunnerMetrics } from './metrics-wiring.ts';
 import { preflight } from './preflight.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
@@ -53,14 +54,20 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   await prepareEngineSandbox(config, log);
   // The mirror fill runs in the background; plans wait for it before their first `init`.
   const providersReady = config.engine.sandbox === 'none' ? Promise.resolve() : fillProviderMirror(config, engine, log).then(() => undefined);
-  const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner' });
+  // Metrics only when `metrics.listen` is set: then every hook below counts, and nothing else changes.
+  const metrics = config.metrics.listen === undefined ? null : createRunnerMetrics(config.metrics, { log, scrubberSize: () => scrubber.size });
+  const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner', ...(metrics ? { onAuditAppend: metrics.onAuditAppend } : {}) });
+  await metrics?.serve(cp).catch(async (err: unknown) => {
+    await cp.close();
+    throw err;
+  });
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
 
-  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
-  const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber });
+  const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber, ...(metrics ? { onWitness: metrics.onWitness } : {}) });
   const applySteps = createApplySteps({
     runnerId: config.runner.id,
     paths,
@@ -87,6 +94,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       witness.afterApply(run.id);
     },
     approvalOnRecord: (run) => approvalLookup.find(run),
+    ...(metrics ? { onRefused: metrics.onRefused } : {}),
   });
 
   async function removeJobDir(runId: string): Promise<void> {
@@ -139,6 +147,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     lockDurationMs: config.queue.lockDuration,
     stalledIntervalMs: config.queue.stalledInterval,
     plan: async (runId, attempt) => {
+      const started = performance.now();
       try {
         await planSteps.plan(runId, attempt);
       } catch (err) {
@@ -148,6 +157,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
         // A plan that ended the run (no changes, failed, refused, superseded) leaves nothing to apply:
         // its plan file embeds variable values, so it goes now rather than at the next sweep.
         const ended = await runs.find(runId).catch(() => null);
+        metrics?.planFinished(ended?.state, (performance.now() - started) / 1000);
         if (ended && isFinal(ended.state) && ended.state !== 'needs_attention') await removeJobDir(runId).catch(() => undefined);
       }
     },
@@ -181,6 +191,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
 
   return {
     cp,
+    metrics,
     engine,
     watcher,
     witness,
@@ -195,6 +206,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       await workers.close();
       await witness.stop();
       redisHealth.stop();
+      await metrics?.stop();
       await cp.close();
       log.info('runner stopped');
     },

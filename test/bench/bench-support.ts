@@ -135,6 +135,8 @@ export interface BenchConfigInput {
   approval?: Record<string, unknown>;
   /** false: `engine.sandbox: none`; default: the real sandbox, as the suite runs it (AIRLOCK_TEST_SANDBOX=none turns it off). */
   sandbox?: boolean;
+  /** The `metrics` section (e.g. `{ listen: '127.0.0.1:0' }`); absent: metrics off, as by default. */
+  metrics?: Record<string, unknown>;
 }
 
 /** The terraform double, with node on its PATH. */
@@ -164,6 +166,7 @@ export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedC
     applies: { enabled: input.appliesEnabled ?? true },
     plans: { concurrency: input.planConcurrency ?? 2, attempts: 3, backoff: '1s' },
     queue: { lockDuration: '30s', stalledInterval: '30s' },
+    ...(input.metrics ? { metrics: input.metrics } : {}),
   };
   const file = path.join(path.dirname(input.dataDir), `${input.runnerId}-runner.yaml`);
   await mkdir(path.dirname(file), { recursive: true });

@@ -8,8 +8,10 @@ import { RunStore } from '../../src/run/run-store.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
 import { makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { cpuBetween, startProbe } from './probe.ts';
+import { freePort } from '../metrics/scrape.ts';
 
-const REPOS = 50;
+// BENCH_THROUGHPUT_REPOS scales the run down on a busy machine (10 heads per repo).
+const REPOS = Number(process.env['BENCH_THROUGHPUT_REPOS'] ?? 50);
 const PRS_PER_REPO = 10;
 const HEADS = REPOS * PRS_PER_REPO;
 // Plans are mostly waiting on git and engine child processes; see BENCHMARKS.md for the sweep behind 8.
@@ -17,6 +19,9 @@ export const PLAN_CONCURRENCY = Number(process.env['BENCH_PLAN_CONCURRENCY'] ?? 
 
 interface Phase {
   runners: number;
+  /** Metrics on, scraped every second while the plans run. */
+  metrics: boolean;
+  scrapes: number;
   plansPerSecond: number;
   windowMs: number;
   startToLastMs: number;
@@ -27,19 +32,22 @@ interface Phase {
   failedJobs: number;
 }
 
-async function runPhase(scope: Scope, root: string, repos: Array<{ name: string; url: string }>, engine: string, runners: number): Promise<Phase> {
-  const prefix = scope.prefix(`throughput-${runners}`);
-  const engineLog = path.join(root, `engine-${runners}.log`);
+async function runPhase(scope: Scope, root: string, repos: Array<{ name: string; url: string }>, engine: string, runners: number, metrics = false): Promise<Phase> {
+  const tag = `${runners}${metrics ? 'm' : ''}`;
+  const prefix = scope.prefix(`throughput-${tag}`);
+  const ports: number[] = [];
+  const engineLog = path.join(root, `engine-${tag}.log`);
   const configs = [];
   for (let k = 1; k <= runners; k++) {
     configs.push(
       await writeBenchConfig({
-        runnerId: `tp${runners}-${k}`,
-        dataDir: path.join(root, `tp${runners}-${k}`, 'data'),
+        runnerId: `tp${tag}-${k}`,
+        dataDir: path.join(root, `tp${tag}-${k}`, 'data'),
         prefix,
         repos: repos.map((r) => ({ ...r, pollInterval: '10s' })),
         engine: { binary: engine, env: { ZERO_ENGINE_LOG: engineLog } },
         planConcurrency: PLAN_CONCURRENCY,
+        ...(metrics ? { metrics: { listen: `127.0.0.1:${ports[ports.push(await freePort()) - 1]}` } } : {}),
       }),
     );
   }
@@ -49,11 +57,18 @@ async function runPhase(scope: Scope, root: string, repos: Array<{ name: string;
   const probes = await Promise.all(configs.map((c) => startProbe(scope, c.file)));
   const before = await Promise.all(probes.map((p) => p.stats()));
   const bull = `${prefix}:bull:plan`;
+  // As Prometheus would: every runner scraped once a second while it works.
+  let scrapes = 0;
+  const scraper = setInterval(() => {
+    for (const port of ports) void fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined);
+  }, 1000);
+  scope.defer(async () => clearInterval(scraper));
   await waitUntil(`${HEADS} plans to finish`, async () => {
     const [runs, done, failed] = await Promise.all([redis.zcard(`${prefix}:runs`), redis.zcard(`${bull}:completed`), redis.zcard(`${bull}:failed`)]);
     return runs === HEADS && done + failed === HEADS;
   }, 300_000, 100);
   const after = await Promise.all(probes.map((p) => p.stats()));
+  clearInterval(scraper);
 
   const runIds = await redis.zrange(`${prefix}:runs`, '0', '-1');
   const pipeline = redis.pipeline();
@@ -69,6 +84,8 @@ async function runPhase(scope: Scope, root: string, repos: Array<{ name: string;
   const windowMs = lastFinished - firstEnqueued;
   return {
     runners,
+    metrics,
+    scrapes,
     plansPerSecond: HEADS / (windowMs / 1000),
     windowMs,
     startToLastMs: lastFinished - started,
@@ -94,16 +111,30 @@ export const throughput: Benchmark = {
     // BENCH_THROUGHPUT_RUNNERS=2 runs one phase only (for profiling).
     const counts = process.env['BENCH_THROUGHPUT_RUNNERS'] ? [Number(process.env['BENCH_THROUGHPUT_RUNNERS'])] : [1, 2];
     for (const runners of counts) phases.push(await runPhase(scope, root, repos, engine, runners));
+    // The cost of metrics: one runner again, metrics on and scraped every second.
+    const off = phases.find((p) => p.runners === 1);
+    const on = off ? await runPhase(scope, root, repos, engine, 1, true) : null;
 
     // The invariant: one engine plan and one run per head, whichever runner took it.
     for (const p of phases) {
       assert.equal(p.runs, HEADS, `${p.runners} runner(s): ${p.runs} runs for ${HEADS} heads`);
       assert.equal(p.enginePlans, HEADS, `${p.runners} runner(s): ${p.enginePlans} engine plan invocations for ${HEADS} heads (a head planned twice?)`);
     }
+    if (on) {
+      assert.equal(on.runs, HEADS);
+      assert.equal(on.enginePlans, HEADS);
+      assert.ok(on.scrapes > 0, 'the metrics listener answered');
+    }
     const figures: Figure[] = phases.flatMap((p) => [
       { figure: `${p.runners} runner process${p.runners > 1 ? 'es' : ''}: plans/s`, value: round(p.plansPerSecond), unit: '/s', goal: '≥ 20/s', met: p.plansPerSecond >= 20 },
       { figure: `${p.runners} runner process${p.runners > 1 ? 'es' : ''}: engine plans / runs`, value: p.enginePlans, unit: `/ ${p.runs} (no double plans)` },
     ]);
+    if (on && off) {
+      figures.push({ figure: '1 runner process, metrics on (scraped 1/s): plans/s', value: round(on.plansPerSecond), unit: '/s' });
+      figures.push({ figure: 'plans/s metrics on ÷ off (1 runner)', value: round(on.plansPerSecond / off.plansPerSecond, 2), unit: '×' });
+      figures.push({ figure: 'runner CPU % metrics on ÷ off (1 runner)', value: round(on.cpu[0]!.processPct / off.cpu[0]!.processPct, 2), unit: '×' });
+    }
+    phases.push(...(on ? [on] : []));
     return {
       figures,
       data: { heads: HEADS, repos: REPOS, planConcurrency: PLAN_CONCURRENCY, pollInterval: '10s', phases },

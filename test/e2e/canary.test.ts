@@ -9,6 +9,7 @@ import { pushCommit } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { waitForState } from '../support/harness.ts';
 import { setupLoop, TF_TWO } from './loop-fixture.ts';
+import { freePort } from '../metrics/scrape.ts';
 
 const RUNNER_ENV_CANARY = 'runner-env-canary-5d2f8e71';
 const LOADED_SECRET = 'loaded-secret-canary-9a4c33b0';
@@ -23,7 +24,8 @@ test('the runner environment never reaches the engine, and loaded secrets reach 
     delete process.env['TF_CLI_ARGS'];
   });
   scrubber.add(LOADED_SECRET);
-  const loop = await setupLoop(t, { engineEnv: { AIRLOCK_DOUBLE_STDERR: `the secret is ${LOADED_SECRET}`, AIRLOCK_DOUBLE_FAIL: 'apply' } });
+  const metricsPort = await freePort();
+  const loop = await setupLoop(t, { engineEnv: { AIRLOCK_DOUBLE_STDERR: `the secret is ${LOADED_SECRET}`, AIRLOCK_DOUBLE_FAIL: 'apply' }, extra: { metrics: { listen: `127.0.0.1:${metricsPort}` } } });
   const sha = await pushCommit(loop.remote, { 'main.tf': TF_TWO }, { refs: ['refs/pull/1/head'] });
   await loop.runner.watcher.pollAll();
   const id = loop.runId(sha);
@@ -51,7 +53,9 @@ test('the runner environment never reaches the engine, and loaded secrets reach 
     runsJson: JSON.stringify(await loop.cli('runs', '--json')),
     redis: JSON.stringify(await loop.runner.cp.redis.hgetall(`${loop.prefix}:run:${id}`)),
     error: JSON.stringify(failed.error),
+    metrics: await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
   };
+  assert.match(outputs['metrics']!, /^airlock_runs_finished_total\{kind="apply",state="failed"\} 1$/m, 'the metrics saw the run');
   for (const f of await readdir(loop.runner.cp.paths.auditDir)) outputs[`audit/${f}`] = await readFile(path.join(loop.runner.cp.paths.auditDir, f), 'utf8');
   assert.match(outputs['log']!, /the secret is \[scrubbed\]/, 'the engine output did pass through the log, scrubbed');
   for (const [where, text] of Object.entries(outputs)) {
