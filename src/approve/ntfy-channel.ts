@@ -78,7 +78,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
         try {
           const a = approver(name);
           const reply = { server: config.url, replyTopic: a.replyTopic, replyToken: tokens.replies.get(a.name)! };
-          await publish(buildRequest(text, a.notifyTopic, reply, token, phase));
+          await publish(buildRequest(text, a.notifyTopic, reply, token, phase, { drift: run.kind === 'drift' }));
           log.info({ runId: run.id, approver: a.name, phase, topic: a.notifyTopic }, 'approval request published');
         } catch (err) {
           lockedOut ||= err instanceof NtfyError && err.authLockout;

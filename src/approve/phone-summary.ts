@@ -7,6 +7,7 @@ import { changeText, MARKERS, needsLookalikeFlag, otherCounts, renderCounts, ren
 import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
 import { escapeMarkdown, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
+import { driftLines } from '../plan/drift-text.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
 export const PHONE_TITLE_BYTES = 200;
@@ -29,16 +30,18 @@ const MAX_NAME = 64;
 const LOOKALIKE = ' [!] non-ASCII';
 const MAX_REASONS = 3;
 const MAX_REASON = 160;
+const MAX_DRIFT_SHOWN = 5;
 
 /** The request for the first tap: identity of the plan, complete counts, then the changes, destroys first. */
 export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
   const destroys = destroyCount(summary);
-  const head = [...identityLines(ctx), renderCounts(summary)];
+  const head = [...identityLines(ctx), ...(summary.drift ? driftLines(summary.drift, phoneText, { max: MAX_DRIFT_SHOWN, maxAddress: MAX_ADDRESS }) : []), renderCounts(summary)];
+  if (summary.drift) head.push('Approving applies the plan below, which puts them back as the code says.');
   if (destroys > 0) head.push(`This destroys ${destroys} resource${destroys === 1 ? '' : 's'}: approving asks for a second tap.`);
   head.push(...reasonLines(ctx.reasons ?? []));
   const tail = [`Expires ${formatTime(ctx.expiresAt)}.`];
   return {
-    title: fitBytes(`Approve? ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
+    title: fitBytes(`${summary.drift ? `Drift (${summary.drift.total}), re-converge?` : 'Approve?'} ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
     message: renderWithin(summary, summary.changes, head, tail, budget),
   };
 }
