@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
+import { readPlanView, renderApprovalText } from '../../src/approve/plan-view.ts';
 import { deriveRunId, type Run } from '../../src/run/run.ts';
 import { pushCommit } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
@@ -81,6 +82,10 @@ test('drift: in sync is quiet, drift is shown apart from code changes, approving
   assert.match(shown.out, /~ terraform_data\.a \(changed\)/);
   assert.match(shown.out, /- terraform_data\.b \(deleted\)/);
 
+  const view = await readPlanView(loop.runner.cp.paths.job(drifted.id).planView, drifted.id);
+  const notice = renderApprovalText(view!, new Date(), 'approve');
+  assert.match(notice.title, /^Drift \(2\)/);
+
   // 4. Re-converging is the ordinary gated apply; the next check is in sync again.
   assert.equal((await loop.cli('approve', drifted.id, '--yes')).code, 0);
   await waitForState(loop.runner, drifted.id, ['applied']);
@@ -91,6 +96,6 @@ test('drift: in sync is quiet, drift is shown apart from code changes, approving
   // terraform's does; every line Airlock itself writes must not.
   const ownLines = loop.log.lines().filter((l) => l['msg'] !== 'engine output');
   assert.ok(loop.log.raw.includes(CANARY), 'control: the engine did print the drifted value');
-  const texts = { log: JSON.stringify(ownLines), show: shown.out, audit: JSON.stringify(await readAuditRecords(loop.runner.cp.paths.auditDir, {})), runs: JSON.stringify(await loop.runner.cp.runs.list(50)) };
+  const texts = { notice: JSON.stringify(notice), log: JSON.stringify(ownLines), show: shown.out, audit: JSON.stringify(await readAuditRecords(loop.runner.cp.paths.auditDir, {})), runs: JSON.stringify(await loop.runner.cp.runs.list(50)) };
   for (const [where, text] of Object.entries(texts)) assert.ok(!text.includes(CANARY), `the drifted value appears in no ${where}`);
 });
