@@ -171,7 +171,7 @@ test('a bad drift schedule is refused at load, naming the key', () => {
   assert.match(bad('{ schedule: "0 * * * *", timezone: Mars/Olympus }'), /drift\.timezone` must be an IANA time zone/);
 });
 
-test('the phone notice of drift is low priority and names what drifted apart from the code's changes', () => {
+test('the phone notice of drift is low priority and names what drifted apart from the code\'s changes', () => {
   const summary: PlanSummary = {
     formatVersion: '1.2',
     engineVersion: '1.11.4',
