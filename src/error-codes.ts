@@ -130,6 +130,10 @@ export const ERROR_CODES = {
   // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:metrics-listen': { retryable: false },
   'airlock:vault-revoke-failed': { retryable: false },
+  // added with their features (passkey, metrics, drift, forge, chaos)
+  'airlock:bad-option': { retryable: false },
+  'airlock:drift-ambiguous': { retryable: false },
+  'airlock:drift-not-configured': { retryable: false },
 } as const satisfies Record<`airlock:${string}`, { retryable: boolean }>;
 
 export type AirlockCode = keyof typeof ERROR_CODES;

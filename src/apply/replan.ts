@@ -7,7 +7,7 @@ import { describeRun } from '../audit/audit.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { AirlockError } from '../errors.ts';
 import type { RunStore } from '../run/run-store.ts';
-import { deriveRunId, isFinal, type Actor, type Run } from '../run/run.ts';
+import { isFinal, runIdOf, type Actor, type Run } from '../run/run.ts';
 
 /** A replan that changed nothing. */
 export class ReplanRefusedError extends AirlockError {
@@ -35,7 +35,7 @@ export function replanProblem(run: Run, latestForPr: string | null, config: Pick
 export function nextAttempt(run: Run, now = new Date()): Run {
   const attempt = (run.attempt ?? 1) + 1;
   return {
-    id: deriveRunId(run.repo, run.workspace, run.sha, attempt),
+    id: runIdOf({ ...run, attempt }),
     repo: run.repo,
     ref: run.ref,
     pr: run.pr,
@@ -47,6 +47,7 @@ export function nextAttempt(run: Run, now = new Date()): Run {
     updatedAt: now.toISOString(),
     attempt,
     replanOf: run.id,
+    ...(run.kind === 'drift' ? { kind: run.kind, driftSlot: run.driftSlot! } : {}),
   };
 }
 

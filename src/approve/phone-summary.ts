@@ -9,6 +9,7 @@ import type { ChangeAction, PlanSummary } from '../plan/summary.ts';
 import { escapePlainText, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 import type { RenderContext } from '../plan/render.ts';
 import type { ValueDiffs } from '../plan/value-diff.ts';
+import { driftLines } from '../plan/drift-text.ts';
 
 export const PHONE_MESSAGE_BYTES = 3072;
 export const PHONE_TITLE_BYTES = 200;
@@ -35,16 +36,18 @@ const MAX_REASONS = 3;
 const MAX_REASON = 160;
 const MAX_VALUES = 3;
 const MAX_VALUE_LINE = 120;
+const MAX_DRIFT_SHOWN = 5;
 
 /** The request for the first tap: identity of the plan, complete counts, then the changes, destroys first. */
 export function renderPhoneRequest(summary: PlanSummary, ctx: PhoneContext, budget = PHONE_MESSAGE_BYTES): PhoneText {
   const destroys = destroyCount(summary);
-  const head = [...identityLines(ctx), renderCounts(summary)];
+  const head = [...identityLines(ctx), ...(summary.drift ? driftLines(summary.drift, phoneText, { max: MAX_DRIFT_SHOWN, maxAddress: MAX_ADDRESS }) : []), renderCounts(summary)];
+  if (summary.drift) head.push('Approving applies the plan below, which puts them back as the code says.');
   if (destroys > 0) head.push(`This destroys ${destroys} resource${destroys === 1 ? '' : 's'}: approving asks for a second tap.`);
   head.push(...reasonLines(ctx.reasons ?? []));
   const tail = [`Expires ${formatTime(ctx.expiresAt)}.`];
   return {
-    title: fitBytes(`Approve? ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
+    title: fitBytes(`${summary.drift ? `Drift (${summary.drift.total}), re-converge?` : 'Approve?'} ${where(ctx)}: ${shortCounts(summary)}`, PHONE_TITLE_BYTES),
     message: renderWithin(summary, summary.changes, head, tail, budget, ctx.values),
   };
 }

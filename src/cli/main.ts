@@ -10,6 +10,7 @@ import { runDemo } from './demo.ts';
 import { renderChecks, runDoctor } from './doctor.ts';
 import { processOutput, reportError, type Output } from './output.ts';
 import { addPasskeyCommands, verifyApprovals } from './passkey-commands.ts';
+import { driftCommand, runKindOption } from './drift-commands.ts';
 import { decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
 
 const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
@@ -60,8 +61,21 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .description('list recent runs, newest first')
     .option(...configOption)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config: string; json?: boolean }) => {
-      code = await withRunReader(opts.config, (reader) => listRuns(reader, output, opts.json === true));
+    .option('--kind <kind>', 'only runs of this kind: pr or drift')
+    .action(async (opts: { config: string; json?: boolean; kind?: string }) => {
+      const kind = runKindOption(opts.kind);
+      code = await withRunReader(opts.config, (reader) => listRuns(reader, output, opts.json === true, kind));
+    });
+
+  program
+    .command('drift')
+    .description('drift checks: each scheduled workspace\'s last-in-sync time, latest drift run and next slot; --now checks one at once')
+    .argument('[workspace]', 'a workspace (repo/workspace, or the workspace name when unique)')
+    .option(...configOption)
+    .option('--now', 'queue a drift check of WORKSPACE now (the runner plans it like a scheduled one)')
+    .option('--json', 'machine-readable output')
+    .action(async (workspace: string | undefined, opts: { config: string; now?: boolean; json?: boolean }) => {
+      code = await driftCommand(opts.config, output, workspace, opts);
     });
 
   program

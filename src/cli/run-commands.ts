@@ -52,13 +52,14 @@ export function renderRunLine(run: Run): string {
   const changes = run.plan ? renderShortCounts(run.plan.summary) : '';
   const pr = run.pr === null ? visibleText(run.ref, 40) : `PR #${run.pr}`;
   const attempt = run.attempt ? `attempt ${run.attempt}` : '';
-  return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, run.sha.slice(0, 10), attempt, changes, run.createdAt]
+  const drift = run.kind === 'drift' ? `drift${run.plan?.summary.drift ? ` (${run.plan.summary.drift.total} drifted)` : ''}` : '';
+  return [run.id, run.state.padEnd(17), `${visibleText(run.repo)}/${visibleText(run.workspace)}`, pr, drift, run.sha.slice(0, 10), attempt, changes, run.createdAt]
     .filter(Boolean)
     .join('  ');
 }
 
-export async function listRuns(cp: RunReader, output: Output, json: boolean): Promise<number> {
-  const runs = await cp.runs.list(100);
+export async function listRuns(cp: RunReader, output: Output, json: boolean, kind?: string): Promise<number> {
+  const runs = (await cp.runs.list(100)).filter((r) => kind === undefined || (r.kind ?? 'pr') === kind);
   if (json) {
     output.out(renderJson(runs));
     return 0;
@@ -72,6 +73,7 @@ export async function listRuns(cp: RunReader, output: Output, json: boolean): Pr
 export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Promise<string> {
   const color = tty && colorAllowed();
   const lines = [`run ${run.id}: ${run.state}`, `  ref ${flaggedText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
+  if (run.kind === 'drift') lines.push(`  drift check of ${flaggedText(run.ref)} for the slot ${run.driftSlot}: finds what changed outside of Airlock; applying re-converges`);
   if (run.replanOf) lines.push(`  attempt ${run.attempt ?? 2} at this head: replans ${run.replanOf} (\`airlock replan\`)`);
   if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${flaggedText(run.agent)}` : 'no mapped agent'} (author ${flaggedText(run.author, 120)}, committer ${flaggedText(run.committer ?? '?', 120)})`);
   if (run.plan) {

@@ -8,6 +8,7 @@ import { guardSchema } from '../guard/config.ts';
 import { metricsSchema } from '../metrics/config.ts';
 import { policySchema } from '../policy/config.ts';
 import { duration, size } from '../lib/zod-units.ts';
+import { driftSchema } from './drift-schema.ts';
 
 const name = z
   .string()
@@ -56,6 +57,8 @@ const workspaceSchema = z
     /** This workspace's engine network, when it differs from `engine.network` (e.g. `none`). */
     network: networkSchema.optional(),
     credentials: workspaceCredentialsSchema,
+    /** Plan `drift.ref`'s head on a schedule and report what changed outside of Airlock. */
+    drift: driftSchema.optional(),
   })
   .strict();
 

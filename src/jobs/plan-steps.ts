@@ -29,6 +29,7 @@ import { withValueDiffs } from '../plan/value-diff.ts';
 import { evaluatePolicy, type PolicyDecision } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { settleByPolicy } from './policy-steps.ts';
+import { driftAdjusted } from './drift-policy.ts';
 import { recordAttribution, recordFingerprint } from './record-run.ts';
 import type { Step } from './step-loop.ts';
 
@@ -170,7 +171,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       const engineVersion = await engineVersionOnce(job.home);
       const collector = createPolicyCollector(config.policy);
       const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) })).finally(() => rm(job.planJson, { force: true }));
-      const decision = (ctx.decision = evaluatePolicy(summary, collector.values(), config.policy));
+      const decision = (ctx.decision = driftAdjusted(config, ctx.run, evaluatePolicy(summary, collector.values(), config.policy)));
       const { tier } = decision;
       const reasons = [
         ...(config.applies.enabled || tier === 'deny' ? [] : [APPLIES_OFF_REASON]),

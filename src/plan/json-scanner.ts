@@ -17,8 +17,8 @@ export abstract class JsonScanner {
   protected readonly kinds = new Uint8Array(MAX_DEPTH);
   /** What each open container is to the subclass (R_OTHER: nothing; its keys are not even collected). */
   protected readonly roles = new Uint8Array(MAX_DEPTH);
-  protected readonly keys = new Uint16Array(MAX_DEPTH);
-  protected readonly seen = new Uint16Array(MAX_DEPTH); // keys of interest met so far, per object
+  protected readonly keys = new Uint32Array(MAX_DEPTH);
+  protected readonly seen = new Uint32Array(MAX_DEPTH); // keys of interest met so far, per object
   private keyLimit = MAX_KEY_CHARS;
 
   // a string in progress

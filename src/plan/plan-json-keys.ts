@@ -26,9 +26,9 @@ export const KIND_ARRAY = 2;
 // What a container is, as far as the summary cares.
 export const R_OTHER = 0;
 export const R_ROOT = 1;
-export const R_CHANGES = 2; // resource_changes
-export const R_ENTRY = 3; // resource_changes[i]
-export const R_CHANGE = 4; // resource_changes[i].change
+export const R_CHANGES = 2; // resource_changes or resource_drift (which one: `section`)
+export const R_ENTRY = 3; // resource_changes[i] or resource_drift[i]
+export const R_CHANGE = 4; // resource_changes[i].change or resource_drift[i].change
 export const R_PICK = 5; // inside change.after or change.after_unknown, on a path a ValuePicker asked for
 export const R_OUTPUTS = 6; // output_changes
 export const R_OUTPUT = 7; // output_changes.<name>
@@ -51,6 +51,7 @@ export const K_PREVIOUS = 4096;
 export const K_IMPORTING = 8192;
 export const K_OUTPUT_CHANGES = 16384;
 export const K_OUTPUT_ACTIONS = 32768;
+export const K_RESOURCE_DRIFT = 65536;
 
 export const KEYS_BY_ROLE: Record<number, ReadonlyMap<string, number>> = {
   [R_ROOT]: new Map([
@@ -59,6 +60,7 @@ export const KEYS_BY_ROLE: Record<number, ReadonlyMap<string, number>> = {
     ['errored', K_ERRORED],
     ['resource_changes', K_RESOURCE_CHANGES],
     ['output_changes', K_OUTPUT_CHANGES],
+    ['resource_drift', K_RESOURCE_DRIFT],
   ]),
   [R_ENTRY]: new Map([
     ['address', K_ADDRESS],
@@ -92,6 +94,7 @@ export const KEY_NAMES: Record<number, string> = {
   [K_IMPORTING]: 'change.importing',
   [K_OUTPUT_CHANGES]: 'output_changes',
   [K_OUTPUT_ACTIONS]: 'actions',
+  [K_RESOURCE_DRIFT]: 'resource_drift',
 };
 /** Output names are keys too, and may be long. */
 export const MAX_OUTPUT_NAME_CHARS = 1024;

@@ -7,7 +7,7 @@ import { describeValue } from './summary.ts';
 import { JsonScanner } from './json-scanner.ts';
 import {
   K_ACTIONS, K_ADDRESS, K_AFTER, K_AFTER_UNKNOWN, K_CHANGE, K_ENGINE, K_ERRORED, K_FORMAT, K_IMPORTING, K_MODE, K_NONE, K_OUTPUT_ACTIONS, K_OUTPUT_CHANGES,
-  K_PICK, K_PREVIOUS, K_RESOURCE_CHANGES, K_TYPE, KEY_NAMES, KEYS_BY_ROLE, KIND_ARRAY, MAX_KEY_CHARS, MAX_OUTPUT_NAME_CHARS, R_CHANGE, R_CHANGES, R_ENTRY,
+  K_PICK, K_PREVIOUS, K_RESOURCE_CHANGES, K_RESOURCE_DRIFT, K_TYPE, KEY_NAMES, KEYS_BY_ROLE, KIND_ARRAY, MAX_KEY_CHARS, MAX_OUTPUT_NAME_CHARS, R_CHANGE, R_CHANGES, R_ENTRY,
   R_OTHER, R_OUTPUT, R_OUTPUTS, R_PICK, R_ROOT,
 } from './plan-json-keys.ts';
 import { MAX_PICK_KEY_CHARS, PICK_TOO_LARGE, PickPaths, recordPick, type PickedAfter, type PickNode, type ValuePicker } from './plan-json-picker.ts';
@@ -39,13 +39,17 @@ export class PlanJsonScanner extends JsonScanner {
   private errored: boolean | undefined;
   private entryIndex = -1;
   private entry: RawResourceChange = {};
+  /** The array the entries come from: resource changes, or objects changed outside of the engine. */
+  private section: 'resource_changes' | 'resource_drift' = 'resource_changes';
+  private readonly onDrift: ((entry: RawResourceChange, index: number) => void) | undefined;
   private readonly onOutput: ((name: string, actions: unknown) => void) | undefined;
   private outputName = '';
   private outputActions: unknown = undefined;
 
-  constructor(onEntry: (entry: RawResourceChange, index: number) => void, opts: { picker?: ValuePicker | undefined; onOutput?: (name: string, actions: unknown) => void } = {}) {
+  constructor(onEntry: (entry: RawResourceChange, index: number) => void, opts: { picker?: ValuePicker | undefined; onOutput?: (name: string, actions: unknown) => void; onDrift?: (entry: RawResourceChange, index: number) => void } = {}) {
     super();
     this.onEntry = onEntry;
+    this.onDrift = opts.onDrift;
     this.pickPaths = opts.picker ? new PickPaths(opts.picker) : undefined;
     this.onOutput = opts.onOutput;
   }
@@ -66,8 +70,10 @@ export class PlanJsonScanner extends JsonScanner {
   protected roleOfValue(i: number, c: number, parentRole: number, key: number): number {
     switch (parentRole) {
       case R_ROOT:
-        if (key === K_RESOURCE_CHANGES) {
-          if (c !== 0x5b) this.fail(i, '`resource_changes` must be an array', c);
+        if (key === K_RESOURCE_CHANGES || key === K_RESOURCE_DRIFT) {
+          this.section = key === K_RESOURCE_DRIFT ? 'resource_drift' : 'resource_changes';
+          if (c !== 0x5b) this.fail(i, `\`${this.section}\` must be an array`, c);
+          this.entryIndex = -1;
           return R_CHANGES;
         }
         if (key === K_OUTPUT_CHANGES) {
@@ -78,12 +84,12 @@ export class PlanJsonScanner extends JsonScanner {
         return R_OTHER;
       case R_CHANGES:
         this.entryIndex++;
-        if (c !== 0x7b) this.fail(i, `resource_changes[${this.entryIndex}] must be an object`, c);
+        if (c !== 0x7b) this.fail(i, `${this.section}[${this.entryIndex}] must be an object`, c);
         this.entry = {};
         return R_ENTRY;
       case R_ENTRY:
         if (key === K_CHANGE) {
-          if (c !== 0x7b) this.fail(i, `resource_changes[${this.entryIndex}].change must be an object`, c);
+          if (c !== 0x7b) this.fail(i, `${this.section}[${this.entryIndex}].change must be an object`, c);
           this.entry.change = {};
           return R_CHANGE;
         }
@@ -117,7 +123,8 @@ export class PlanJsonScanner extends JsonScanner {
 
   /** `change.after` or `change.after_unknown` begins: pick what the picker asks for about this resource. */
   private startPick(i: number, c: number, key: number): number {
-    if (this.pickPaths === undefined) return R_OTHER;
+    // Policy limits are about what the plan will do: nothing is picked from what drifted.
+    if (this.pickPaths === undefined || this.section === 'resource_drift') return R_OTHER;
     const { address, type } = this.entry;
     if (typeof address !== 'string' || typeof type !== 'string') {
       ((this.entry.picked ??= { after: {}, unknown: [] }) as PickedAfter).unseen = true;
@@ -149,7 +156,10 @@ export class PlanJsonScanner extends JsonScanner {
   }
 
   protected containerClosed(d: number): void {
-    if (this.roles[d] === R_ENTRY) this.onEntry(this.entry, this.entryIndex);
+    if (this.roles[d] === R_ENTRY) {
+      if (this.section === 'resource_drift') this.onDrift?.(this.entry, this.entryIndex);
+      else this.onEntry(this.entry, this.entryIndex);
+    }
     if (this.roles[d] === R_OUTPUT) this.onOutput?.(this.outputName, this.outputActions);
   }
 
@@ -179,7 +189,7 @@ export class PlanJsonScanner extends JsonScanner {
     const id = KEYS_BY_ROLE[role]?.get(key) ?? K_NONE;
     if (id === K_NONE) return;
     if ((this.seen[d]! & id) !== 0) {
-      this.fail(to, `the key "${key}" appears twice${role === R_ROOT ? '' : ` in resource_changes[${this.entryIndex}]`}`);
+      this.fail(to, `the key "${key}" appears twice${role === R_ROOT ? '' : ` in ${this.section}[${this.entryIndex}]`}`);
     }
     this.seen[d]! |= id;
     this.keys[d] = id;
@@ -240,7 +250,7 @@ export class PlanJsonScanner extends JsonScanner {
   protected whereCaptured(): string {
     const name = KEY_NAMES[this.captureKey] ?? 'a value';
     if (this.captureKey === K_OUTPUT_ACTIONS) return `output_changes[${describeValue(this.outputName)}].actions`;
-    return this.captureKey >= K_ADDRESS ? `resource_changes[${this.entryIndex}].${name}` : name;
+    return this.captureKey >= K_ADDRESS && this.captureKey !== K_RESOURCE_DRIFT ? `${this.section}[${this.entryIndex}].${name}` : name;
   }
 
 }

@@ -5,7 +5,8 @@
 // walks the bytes once, tracks nesting and strings, checks the JSON grammar, and materialises only the few
 // values it needs: the top-level `format_version`, `terraform_version` and `errored`, each
 // `resource_changes[]` element's `address`, `previous_address`, `mode` and `change.actions` (and whether
-// `change.importing` is set, never its value), and each `output_changes` member's name and `actions`. Strings are skipped with
+// `change.importing` is set, never its value), each `resource_drift[]` element's `address`, `mode` and
+// `change.actions` (the same entry shape; nothing is picked from it), and each `output_changes` member's name and `actions`. Strings are skipped with
 // Buffer#indexOf, so value-heavy files go at memchr speed; nothing else from a value is ever decoded.
 //
 // The measurements behind this choice are in test/bench/BENCHMARKS.md ("Reading plan JSON").
@@ -42,6 +43,7 @@ export async function summarizePlanFile(path: string, opts: SummarizeOptions = {
         },
     {
       picker: opts.picker,
+      onDrift: (entry, index) => builder.addDrift(entry, index),
       onOutput: (name, actions) => {
         builder.addOutput(name, actions);
         opts.onOutput?.(name, actions);

@@ -1,5 +1,6 @@
 // Render a plan summary for a terminal. Pure. Every string that came from the repository or the plan goes
 // through visibleText; colour, when asked for, wraps only the markers this file writes.
+import { driftLines } from './drift-text.ts';
 import { countOf, LISTING_ORDER, type ChangeAction, type ListedChange, type PlanSummary } from './summary.ts';
 import { flaggedText, LOOKALIKE_FLAG, mayLookAlike, visibleText } from '../lib/untrusted-text.ts';
 
@@ -67,6 +68,8 @@ export function renderSummaryText(summary: PlanSummary, ctx: RenderContext, opts
   if (ctx.author !== undefined) lines.push(`Author: ${name(ctx.author)}`);
   lines.push(`Engine ${name(summary.engineVersion)} · plan format ${name(summary.formatVersion)}`);
   if (summary.errored) lines.push('WARNING: the plan errored; what follows is incomplete.');
+  // Drift first and apart: what changed outside of the engine; the changes below are what the code does.
+  if (summary.drift) lines.push(...driftLines(summary.drift, visibleText, { max: opts.maxLines ?? Infinity, maxAddress: MAX_ADDRESS }), 'Changes the code makes (applying them re-converges the drift):');
   lines.push(renderCounts(summary));
   if (summary.total === 0) {
     lines.push('No changes.');

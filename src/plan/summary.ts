@@ -4,8 +4,8 @@
 import { PlanJsonError } from './errors.ts';
 import { visibleText } from '../lib/untrusted-text.ts';
 
-export { LISTING_ORDER, type ChangeAction, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
-import { LISTING_ORDER, type ChangeAction, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
+export { LISTING_ORDER, type ChangeAction, type DriftSummary, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
+import { LISTING_ORDER, type ChangeAction, type DriftSummary, type PlanCounts, type ListedChange, type PlanSummary } from '../run/plan-record.ts';
 
 /** One `resource_changes[]` element as it comes from the JSON; nothing in it is trusted. */
 export interface RawResourceChange {
@@ -20,6 +20,8 @@ export interface SummaryBuilder {
   add(entry: RawResourceChange, index: number): void;
   /** One `output_changes` member: `name` and its `actions`. */
   addOutput(name: string, actions: unknown): void;
+  /** One `resource_drift[]` element: an object changed (`update`) or deleted (`delete`) outside of the engine. */
+  addDrift(entry: RawResourceChange, index: number): void;
   finish(meta: { formatVersion: string; engineVersion: string; errored: boolean }): PlanSummary;
 }
 
@@ -62,6 +64,20 @@ export function listingOf(entry: RawResourceChange, base: BaseAction = actionOf(
   const action: ChangeAction | null = base !== 'noop' ? base : imported ? 'import' : movedFrom !== undefined ? 'move' : null;
   if (action === null) return null;
   return { address, action, ...(movedFrom !== undefined ? { movedFrom } : {}), ...(imported ? { imported: true } : {}) };
+}
+
+/** The entry's address, after checking the entry is an object with a non-empty string address. */
+function checkedAddress(entry: RawResourceChange, where: string): string {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new PlanJsonError(`${where} must be an object, got ${describeValue(entry)}`);
+  }
+  if (typeof entry.address !== 'string' || entry.address === '') {
+    throw new PlanJsonError(`${where}.address must be a non-empty string, got ${describeValue(entry.address)}`);
+  }
+  if (entry.mode !== undefined && entry.mode !== 'managed') {
+    throw new PlanJsonError(`${where}.mode must be "managed" (only managed objects drift), got ${describeValue(entry.mode)}`);
+  }
+  return entry.address;
 }
 
 /** A bad value for an error message: JSON, made visible, at most 80 characters. */
@@ -108,6 +124,7 @@ export function createSummaryBuilder(opts: { maxListed?: number } = {}): Summary
   const counts = emptyCounts();
   const groups = Object.fromEntries(LISTING_ORDER.map((a) => [a, [] as ListedChange[]])) as Record<ChangeAction, ListedChange[]>;
   let kept = 0;
+  const drift: DriftSummary = { changes: [], listed: 0, total: 0 };
 
   function keep(change: ListedChange): void {
     counts[change.action] += 1;
@@ -169,10 +186,25 @@ export function createSummaryBuilder(opts: { maxListed?: number } = {}): Summary
       keep({ address: `output.${name}`, action: 'output' });
     },
 
+    addDrift(entry, index) {
+      const where = `resource_drift[${index}]`;
+      const address = checkedAddress(entry, where);
+      const change: unknown = entry.change;
+      const actions = typeof change === 'object' && change !== null ? (change as { actions?: unknown }).actions : undefined;
+      const base = classify(actions, `${where}.change.actions`);
+      if (base === 'noop') return;
+      if (base !== 'update' && base !== 'delete') {
+        throw new PlanJsonError(`${where}.change.actions must be ["update"] or ["delete"] (an object changed or deleted outside of the engine), got ${describeValue(actions)}`);
+      }
+      drift.total += 1;
+      if (drift.changes.length < maxListed) drift.changes.push({ address, action: base });
+    },
+
     finish(meta) {
       const changes = LISTING_ORDER.flatMap((action) => groups[action]);
       const total = LISTING_ORDER.reduce((n, action) => n + counts[action], 0);
-      return { formatVersion: meta.formatVersion, engineVersion: meta.engineVersion, counts: { ...counts }, changes, listed: changes.length, total, errored: meta.errored };
+      const drifted = drift.total > 0 ? { drift: { ...drift, listed: drift.changes.length } } : {};
+      return { formatVersion: meta.formatVersion, engineVersion: meta.engineVersion, counts: { ...counts }, changes, listed: changes.length, total, errored: meta.errored, ...drifted };
     },
   };
 }

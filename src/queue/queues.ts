@@ -1,4 +1,4 @@
-// Queues: BullMQ plan, apply and control queues on ioredis. The only module that imports bullmq.
+// Queues: BullMQ plan, apply and control queues on ioredis. With drift-queue.ts, the only modules that import bullmq.
 // Plans retry transient failures with backoff; an apply is attempted exactly once and never re-run.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { connectRedis, type RedisTarget } from './redis-connection.ts';

@@ -4,7 +4,7 @@ import type { Actor, Run } from './run.ts';
 
 export interface RunDescription {
   run: string;
-  subject: { repo: string; pr: number | null; ref: string; sha: string; workspace: string; agent?: string | null; author?: string; committer?: string };
+  subject: { repo: string; pr: number | null; ref: string; sha: string; workspace: string; agent?: string | null; author?: string; committer?: string; kind?: 'drift'; driftSlot?: string };
   plan?: { sha256: string; counts: Record<string, number>; tier: string; fingerprint?: string };
 }
 
@@ -24,6 +24,8 @@ export function describeRun(run: Run): RunDescription {
       ...(run.agent !== undefined ? { agent: run.agent } : {}),
       ...(run.author !== undefined ? { author: run.author } : {}),
       ...(run.committer !== undefined ? { committer: run.committer } : {}),
+      // PR runs' records stay as they were; a drift run says so in every record.
+      ...(run.kind === 'drift' ? { kind: 'drift' as const, driftSlot: run.driftSlot! } : {}),
     },
     ...(run.plan
       ? {

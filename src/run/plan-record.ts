@@ -49,6 +49,20 @@ export interface PlanSummary {
   /** Everything applying the plan does: every listed change, counted once. */
   total: number;
   errored: boolean;
+  /**
+   * What changed outside of the engine since the last apply (the plan JSON's `resource_drift`), apart from
+   * what the code itself changes. Only when the plan reported any drift.
+   */
+  drift?: DriftSummary;
+}
+
+/** Objects the refresh found changed (`update`) or gone (`delete`) outside of the engine. */
+export interface DriftSummary {
+  changes: Array<{ address: string; action: 'update' | 'delete' }>;
+  /** `changes.length`; at most the builder's `maxListed`. */
+  listed: number;
+  /** Every drifted object, even when `changes` is cut. */
+  total: number;
 }
 
 /** none: nothing to apply · auto: no tap · approve: one tap · confirm: two taps · deny: never applied */

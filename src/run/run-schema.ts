@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { AirlockError } from '../errors.ts';
 import { LISTING_ORDER, TIERS, type ChangeAction } from './plan-record.ts';
-import { RUN_STATES } from './run.ts';
+import { RUN_KINDS, RUN_STATES } from './run.ts';
 
 /** `r` + 15 lowercase hex: what deriveRunId returns, and nothing else. */
 export const RUN_ID_PATTERN = /^r[0-9a-f]{15}$/;
@@ -62,6 +62,9 @@ export const planSummarySchema = z.looseObject({
   listed: count,
   total: count,
   errored: z.boolean(),
+  drift: z
+    .looseObject({ changes: z.array(z.looseObject({ address: text(4096), action: z.enum(['update', 'delete']) })).max(100_000), listed: count, total: count })
+    .optional(),
 });
 
 const planSchema = z.looseObject({
@@ -115,4 +118,6 @@ export const runSchema = z.looseObject({
   attempt: z.number().int().min(2).max(10_000).optional(),
   replanOf: runIdSchema.optional(),
   replannedBy: runIdSchema.optional(),
+  kind: z.enum(RUN_KINDS).optional(),
+  driftSlot: time.optional(),
 });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { AirlockError } from '../errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { parseRedisValue, type QuarantineLog } from '../lib/redis-input.ts';
-import { deriveRunId, supersedeKey, transition, type Run, type RunState } from './run.ts';
+import { runIdOf, supersedeKey, transition, type Run, type RunState } from './run.ts';
 import { isRunId, parseRunId, runIdSchema, runSchema } from './run-schema.ts';
 
 const CREATE = `
@@ -48,6 +48,8 @@ export interface NewRun {
   workspace: string;
   /** When the head was seen; a slower replica's older sighting never becomes the PR's latest run. */
   seenAt: number;
+  /** A drift run: planned for the schedule slot (or `airlock drift` time) `driftSlot`. */
+  drift?: { slot: string };
 }
 
 export interface CreateResult {
@@ -83,8 +85,10 @@ export class RunStore {
 
   /** Create the run for a sighting unless it exists; tells which run it supersedes, if any. */
   async create(input: NewRun, now = new Date()): Promise<CreateResult> {
-    const id = deriveRunId(input.repo, input.workspace, input.sha);
+    const drift = input.drift ? { kind: 'drift' as const, driftSlot: input.drift.slot } : {};
+    const id = runIdOf({ ...input, ...drift });
     const run: Run = {
+      ...drift,
       id,
       repo: input.repo,
       ref: input.ref,
@@ -244,5 +248,6 @@ export const thisHost = hostname();
 function storedRunSchema(id: string) {
   return runSchema
     .refine((r) => r.id === id, { message: 'the record claims another run id than its key', path: ['id'] })
-    .refine((r) => deriveRunId(r.repo, r.workspace, r.sha, r.attempt ?? 1) === r.id, { message: 'repo, workspace, sha and attempt do not derive the run id', path: ['sha'] });
+    .refine((r) => (r.kind === 'drift') === (r.driftSlot !== undefined), { message: 'a drift run has a slot, and only a drift run', path: ['driftSlot'] })
+    .refine((r) => runIdOf(r) === r.id, { message: 'repo, workspace, sha, attempt and drift slot do not derive the run id', path: ['sha'] });
 }

@@ -43,6 +43,10 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   needs_attention: [],
 };
 
+/** A run plans a pull request's (or branch's) head, or checks a workspace for drift on a schedule. */
+export const RUN_KINDS = ['pr', 'drift'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
 export type ActorKind = 'agent' | 'human' | 'runner';
 export interface Actor {
   kind: ActorKind;
@@ -118,6 +122,10 @@ export interface Run {
   replanOf?: string;
   /** The run that plans this head again; set once, so a head is replanned from its latest attempt only. */
   replannedBy?: string;
+  /** `drift`: planned on a schedule to find what changed outside of Airlock. Absent on PR runs. */
+  kind?: RunKind;
+  /** The drift schedule's slot (or the time of `airlock drift`) this run checks; drift runs only. */
+  driftSlot?: string;
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));
@@ -127,14 +135,22 @@ export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s)
  * a sighting never plans twice. `airlock replan` numbers further attempts at the same head; attempt 1 is
  * the sighting's id, so ids of runs from before replans existed stay the same.
  */
-export function deriveRunId(repo: string, workspace: string, sha: string, attempt = 1): string {
+export function deriveRunId(repo: string, workspace: string, sha: string, attempt = 1, driftSlot?: string): string {
   const triple = `${repo}\0${workspace}\0${sha}`;
-  return `r${createHash('sha256').update(attempt === 1 ? triple : `${triple}\0attempt ${attempt}`).digest('hex').slice(0, 15)}`;
+  const drift = driftSlot === undefined ? '' : `\0drift ${driftSlot}`;
+  return `r${createHash('sha256').update(`${attempt === 1 ? triple : `${triple}\0attempt ${attempt}`}${drift}`).digest('hex').slice(0, 15)}`;
+}
+
+/** The run id of any stored run: a drift run's slot is part of its identity. */
+export function runIdOf(run: Pick<Run, 'repo' | 'workspace' | 'sha' | 'attempt' | 'kind' | 'driftSlot'>): string {
+  return deriveRunId(run.repo, run.workspace, run.sha, run.attempt ?? 1, run.kind === 'drift' ? (run.driftSlot ?? '') : undefined);
 }
 
 /** The key under which runs of one PR (or branch) and workspace supersede each other. */
-export function supersedeKey(run: Pick<Run, 'repo' | 'pr' | 'ref' | 'workspace'>): string {
-  return `${run.repo}\0${run.pr === null ? run.ref : `pr${run.pr}`}\0${run.workspace}`;
+export function supersedeKey(run: Pick<Run, 'repo' | 'pr' | 'ref' | 'workspace' | 'kind'>): string {
+  // Drift runs supersede only each other: a PR run never replaces a drift run, nor the other way round.
+  const line = run.kind === 'drift' ? `drift\0${run.ref}` : run.pr === null ? run.ref : `pr${run.pr}`;
+  return `${run.repo}\0${line}\0${run.workspace}`;
 }
 
 export function canTransition(from: RunState, to: RunState): boolean {

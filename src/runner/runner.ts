@@ -32,12 +32,16 @@ import { keepApplyOutput } from './kept-output.ts';
 import { hashToken } from '../approve/approve.ts';
 import { replyWindowMs } from '../approve/open-channel.ts';
 import { failInterruptedPlan } from '../jobs/recovery.ts';
+import type { RemoteHead } from '../watch/ls-remote.ts';
+import { startDrift } from './drift-wiring.ts';
 
 export interface RunnerOptions {
   log: Logger;
   /** Start the watcher's poll loops (tests drive polls themselves with `watcher.pollAll()`). */
   watch?: boolean;
   engine?: Engine;
+  /** Injected for tests: how drift checks list the remote's heads (defaults to `git ls-remote`). */
+  listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
 }
 
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
@@ -176,6 +180,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     log,
   });
   if (options.watch !== false) watcher.start();
+  // Drift schedules: one delayed job per slot, shared by every runner on this Redis.
+  const drift = await startDrift(cp, { log, ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
   // Replies come back over streams this process opens; nothing listens on a port.
   const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
@@ -196,6 +202,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     watcher,
     witness,
     replies,
+    drift: drift.checks,
     sweepJobDirs,
     reconcile,
     async stop(): Promise<void> {
@@ -203,6 +210,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       clearInterval(heldSender);
       await replies?.stop();
       await watcher.stop();
+      await drift.stop();
       await workers.close();
       await witness.stop();
       redisHealth.stop();

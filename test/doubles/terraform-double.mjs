@@ -18,6 +18,7 @@ import { checkConditions, planOutputs, planReads } from './terraform-double/read
 import { StateError, acquireLock, lockInfoPath, parseDuration, readState, renderLockError, writeState } from './terraform-double/state.mjs';
 import { PlanFileError, computeChanges, hasChanges, readPlanFile, renderPlannedValues, renderPriorState, renderResourceChanges, resourceContext, sortChanges, writePlanFile } from './terraform-double/plan.mjs';
 import { renderPlanText } from './terraform-double/plan-text.mjs';
+import { refreshState, settleRemote } from './terraform-double/drift.mjs';
 
 const VERSION = '1.11.4-airlock-double';
 const env = process.env;
@@ -232,7 +233,8 @@ function planAgainstState(model) {
   const vars = resolveVariables(model, env);
   const instances = expandInstances(model, vars);
   const statePath = statePathOf(model);
-  const state = readState(process.cwd(), statePath);
+  // the refresh: objects changed outside of terraform (terraform-double/drift.mjs)
+  const { state, drift } = refreshState(process.cwd(), statePath, readState(process.cwd(), statePath));
   let changes = computeChanges(instances, state, model);
   for (const c of changes) {
     if (c.importing) out(`${c.address}: Preparing import... [id=${c.importing.id}]\n`);
@@ -245,7 +247,7 @@ function planAgainstState(model) {
   const reads = planReads(model, ctx, process.cwd());
   changes = sortChanges([...changes, ...reads.changes]);
   const outputs = planOutputs(model, ctx, state);
-  return { vars, state, statePath, changes, outputs, errors: conditions.errors, warnings: [...conditions.warnings, ...reads.warnings] };
+  return { vars, state, statePath, changes, drift, outputs, errors: conditions.errors, warnings: [...conditions.warnings, ...reads.warnings] };
 }
 
 function printDiagnostics(kind, list) {
@@ -275,8 +277,9 @@ async function cmdPlan(flags) {
   const statePath = statePathOf(model);
   return withLock(flags, statePath, 'OperationTypePlan', async () => {
     await runKnobs('plan');
-    const { vars, state, changes, outputs, errors, warnings } = planAgainstState(model);
+    const { vars, state, changes, drift, outputs, errors, warnings } = planAgainstState(model);
     const errored = errors.length > 0;
+    if (drift.length) out(`\nNote: Objects have changed outside of Terraform\n\n${drift.map((d) => `  # ${d.address} has ${d.actions[0] === 'delete' ? 'been deleted' : 'changed'}\n`).join('')}`);
     out(renderPlanText(changes, outputs.changes, errored));
     printDiagnostics('Warning', warnings);
     // terraform writes the plan file even when planning failed part-way: errored, never applyable.
@@ -291,6 +294,7 @@ async function cmdPlan(flags) {
         variables: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.ephemeral ? { ephemeral: true } : { value: v.value }])),
         configuration: renderConfiguration(model),
         changes,
+        ...(drift.length ? { drift } : {}),
         outputs,
         errored,
       });
@@ -325,6 +329,7 @@ function cmdShow(flags, positional) {
   if (variables.length) doc.variables = Object.fromEntries(variables.sort(([a], [b]) => (a < b ? -1 : 1)));
   const outputs = plan.outputs ?? { changes: {}, planned: {} };
   doc.planned_values = renderPlannedValues(plan.changes, outputs.planned);
+  if (plan.drift?.length) doc.resource_drift = renderResourceChanges(plan.drift);
   if (plan.changes.length) doc.resource_changes = renderResourceChanges(plan.changes);
   if (Object.keys(outputs.changes).length) doc.output_changes = outputs.changes;
   const prior = renderPriorState(plan.prior_state, plan.terraform_version, plan.changes);
@@ -395,6 +400,7 @@ function finishApply(statePath, state, plan, model) {
     const readsDone = finishReadsAndOutputs(next, plan, model, out);
     // what was applied before a deferred read failed stays applied, as in terraform
     writeState(process.cwd(), statePath, next, Boolean(state));
+    settleRemote(process.cwd(), statePath, plan.changes);
     if (!readsDone) throw new Exit(1);
     const imported = counts.imported ? `${counts.imported} imported, ` : '';
     out(`\nApply complete! Resources: ${imported}${counts.added} added, ${counts.changed} changed, ${counts.destroyed} destroyed.\n`);

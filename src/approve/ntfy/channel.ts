@@ -84,7 +84,7 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
         try {
           const a = approver(name);
           const reply = { server: config.url, replyTopic: a.replyTopic, replyToken: tokens.replies.get(a.name)! };
-          const request = buildRequest(text, a.notifyTopic, reply, token, phase);
+          const request = buildRequest(text, a.notifyTopic, reply, token, phase, { drift: run.kind === 'drift' });
           // With passkey approvals on, a "Review" link opens the approval page (passkey-review.ts).
           const review = deps.review?.(run, a.name, token, reply, phase, expiresAt, text);
           await publish(review ? { ...request, actions: [review, ...(request.actions ?? [])] } : request);

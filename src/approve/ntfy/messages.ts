@@ -23,7 +23,7 @@ export interface ReplyTarget {
  * The request for one approver: the text exactly as rendered from the runner's plan view (its sha256 is
  * in the binding), then Approve (or Confirm) and Deny, each a POST to the reply topic.
  */
-export function buildRequest(text: ApprovalText, notifyTopic: string, reply: ReplyTarget, nonce: string, phase: RequestPhase): NtfyPublish {
+export function buildRequest(text: ApprovalText, notifyTopic: string, reply: ReplyTarget, nonce: string, phase: RequestPhase, opts: { drift?: boolean } = {}): NtfyPublish {
   const button = (label: string, decision: 'approve' | 'deny'): NtfyAction => ({
     action: 'http',
     label,
@@ -37,8 +37,9 @@ export function buildRequest(text: ApprovalText, notifyTopic: string, reply: Rep
     topic: notifyTopic,
     title: text.title,
     message: text.message,
-    priority: phase === 'confirm' ? 5 : 4,
-    tags: phase === 'confirm' ? ['warning'] : ['lock'],
+    // A drift check's request is a low-priority notice: nobody is waiting on it, as someone is on a PR.
+    priority: phase === 'confirm' ? 5 : opts.drift ? 2 : 4,
+    tags: phase === 'confirm' ? ['warning'] : opts.drift ? ['mag'] : ['lock'],
     markdown: false,
     actions: [button(phase === 'confirm' ? 'Confirm destroy' : 'Approve', 'approve'), button('Deny', 'deny')],
   };

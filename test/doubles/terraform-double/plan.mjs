@@ -32,7 +32,7 @@ function sortKeys(o) {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-function attrMask(values, sensitive, extra = {}) {
+export function attrMask(values, sensitive, extra = {}) {
   const out = { ...extra };
   for (const [k, v] of Object.entries(values)) {
     if (sensitive.has(k)) out[k] = true;
