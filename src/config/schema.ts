@@ -6,6 +6,7 @@ import { vaultSchema, workspaceCredentialsSchema } from '../credentials/config.t
 import { engineSchema, networkSchema } from '../engine/config.ts';
 import { guardSchema } from '../guard/config.ts';
 import { policySchema } from '../policy/config.ts';
+import { forgeSchema } from '../report/config.ts';
 import { duration, size } from '../lib/zod-units.ts';
 
 const name = z
@@ -65,6 +66,8 @@ const repoSchema = z
     pollInterval: duration('30s').prefault('30s'),
     refs: z.array(refPattern).min(1).default(['refs/pull/*/head', 'refs/merge-requests/*/head']),
     workspaces: z.array(workspaceSchema).min(1).prefault([{ name: 'default' }]),
+    // Where runs of this repo are reported (commit statuses, one PR comment per workspace): src/report/.
+    forge: forgeSchema.optional(),
   })
   .strict()
   .superRefine((repo, ctx) => {

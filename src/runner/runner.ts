@@ -25,6 +25,7 @@ import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { preflight } from './preflight.ts';
+import { wireReporting } from './report-wiring.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
 import type { NtfyChannel } from '../approve/ntfy-channel.ts';
@@ -37,6 +38,8 @@ export interface RunnerOptions {
   /** Start the watcher's poll loops (tests drive polls themselves with `watcher.pollAll()`). */
   watch?: boolean;
   engine?: Engine;
+  /** Forge report retry pace (tests shorten it); defaults in src/report/reporter.ts. */
+  report?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number };
 }
 
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
@@ -57,6 +60,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
+  // Outcomes go to the forge from the transitions, best effort; a bad token file stops the start here.
+  const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs, redis: cp.redis, log, reporterOptions: options.report }).catch(async (err: unknown) => {
+    await cp.close();
+    throw err;
+  });
 
   const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
@@ -123,7 +131,10 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     runs,
     audit,
     log,
-    enqueuePlan: (id) => cp.queues.enqueuePlan(id),
+    enqueuePlan: (id) => {
+      reporting?.sighted(id);
+      return cp.queues.enqueuePlan(id);
+    },
     supersede: (id, by) => cp.approvals.supersede(id, by),
   });
 
@@ -183,6 +194,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     watcher,
     witness,
     replies,
+    reporting,
     sweepJobDirs,
     reconcile,
     async stop(): Promise<void> {
@@ -191,6 +203,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       await replies?.stop();
       await watcher.stop();
       await workers.close();
+      await cp.transitions.idle();
+      await reporting?.stop();
       await witness.stop();
       redisHealth.stop();
       await cp.close();
