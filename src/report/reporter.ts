@@ -58,6 +58,8 @@ export function createReporter(opts: ReporterOptions) {
   const pausedUntil = new Map<string, number>();
   /** PR comment ids found or made, per PR and marker: a restart finds them again by the marker. */
   const commentIds = new Map<string, number>();
+  /** The newest version heard of each run (bounded: the oldest are forgotten). */
+  const heard = new Map<string, number>();
   const stats: ReporterStats = { sent: 0, failed: 0, retried: 0, dropped: 0, backlog: 0 };
   let timer: NodeJS.Timeout | null = null;
   let working: Promise<void> | null = null;
@@ -68,10 +70,14 @@ export function createReporter(opts: ReporterOptions) {
 
   function report(run: Run): void {
     if (stopped || !opts.forges.has(run.repo)) return;
+    // The last state wins: a version of the run already heard (a repeated sighting) or older (a late read)
+    // is ignored, so a stale "pending" can never overwrite a final status.
+    if ((heard.get(run.id) ?? 0) >= run.version) return;
+    heard.delete(run.id);
+    heard.set(run.id, run.version);
+    if (heard.size > 10_000) heard.delete(heard.keys().next().value as string);
     const key = keyOf(run);
     const queued = backlog.get(key);
-    // The last state wins; a stale event (an older version of the same run) never replaces a newer one.
-    if (queued && queued.run.id === run.id && queued.run.version > run.version) return;
     if (!queued && backlog.size >= maxBacklog) {
       const oldest = backlog.keys().next().value as string;
       const dropped = backlog.get(oldest)!;
