@@ -94,16 +94,22 @@ function planSection(run: Run): string[] {
 function decisionSection(run: Run): string[] {
   const d = run.decision!;
   const who = d.by.kind === 'human' ? 'by a human' : 'by policy';
-  return ['', '#### Decision', '', `${d.decision === 'approve' ? 'Approved' : 'Denied'} ${who}${d.breakGlass ? ' (break-glass)' : ''} at ${inert(d.at, 40)}`];
+  return ['', '#### Decision', '', `${d.decision === 'approve' ? 'Approved' : 'Denied'} ${who}${d.breakGlass ? ' (break-glass)' : ''} at ${timeText(d.at)}`];
 }
 
 function applySection(run: Run): string[] {
   const out = ['', '#### Apply', ''];
-  if (run.state === 'applied') out.push(`Applied at ${inert(run.apply?.finishedAt ?? run.updatedAt, 40)}.`);
-  else if (run.state === 'applying') out.push(`Started at ${inert(run.apply?.startedAt ?? run.updatedAt, 40)}.`);
+  if (run.state === 'applied') out.push(`Applied at ${timeText(run.apply?.finishedAt ?? run.updatedAt)}.`);
+  else if (run.state === 'applying') out.push(`Started at ${timeText(run.apply?.startedAt ?? run.updatedAt)}.`);
   else if (run.state === 'needs_attention') out.push('The apply stopped part way; an operator must look before anything else is applied here.');
   else if (run.state === 'failed') out.push('The apply failed; see the error below.');
   return out;
+}
+
+/** A stored time as ISO text (digits, '-', ':', '.'), or escaped as it is when it does not parse. */
+function timeText(t: string): string {
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? inert(t, 40) : new Date(ms).toISOString();
 }
 
 function errorSection(error: NonNullable<Run['error']>): string[] {

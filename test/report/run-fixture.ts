@@ -31,7 +31,7 @@ export function plannedRun(state: RunState, addresses: string[], extra: Partial<
       summary: {
         formatVersion: '1.2',
         engineVersion: '1.11.4',
-        counts: { create: addresses.length - 1, update: 0, delete: 1, replace: 0, forget: 0, read: 0, noop: 0 },
+        counts: { create: addresses.length - 1, update: 0, delete: 1, replace: 0, forget: 0, read: 0, noop: 0, import: 0, move: 0, output: 0, imported: 0, moved: 0 },
         changes: [...addresses.slice(1).map((address) => ({ address, action: 'create' as const })), { address: addresses[0]!, action: 'delete' as const }],
         listed: addresses.length,
         total: addresses.length,
