@@ -26,7 +26,7 @@ export interface ReportWiring {
 
 export async function wireReporting(
   loaded: LoadedConfig,
-  deps: { transitions: RunTransitions; runs: Pick<RunStore, 'find'>; redis: Pick<ControlPlane['redis'], 'set'>; log: Logger; reporterOptions?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number } },
+  deps: { transitions: RunTransitions; runs: Pick<RunStore, 'find'>; redis: Pick<ControlPlane['redis'], 'set'>; log: Logger; reporterOptions?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number; maxAttempts?: number } },
 ): Promise<ReportWiring | null> {
   const opened = await openForges(loaded, scrubber);
   if (opened.length === 0) return null;

@@ -39,7 +39,7 @@ export interface RunnerOptions {
   watch?: boolean;
   engine?: Engine;
   /** Forge report retry pace (tests shorten it); defaults in src/report/reporter.ts. */
-  report?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number };
+  report?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number; maxAttempts?: number };
 }
 
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
