@@ -121,7 +121,23 @@ async function readShownRun(reader: RunReader, runId: string): Promise<Run> {
 export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await readShownRun(cp, parseRunId(runId, 'airlock show RUN'));
   output.out(json ? renderJson(run) : await renderRunDetail(cp, run, output.isTTY));
+  if (!json) {
+    const reported = await cp.reported?.(run.id).catch(() => null);
+    if (reported) output.out(renderReported(reported));
+  }
   return 0;
+}
+
+/** `Forge: success (applied) reported at …, PR #1`, or the code of the last failed report. */
+function renderReported(json: string): string {
+  try {
+    const r = JSON.parse(json) as { state?: string; status?: string; prs?: number[]; at?: string; ok?: boolean; error?: string };
+    const prs = r.prs?.length ? `, PR ${r.prs.map((n) => `#${Number(n)}`).join(' ')}` : '';
+    const what = `${visibleText(String(r.status), 20)} (${visibleText(String(r.state), 30)})`;
+    return r.ok ? `Forge: ${what} reported at ${visibleText(String(r.at), 40)}${prs}` : `Forge: reporting ${what} failed at ${visibleText(String(r.at), 40)} (${visibleText(String(r.error), 60)}); retried in the background`;
+  } catch {
+    return 'Forge: (unreadable report record)';
+  }
 }
 
 /** The person at the terminal, as recorded in the audit log. */

@@ -64,6 +64,8 @@ test('github: pending while planning and waiting, success once applied; one comm
   assert.match(comments[0]!.body, /Applied/);
   assert.match(comments[0]!.body, /terraform\\_data\\\.a/);
   assert.match(comments[0]!.body, /Approved by a human/);
+  const shown = await loop.cli('show', id);
+  assert.match(shown.out, /Forge: success \(applied\) reported at \S+, PR #1/);
 });
 
 test('gitea: a guard refusal is a failure status and a comment that names the rule, file and block', async (t) => {
@@ -107,6 +109,7 @@ test('a forge that is down: the run still applies, reports fail and are logged, 
   assert.deepEqual(d.statusesOf(REPO, sha), []);
   const failures = loop.log.lines().filter((l) => l['event'] === 'report.failed');
   assert.ok(failures.length > 0 && failures.every((l) => l['code'] === 'airlock:forge-unavailable'), JSON.stringify(failures[0]));
+  await waitFor('show to tell of the failed report', async () => /Forge: reporting \w+ \(\w+\) failed at .*airlock:forge-unavailable/.test((await loop.cli('show', id)).out));
   d.refuseConnections(false);
   await settled(loop, d, sha, 'success');
   assert.equal(ours(d, 4).length, 1);
