@@ -18,6 +18,7 @@ import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
 import { flaggedText, visibleText } from '../lib/untrusted-text.ts';
 import { openControlPlane, openRunReader, type ControlPlane, type RunReader } from '../runner/control-plane.ts';
 import { probeRedis } from '../runner/preflight.ts';
+import { wireReporting } from '../runner/report-wiring.ts';
 import { redisTargetFor } from '../queue/redis-connection.ts';
 import { scrubber } from '../log/scrub.ts';
 import { renderJson, type Output } from './output.ts';
@@ -26,13 +27,24 @@ import { renderJson, type Output } from './output.ts';
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
   const loaded = await loadConfig(configFile);
   await probeRedis(await redisTargetFor(loaded, scrubber), loaded.file);
-  const cp = await openControlPlane(loaded, { writer: 'cli', log: pino({ level: 'silent' }) });
+  const log = pino({ level: 'silent' });
+  const cp = await openControlPlane(loaded, { writer: 'cli', log });
+  // A decision taken here reaches the forge too; a broken forge setup never stops the decision.
+  const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs: cp.runs, redis: cp.redis, log }).catch(() => null);
   try {
     return await fn(cp);
   } finally {
+    await cp.transitions.idle();
+    if (reporting) {
+      await Promise.race([reporting.reporter.idle(), new Promise((r) => setTimeout(r, REPORT_WAIT_MS).unref())]);
+      await reporting.stop(100);
+    }
     await cp.close();
   }
 }
+
+/** How long a CLI decision waits for its report to reach the forge before exiting (the runner's next report catches up). */
+const REPORT_WAIT_MS = 5_000;
 
 /** Open a read-only view of the runs for `runs` and `show`: no chain file, no lock, no Redis writes. */
 export async function withRunReader<T>(configFile: string, fn: (reader: RunReader) => Promise<T>): Promise<T> {

@@ -21,7 +21,8 @@ export interface ReportWiring {
   reporter: Reporter;
   /** A run was just created (planning): its pending status. Never throws, never waits on the forge. */
   sighted(runId: string): void;
-  stop(): Promise<void>;
+  /** Unsubscribe, give a send in flight up to `graceMs` (default 5 s), and leave the rest (logged). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function wireReporting(
@@ -52,9 +53,9 @@ export async function wireReporting(
         })
         .catch((err: unknown) => log.debug({ err, runId }, 'could not read a sighted run for its pending status'));
     },
-    async stop(): Promise<void> {
+    async stop(graceMs?: number): Promise<void> {
       unsubscribe();
-      await reporter.stop();
+      await reporter.stop(graceMs);
     },
   };
 }

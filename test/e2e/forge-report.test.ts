@@ -78,6 +78,18 @@ test('gitea: a guard refusal is a failure status and a comment that names the ru
   assert.match(body, /rule `external-data`: main\\\.tf data\\\.external\\\.x/);
 });
 
+test('a denial taken in the CLI reaches the forge: failure, "Denied by a human", and the comment says so', async (t) => {
+  const { loop, d } = await forgeLoop(t, 'gitea');
+  const sha = await push(loop, d, 5, { 'main.tf': TF_TWO });
+  const id = loop.runId(sha);
+  await waitForState(loop.runner, id, ['awaiting_approval']);
+  assert.equal((await loop.cli('deny', id)).code, 0);
+  // The CLI waited for its report: the forge already has it when the command returns.
+  assert.equal(d.statusesOf(REPO, sha).at(-1)?.state, 'failure');
+  assert.match(d.statusesOf(REPO, sha).at(-1)!.description, /Denied by a human/);
+  assert.match(ours(d, 5)[0]?.body ?? '', /Denied by a human at /);
+});
+
 test('the canary: a secret in engine output reaches the comment path scrubbed, and no status or comment holds it or the token', { skip: !engineForTests().isDouble && 'needs the double to print the secret' }, async (t) => {
   scrubber.add(LOADED_SECRET);
   const { loop, d } = await forgeLoop(t, 'github', { AIRLOCK_DOUBLE_STDERR: `the secret is ${LOADED_SECRET}`, AIRLOCK_DOUBLE_FAIL: 'apply' });
