@@ -62,6 +62,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const credentials = createCredentialProvider(config, { log, scrubber, audit });
   // Outcomes go to the forge from the transitions, best effort; a bad token file stops the start here.
   const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs, redis: cp.redis, log, reporterOptions: options.report }).catch(async (err: unknown) => {
+    redisHealth.stop();
     await cp.close();
     throw err;
   });
