@@ -125,7 +125,8 @@ export async function openRunReader(loaded: LoadedConfig): Promise<RunReader & {
   return {
     paths: runnerPaths(loaded.config.runner.dataDir),
     runs: new RunStore(redis, loaded.config.redis.prefix),
-    reported: (runId) => redis.get(reportKey(loaded.config.redis.prefix, runId)),
+    // Read only where a repo reports to a forge: otherwise there is nothing to read.
+    ...(loaded.config.repos.some((r) => r.forge) ? { reported: (runId: string) => redis.get(reportKey(loaded.config.redis.prefix, runId)) } : {}),
     close: () => redis.disconnect(),
   };
 }
