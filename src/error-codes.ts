@@ -134,6 +134,16 @@ export const ERROR_CODES = {
   'airlock:bad-option': { retryable: false },
   'airlock:drift-ambiguous': { retryable: false },
   'airlock:drift-not-configured': { retryable: false },
+  // added with their features (passkey, metrics, drift, forge, chaos)
+  'airlock:report-backlog-full': { retryable: false },
+  'airlock:report-unsent': { retryable: false },
+  // forge reporting: worth another try later when the forge is down or asks us to slow down
+  'airlock:forge-auth': { retryable: false },
+  'airlock:forge-forbidden': { retryable: false },
+  'airlock:forge-invalid': { retryable: false },
+  'airlock:forge-not-found': { retryable: false },
+  'airlock:forge-rate-limited': { retryable: true },
+  'airlock:forge-unavailable': { retryable: true },
 } as const satisfies Record<`airlock:${string}`, { retryable: boolean }>;
 
 export type AirlockCode = keyof typeof ERROR_CODES;

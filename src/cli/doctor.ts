@@ -1,5 +1,7 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
 import { checkNtfy } from '../approve/ntfy/doctor.ts';
+import { checkForges } from '../report/doctor.ts';
+import { scrubber } from '../log/scrub.ts';
 import { checkRedis } from '../queue/redis-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkVault } from '../credentials/doctor-checks.ts';
@@ -66,7 +68,7 @@ async function checkSandbox({ config }: LoadedConfig): Promise<Check[]> {
   return probeSandbox(config);
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault];
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber)];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

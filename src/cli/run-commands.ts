@@ -18,6 +18,7 @@ import { renderShortCounts, renderSummaryText } from '../plan/render.ts';
 import { flaggedText, visibleText } from '../lib/untrusted-text.ts';
 import { openControlPlane, openRunReader, type ControlPlane, type RunReader } from '../runner/control-plane.ts';
 import { probeRedis } from '../runner/preflight.ts';
+import { wireReporting } from '../runner/report-wiring.ts';
 import { redisTargetFor } from '../queue/redis-connection.ts';
 import { scrubber } from '../log/scrub.ts';
 import { renderJson, type Output } from './output.ts';
@@ -27,13 +28,24 @@ import { hostDetailLines } from './show-values.ts';
 export async function withControlPlane<T>(configFile: string, fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
   const loaded = await loadConfig(configFile);
   await probeRedis(await redisTargetFor(loaded, scrubber), loaded.file);
-  const cp = await openControlPlane(loaded, { writer: 'cli', log: pino({ level: 'silent' }) });
+  const log = pino({ level: 'silent' });
+  const cp = await openControlPlane(loaded, { writer: 'cli', log });
+  // A decision taken here reaches the forge too; a broken forge setup never stops the decision.
+  const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs: cp.runs, redis: cp.redis, log }).catch(() => null);
   try {
     return await fn(cp);
   } finally {
+    await cp.transitions.idle();
+    if (reporting) {
+      await Promise.race([reporting.reporter.idle(), new Promise((r) => setTimeout(r, REPORT_WAIT_MS).unref())]);
+      await reporting.stop(100);
+    }
     await cp.close();
   }
 }
+
+/** How long a CLI decision waits for its report to reach the forge before exiting (the runner's next report catches up). */
+const REPORT_WAIT_MS = 5_000;
 
 /** Open a read-only view of the runs for `runs` and `show`: no chain file, no lock, no Redis writes. */
 export async function withRunReader<T>(configFile: string, fn: (reader: RunReader) => Promise<T>): Promise<T> {
@@ -124,7 +136,23 @@ async function readShownRun(reader: RunReader, runId: string): Promise<Run> {
 export async function showRun(cp: RunReader, output: Output, runId: string, json: boolean): Promise<number> {
   const run = await readShownRun(cp, parseRunId(runId, 'airlock show RUN'));
   output.out(json ? renderJson(run) : [await renderRunDetail(cp, run, output.isTTY), ...(await hostDetailLines(cp.paths, run.id))].join('\n'));
+  if (!json) {
+    const reported = await cp.reported?.(run.id).catch(() => null);
+    if (reported) output.out(renderReported(reported));
+  }
   return 0;
+}
+
+/** `Forge: success (applied) reported at …, PR #1`, or the code of the last failed report. */
+function renderReported(json: string): string {
+  try {
+    const r = JSON.parse(json) as { state?: string; status?: string; prs?: number[]; at?: string; ok?: boolean; error?: string };
+    const prs = r.prs?.length ? `, PR ${r.prs.map((n) => `#${Number(n)}`).join(' ')}` : '';
+    const what = `${visibleText(String(r.status), 20)} (${visibleText(String(r.state), 30)})`;
+    return r.ok ? `Forge: ${what} reported at ${visibleText(String(r.at), 40)}${prs}` : `Forge: reporting ${what} failed at ${visibleText(String(r.at), 40)} (${visibleText(String(r.error), 60)}); retried in the background`;
+  } catch {
+    return 'Forge: (unreadable report record)';
+  }
 }
 
 /** The person at the terminal, as recorded in the audit log. */

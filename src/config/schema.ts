@@ -7,6 +7,7 @@ import { engineSchema, networkSchema } from '../engine/config.ts';
 import { guardSchema } from '../guard/config.ts';
 import { metricsSchema } from '../metrics/config.ts';
 import { policySchema } from '../policy/config.ts';
+import { forgeSchema } from '../report/config.ts';
 import { duration, size } from '../lib/zod-units.ts';
 import { driftSchema } from './drift-schema.ts';
 
@@ -69,6 +70,8 @@ const repoSchema = z
     pollInterval: duration('30s').prefault('30s'),
     refs: z.array(refPattern).min(1).default(['refs/pull/*/head', 'refs/merge-requests/*/head']),
     workspaces: z.array(workspaceSchema).min(1).prefault([{ name: 'default' }]),
+    // Where runs of this repo are reported (commit statuses, one PR comment per workspace): src/report/.
+    forge: forgeSchema.optional(),
   })
   .strict()
   .superRefine((repo, ctx) => {

@@ -20,6 +20,7 @@ import { createQueues } from '../queue/queues.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
 import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
 import { isConnectionError } from './redis-health.ts';
+import { reportKey } from './report-wiring.ts';
 
 export interface ControlPlaneOptions {
   log: Logger;
@@ -137,6 +138,8 @@ export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
 export interface RunReader {
   paths: Pick<RunnerPaths, 'auditDir' | 'job'>;
   runs: Pick<RunStore, 'get' | 'find' | 'list'>;
+  /** What was last reported to the forge for a run (JSON of ReportOutcome), or null. */
+  reported?: (runId: string) => Promise<string | null>;
 }
 
 /** A reader over a runner's runs for `runs` and `show`: it creates nothing on disk and writes nothing to Redis. */
@@ -146,6 +149,8 @@ export async function openRunReader(loaded: LoadedConfig): Promise<RunReader & {
   return {
     paths: runnerPaths(loaded.config.runner.dataDir),
     runs: new RunStore(redis, loaded.config.redis.prefix),
+    // Read only where a repo reports to a forge: otherwise there is nothing to read.
+    ...(loaded.config.repos.some((r) => r.forge) ? { reported: (runId: string) => redis.get(reportKey(loaded.config.redis.prefix, runId)) } : {}),
     close: () => redis.disconnect(),
   };
 }

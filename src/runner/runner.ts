@@ -26,6 +26,7 @@ import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
 import { createRunnerMetrics } from './metrics-wiring.ts';
 import { preflight } from './preflight.ts';
+import { wireReporting } from './report-wiring.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
 import { removeJobDir as removeJobDirAt } from '../run/paths.ts';
 import { keepApplyOutput } from './kept-output.ts';
@@ -42,6 +43,8 @@ export interface RunnerOptions {
   engine?: Engine;
   /** Injected for tests: how drift checks list the remote's heads (defaults to `git ls-remote`). */
   listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
+  /** Forge report retry pace (tests shorten it); defaults in src/report/reporter.ts. */
+  report?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number; maxAttempts?: number };
 }
 
 export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) {
@@ -68,6 +71,12 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   const { paths, runs, audit } = cp;
   const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
   const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
+  // Outcomes go to the forge from the transitions, best effort; a bad token file stops the start here.
+  const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs, redis: cp.redis, log, reporterOptions: options.report }).catch(async (err: unknown) => {
+    redisHealth.stop();
+    await cp.close();
+    throw err;
+  });
 
   const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
@@ -136,7 +145,10 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     runs,
     audit,
     log,
-    enqueuePlan: (id) => cp.queues.enqueuePlan(id),
+    enqueuePlan: (id) => {
+      reporting?.sighted(id);
+      return cp.queues.enqueuePlan(id);
+    },
     supersede: (id, by) => cp.approvals.supersede(id, by),
   });
 
@@ -203,6 +215,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     witness,
     replies,
     drift: drift.checks,
+    reporting,
     sweepJobDirs,
     reconcile,
     async stop(): Promise<void> {
@@ -212,6 +225,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       await watcher.stop();
       await drift.stop();
       await workers.close();
+      await cp.transitions.idle();
+      await reporting?.stop();
       await witness.stop();
       redisHealth.stop();
       await metrics?.stop();

@@ -5,7 +5,7 @@ import { deriveRunId } from '../../src/run/run.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';
-import type { Runner } from '../../src/runner/runner.ts';
+import type { Runner, RunnerOptions } from '../../src/runner/runner.ts';
 import { makeRemote } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { CapturedLog, deletePrefix, readInvocations, removeDir, startTestRunner, tempDir, testPrefix, writeConfig, type TestConfigInput } from '../support/harness.ts';
@@ -29,7 +29,7 @@ export interface Loop {
   restart(): Promise<void>;
 }
 
-export async function setupLoop(t: TestContext, input: Partial<TestConfigInput> = {}): Promise<Loop> {
+export async function setupLoop(t: TestContext, input: Partial<TestConfigInput> = {}, runnerOptions: Partial<RunnerOptions> = {}): Promise<Loop> {
   const root = await tempDir('loop');
   const remote = await makeRemote();
   const prefix = input.prefix ?? testPrefix();
@@ -43,7 +43,7 @@ export async function setupLoop(t: TestContext, input: Partial<TestConfigInput> 
     ...input,
     engineEnv: { ...knobs, ...input.engineEnv },
   });
-  let { runner, log } = await startTestRunner(loaded);
+  let { runner, log } = await startTestRunner(loaded, undefined, runnerOptions);
   const loop: Loop = {
     root,
     remote,
@@ -69,7 +69,7 @@ export async function setupLoop(t: TestContext, input: Partial<TestConfigInput> 
     },
     async restart() {
       await runner.stop();
-      ({ runner } = await startTestRunner(loaded, log));
+      ({ runner } = await startTestRunner(loaded, log, runnerOptions));
     },
   } as Loop;
   t.after(async () => {

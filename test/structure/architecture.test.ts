@@ -30,3 +30,11 @@ test('the checker finds what it looks for (negative controls)', () => {
   const long = `function big() {\n${'  x();\n'.repeat(90)}}\n`;
   assert.equal(longFunctions([fake('a/x.ts', [], long)], 80).length, 1);
 });
+
+test('every airlock:* code written in src/ is in the one registry (error-codes.ts)', async () => {
+  const { ERROR_CODES } = await import('../../src/error-codes.ts');
+  const used = new Set(files.flatMap((f) => [...f.text.matchAll(/'(airlock:[a-z0-9]+(?:-[a-z0-9]+)*)'/g)].map((m) => m[1]!)));
+  const missing = [...used].filter((c) => !(c in ERROR_CODES));
+  assert.deepEqual(missing, []);
+  assert.ok(used.size > 80, `found ${used.size} codes: the scan works`);
+});

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import type { Run } from '../../src/run/run.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { startRunner, type Runner } from '../../src/runner/runner.ts';
+import { startRunner, type Runner, type RunnerOptions } from '../../src/runner/runner.ts';
 import { engineForTests, sandboxConfigForTests } from './engine-under-test.ts';
 
 export const REDIS_URL = process.env['AIRLOCK_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -52,6 +52,8 @@ export interface TestConfigInput {
   /** `engine.sandbox`; default: the real sandbox (sandboxConfigForTests). */
   sandbox?: unknown;
   extra?: Record<string, unknown>;
+  /** More keys of the repo entry (e.g. `forge`). */
+  repoExtra?: Record<string, unknown>;
 }
 
 /** A runner config as an operator would write it, written to `<dataDir>/../runner.yaml` and loaded by the real loader. */
@@ -85,6 +87,7 @@ export function configYaml(input: TestConfigInput): string {
         pollInterval: '1s',
         refs: input.refs ?? ['refs/pull/*/head'],
         workspaces: input.workspaces ?? [{ name: 'default', dir: '.' }],
+        ...input.repoExtra,
       },
     ],
     approval: { channel: 'terminal', ttl: '15m' },
@@ -113,9 +116,9 @@ export class CapturedLog {
   }
 }
 
-export async function startTestRunner(loaded: LoadedConfig, captured = new CapturedLog()): Promise<{ runner: Runner; log: CapturedLog }> {
+export async function startTestRunner(loaded: LoadedConfig, captured = new CapturedLog(), options: Partial<RunnerOptions> = {}): Promise<{ runner: Runner; log: CapturedLog }> {
   const log = createLogger({ level: 'debug', destination: captured.stream, pretty: false });
-  const runner = await startRunner(loaded, { log, watch: false });
+  const runner = await startRunner(loaded, { log, watch: false, ...options });
   return { runner, log: captured };
 }
 
