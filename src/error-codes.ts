@@ -110,7 +110,7 @@ export const ERROR_CODES = {
   'airlock:workspace-busy': { retryable: true },
   'airlock:workspace-missing': { retryable: false },
   'airlock:workspace-unknown': { retryable: true },
-  // added with their features (passkey, metrics, drift, forge, chaos)
+  // passkey, metrics, drift, forge reporting, fault recovery
   'airlock:passkey-approver': { retryable: false },
   'airlock:passkey-challenge': { retryable: false },
   'airlock:passkey-counter-regression': { retryable: false },
@@ -125,16 +125,12 @@ export const ERROR_CODES = {
   'airlock:passkey-unregistered': { retryable: false },
   'airlock:passkey-user-presence': { retryable: false },
   'airlock:passkey-user-verification': { retryable: false },
-  // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:plan-interrupted': { retryable: false },
-  // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:metrics-listen': { retryable: false },
   'airlock:vault-revoke-failed': { retryable: false },
-  // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:bad-option': { retryable: false },
   'airlock:drift-ambiguous': { retryable: false },
   'airlock:drift-not-configured': { retryable: false },
-  // added with their features (passkey, metrics, drift, forge, chaos)
   'airlock:report-backlog-full': { retryable: false },
   'airlock:report-unsent': { retryable: false },
   // forge reporting: worth another try later when the forge is down or asks us to slow down

@@ -3,7 +3,7 @@
 // keep their fixed id, so watching never plans a head twice; only an operator on the runner host asks
 // for another attempt, and it is audited with their OS user.
 import type { AuditLog } from '../audit/audit-log.ts';
-import { describeRun } from '../audit/audit.ts';
+import { describeRun } from '../run/describe.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { AirlockError } from '../errors.ts';
 import type { RunStore } from '../run/run-store.ts';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import type { RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
-import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';

@@ -4,7 +4,7 @@
 import type { AirlockCode } from '../errors.ts';
 import type { Logger } from 'pino';
 import type { Actor, Run } from '../run/run.ts';
-import { describeRun } from '../audit/audit.ts';
+import { describeRun } from '../run/describe.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ApprovalBinding, Decision } from './approve.ts';
 import { PASSKEY_CODES, PasskeyError } from './passkey/errors.ts';

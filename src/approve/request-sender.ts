@@ -2,7 +2,7 @@
 // record, then the channel; and the cap on requests out at once, whose waiting runs go out oldest first as
 // slots free. A held request is re-read from Redis only to find which run goes next, never for its text.
 import type { Actor, Run } from '../run/run.ts';
-import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import { toError } from '../errors.ts';
 import type { ApprovalServiceDeps, RequestPhase } from './approval-service.ts';
 import { bindingFor, hashToken, newToken } from './approve.ts';

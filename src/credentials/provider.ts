@@ -3,7 +3,7 @@
 // reported once and never retried here, and a phase never borrows the other phase's identity.
 import type { Logger } from 'pino';
 import type { Run } from '../run/run.ts';
-import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { AuditInput } from '../audit/audit.ts';
 import type { CredentialsSlice } from './config.ts';
 import type { Scrubber } from '../log/scrub.ts';

@@ -5,7 +5,7 @@ import type { RunStore } from '../run/run-store.ts';
 import { currentAttempt } from '../apply/replan.ts';
 import { deriveRunId } from '../run/run.ts';
 import { hasCode } from '../errors.ts';
-import { describeRun, RUNNER_ACTOR } from '../audit/audit.ts';
+import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RepoConfig } from '../config/schema.ts';
 import { createLimiter } from './limit-concurrency.ts';
