@@ -11,7 +11,7 @@ import { renderChecks, runDoctor } from './doctor.ts';
 import { processOutput, reportError, type Output } from './output.ts';
 import { addPasskeyCommands, verifyApprovals } from './passkey-commands.ts';
 import { driftCommand, runKindOption } from './drift-commands.ts';
-import { decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
+import { cancelCommand, decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
 
 const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
 // Shipped with the package, so `airlock demo` works from any directory.
@@ -100,6 +100,16 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
         code = await withControlPlane(opts.config, (cp) => decideRun(cp, output, run, decision, opts));
       });
   }
+
+  program
+    .command('cancel')
+    .description('stop a run before its apply: planning, awaiting approval or approved (recorded with your OS user)')
+    .argument('<run>', 'run id')
+    .option(...configOption)
+    .option('--reason <text>', 'why, for the audit record and `airlock show`')
+    .action(async (run: string, opts: { config: string; reason?: string }) => {
+      code = await withControlPlane(opts.config, (cp) => cancelCommand(cp, output, run, opts));
+    });
 
   program
     .command('replan')

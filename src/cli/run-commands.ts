@@ -109,6 +109,7 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
     if (run.attention.outputTail) lines.push('  engine output (last lines):', ...run.attention.outputTail.split('\n').slice(-15).map((l) => `    ${visibleText(l)}`));
   }
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
+  if (run.cancelled) lines.push(`  cancelled by ${visibleText(run.cancelled.by.id, 120)} at ${run.cancelled.at}${run.cancelled.reason ? `: ${visibleText(run.cancelled.reason, 600)}` : ''}`);
   if (run.replannedBy) lines.push(`  replanned as ${run.replannedBy}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
   if (records.some((r) => r.detail?.['sandbox'] === 'none')) lines.push(`  WARNING: ${SANDBOX_OFF_WARNING}; this run's engine processes ran that way`);
@@ -206,6 +207,23 @@ export async function replanCommand(cp: ControlPlane, output: Output, runId: str
   output.out(`replanned run ${previous.id} (${previous.state}) as ${next.id}, attempt ${next.attempt} at ${next.sha.slice(0, 10)}; a runner plans it now (recorded with ${osActor().id})`);
   if (previous.state === 'needs_attention') output.out('  the previous apply may have been partial: the new plan is made against the state as it is now');
   output.out(`  follow it with \`airlock show ${next.id}\``);
+  return 0;
+}
+
+/** `airlock cancel`: stop a run before its apply. An apply already under way is never interrupted. */
+export async function cancelCommand(cp: ControlPlane, output: Output, runId: string, opts: { reason?: string }): Promise<number> {
+  const run = await cp.runs.get(parseRunId(runId, 'airlock cancel RUN'));
+  if ((opts.reason?.length ?? 0) > 1000) throw new AirlockError('airlock:cancel-refused', `--reason is ${opts.reason!.length} characters; at most 1000 are kept`, { hint: 'Give a shorter reason; link to a longer write-up if there is one.' });
+  const cancelled = await cp.approvals.cancel(run.id, osActor(), opts.reason);
+  if (!cancelled) {
+    const now = await cp.runs.get(run.id);
+    const hint = now.state === 'applying'
+      ? 'An apply is never interrupted: it may be half done. Wait for it to end, then read `airlock show`.'
+      : 'Only a run that is planning, awaiting approval or approved (apply not started) can be cancelled.';
+    throw new AirlockError('airlock:cancel-refused', `run ${now.id} is ${now.state}; it cannot be cancelled`, { hint });
+  }
+  const stops = run.state === 'planning' ? '; its plan job stops before its next step' : '; no tap on its requests can count now';
+  output.out(`cancelled run ${cancelled.id} (was ${run.state})${stops} (recorded with ${osActor().id})`);
   return 0;
 }
 
