@@ -17,6 +17,8 @@ export { engineOutputTail } from '../engine/output-tail.ts';
 export interface PlanJobDeps extends PlanStepsDeps {
   /** Hears each step's time (the overhead benchmark). */
   onStep?(runId: string, step: string, ms: number): void;
+  /** Hears each step start (traces); the function returned hears its end, with the run as it then stands. */
+  onStepStart?(runId: string, step: string): ((run: Run, error?: unknown) => void) | undefined;
 }
 
 /** Whether a plan failure is worth another attempt: by its code's registration (error-codes.ts). */
@@ -41,6 +43,11 @@ export class PlanEndedError extends AirlockError {
 export function createPlanJob(deps: PlanJobDeps) {
   const { runs, audit, paths } = deps;
   const steps = planProcess(createPlanSteps(deps));
+
+  function startedStep(ctx: PlanContext, step: string): ((error?: unknown) => void) | undefined {
+    const ended = deps.onStepStart?.(ctx.run.id, step);
+    return ended && ((error) => ended(ctx.run, error));
+  }
 
   async function stillLatest(ctx: PlanContext): Promise<void> {
     const latest = await runs.latestFor(ctx.run);
@@ -87,7 +94,7 @@ export function createPlanJob(deps: PlanJobDeps) {
       const log: Logger = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
       const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
       try {
-        const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(runId, step, ms) });
+        const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(runId, step, ms), onStart: startedStep });
         log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
       } catch (thrown) {
         await ctx.creds?.release(); // revoked before the outcome is recorded, as on success

@@ -18,14 +18,24 @@ export interface StepLoopOptions<C> {
   before(ctx: C, step: string): Promise<void>;
   /** Hears each finished step's time. */
   onStep?(name: string, ms: number): void;
+  /** Hears each step start; the function it returns hears the step's end, with what it threw (traces). */
+  onStart?(ctx: C, step: string): ((error?: unknown) => void) | undefined;
 }
 
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, options: StepLoopOptions<C>): Promise<StepTimes> {
   const times: StepTimes = { steps: [] };
   for (const step of steps) {
     await options.before(ctx, step.name);
+    const ended = options.onStart?.(ctx, step.name);
     const started = performance.now();
-    const outcome = await step.run(ctx);
+    let outcome: void | 'done';
+    try {
+      outcome = await step.run(ctx);
+    } catch (err) {
+      ended?.(err);
+      throw err;
+    }
+    ended?.();
     const ms = performance.now() - started;
     times.steps.push({ name: step.name, ms });
     options.onStep?.(step.name, ms);
