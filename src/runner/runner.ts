@@ -78,7 +78,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
 
-  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), ...(metrics ? { onStep: metrics.onStep } : {}) });
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), onStepStart: (id, step) => cp.traces.step(id, step), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber, ...(metrics ? { onWitness: metrics.onWitness } : {}) });
   const applySteps = createApplySteps({
@@ -100,12 +100,13 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       const backend = backendFor(config, paths, run);
       return backend.type === 'local' ? String(backend.config['path']) : null;
     },
-    onFinal: async (run) => {
-      // Told first, while the plan view (what the approvers saw) is still in the job directory.
-      await cp.approvals.announceOutcome(run);
-      await removeJobDir(run.id);
-      witness.afterApply(run.id);
-    },
+    onFinal: (run) =>
+      cp.traces.around(run.id, 'record', async () => {
+        // Told first, while the plan view (what the approvers saw) is still in the job directory.
+        await cp.approvals.announceOutcome(run);
+        await removeJobDir(run.id);
+        witness.afterApply(run.id);
+      }),
     approvalOnRecord: (run) => approvalLookup.find(run),
     ...(metrics ? { onRefused: metrics.onRefused } : {}),
   });
@@ -165,7 +166,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     plan: async (runId, attempt) => {
       const started = performance.now();
       try {
-        await planSteps.plan(runId, attempt);
+        await cp.traces.job('plan', runId, () => planSteps.plan(runId, attempt));
       } catch (err) {
         // A run that is not there (or whose record was quarantined) will not appear by trying again.
         throw err instanceof PlanEndedError || hasCode(err, 'airlock:run-not-found') ? doNotRetry(err as Error) : err;
@@ -177,7 +178,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
         if (ended && isFinal(ended.state) && ended.state !== 'needs_attention') await removeJobDir(runId).catch(() => undefined);
       }
     },
-    apply: (runId) => applySteps.apply(runId),
+    apply: (runId) => cp.traces.job('apply', runId, () => applySteps.apply(runId)),
     planStalledOut: async (runId) => void (await failInterruptedPlan({ transitions: cp.transitions }, runId)),
     expire: async (runId) => {
       const run = await cp.approvals.expire(runId);

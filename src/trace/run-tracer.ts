@@ -1,0 +1,124 @@
+// When each span of a run's trace starts and ends, fed from two seams: the jobs (each job, and the plan
+// job's steps through its step loop) and the run's transitions (the decision wait, the apply, and the run's
+// own span once it is final). A run spans jobs and processes; its `traceparent` (set once, by the first plan
+// job) is how a later job, another runner process or the CLI joins the same trace. Tracing never changes a
+// run's outcome: a failure here is logged, and the work goes on untraced.
+import type { Logger } from 'pino';
+import type { RunStore } from '../run/run-store.ts';
+import { isFinal, type Run } from '../run/run.ts';
+import type { RunMoved } from '../run/transitions.ts';
+import { decisionAttributes, errorTypeOf, newTraceparent, parseTraceparent, runAttributes, SPANS, stepAttributes, type OpenSpan, type RunTracing, type SpanRef, type SpanSink } from './trace.ts';
+
+export interface RunTracerDeps {
+  runs: Pick<RunStore, 'find' | 'update'>;
+  log: Logger;
+  /** How long `shutdown` may wait for the last spans to be sent. */
+  shutdownWaitMs?: number;
+}
+
+interface ActiveJob {
+  span: OpenSpan;
+  root: SpanRef;
+  /** The run reached its final state during this job: its own span is written when the job's ends. */
+  ended: Run | null;
+}
+
+const msOf = (iso: string | undefined): number | undefined => {
+  const ms = iso === undefined ? NaN : Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+};
+
+export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing {
+  const jobs = new Map<string, ActiveJob>();
+
+  /** The run's trace context; the plan job stores a new one on a run that has none. */
+  async function traceOf(kind: 'plan' | 'apply', runId: string): Promise<{ run: Run; root: SpanRef } | null> {
+    const run = await deps.runs.find(runId);
+    if (!run) return null;
+    const root = parseTraceparent(run.traceparent);
+    if (root || kind !== 'plan' || run.traceparent !== undefined) return root ? { run, root } : null;
+    const fresh = newTraceparent();
+    const stored = (await deps.runs.update(runId, (r) => (r.traceparent === undefined ? { ...r, traceparent: fresh } : null))) ?? (await deps.runs.find(runId));
+    const joined = parseTraceparent(stored?.traceparent);
+    return stored && joined ? { run: stored, root: joined } : null;
+  }
+
+  /** The run's own span, with the ids its traceparent promised, from its sighting to now. */
+  function endRun(run: Run, root: SpanRef): void {
+    const span = sink.start(SPANS.run, { pin: root, startMs: msOf(run.createdAt), attributes: { ...runAttributes(run), 'airlock.run.state': run.state } });
+    span.end(run.error ? { errorType: run.error.code } : {});
+  }
+
+  function parentOf(runId: string, root: SpanRef): SpanRef {
+    return jobs.get(runId)?.span.ref ?? root;
+  }
+
+  /** Spans whose times are on the run record: they are written when they end, whichever process sees it. */
+  function onMove(e: RunMoved): void {
+    const root = parseTraceparent(e.run.traceparent);
+    if (!root) return;
+    if (e.from === 'awaiting_approval') {
+      const decided = e.run.decision && (e.to === 'approved' || e.to === 'denied') ? msOf(e.run.decision.at) : undefined;
+      const wait = sink.start(SPANS.decisionWait, { parent: root, startMs: msOf(e.run.approval?.requestedAt), attributes: { 'airlock.run.id': e.run.id, 'airlock.decision.outcome': e.to, ...(e.run.approval ? { 'airlock.plan.tier': e.run.approval.tier } : {}), ...decisionAttributes(e.run) } });
+      wait.end(decided === undefined ? {} : { endMs: decided });
+    }
+    if (e.from === 'applying' && e.run.apply) {
+      const apply = sink.start(SPANS.apply, { parent: parentOf(e.run.id, root), startMs: msOf(e.run.apply.startedAt), attributes: { 'airlock.run.id': e.run.id, 'airlock.run.state': e.to } });
+      const finished = msOf(e.run.apply.finishedAt);
+      apply.end({ ...(finished === undefined ? {} : { endMs: finished }), ...(e.run.error ? { errorType: e.run.error.code } : {}) });
+    }
+    if (isFinal(e.to)) {
+      const job = jobs.get(e.run.id);
+      if (job) job.ended = e.run;
+      else endRun(e.run, root);
+    }
+  }
+
+  return {
+    async job(kind, runId, work) {
+      const trace = await traceOf(kind, runId).catch((err: unknown) => {
+        deps.log.warn({ err, runId }, 'could not read or set the run\'s trace context; this job is not traced');
+        return null;
+      });
+      if (!trace) return work();
+      const active: ActiveJob = { span: sink.start(kind === 'plan' ? SPANS.planJob : SPANS.applyJob, { parent: trace.root, attributes: runAttributes(trace.run) }), root: trace.root, ended: null };
+      jobs.set(runId, active);
+      try {
+        const result = await work();
+        active.span.end();
+        return result;
+      } catch (err) {
+        active.span.end({ errorType: errorTypeOf(err) });
+        throw err;
+      } finally {
+        jobs.delete(runId);
+        if (active.ended) endRun(active.ended, active.root);
+      }
+    },
+
+    step(runId, name) {
+      const job = jobs.get(runId);
+      if (!job) return undefined;
+      const span = sink.start(name, { parent: job.span.ref });
+      return (run, error) => span.end({ attributes: stepAttributes(name, run), ...(error === undefined ? {} : { errorType: errorTypeOf(error) }) });
+    },
+
+    async around(runId, name, work) {
+      const job = jobs.get(runId);
+      if (!job) return work();
+      const span = sink.start(name, { parent: job.span.ref });
+      try {
+        const result = await work();
+        span.end();
+        return result;
+      } catch (err) {
+        span.end({ errorType: errorTypeOf(err) });
+        throw err;
+      }
+    },
+
+    onMove,
+
+    shutdown: () => sink.shutdown(deps.shutdownWaitMs ?? 5_000),
+  };
+}
