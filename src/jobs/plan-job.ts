@@ -9,7 +9,7 @@ import { describeViolation, GuardRefusedError } from '../guard/guard.ts';
 import { resumePolicyApproval } from './policy-steps.ts';
 import { createPlanSteps, type PlanContext, type PlanStepsDeps } from './plan-steps.ts';
 import { planProcess } from './process.ts';
-import { runSteps, stepTimesObject } from './step-loop.ts';
+import { runSteps, stepTimesObject, untracedJob, type TraceJob } from './step-loop.ts';
 
 export { APPLIES_OFF_REASON } from './plan-steps.ts';
 export { engineOutputTail } from '../engine/output-tail.ts';
@@ -19,6 +19,8 @@ export interface PlanJobDeps extends PlanStepsDeps {
   onStep?(runId: string, step: string, ms: number): void;
   /** Hears each step start (traces); the function returned hears its end, with the run as it then stands. */
   onStepStart?(runId: string, step: string): ((run: Run, error?: unknown) => void) | undefined;
+  /** Runs the job inside the run's trace (src/trace/); absent: untraced. */
+  traceJob?: TraceJob;
 }
 
 /** Whether a plan failure is worth another attempt: by its code's registration (error-codes.ts). */
@@ -83,26 +85,31 @@ export function createPlanJob(deps: PlanJobDeps) {
     throw new PlanEndedError(err);
   }
 
+  /** The plan job on the run as it was read when the job started. */
+  async function planRun(run: Run, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
+    if (run.state !== 'planning') {
+      await resumePolicyApproval(deps, run);
+      return;
+    }
+    const log: Logger = deps.log.child({ runId: run.id, repo: run.repo, workspace: run.workspace, sha: run.sha });
+    const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
+    try {
+      const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(run.id, step, ms), onStart: startedStep });
+      log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
+    } catch (thrown) {
+      await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
+      if (thrown instanceof SupersededError) return;
+      await failed(ctx, thrown);
+    } finally {
+      await ctx.creds?.release();
+    }
+  }
+
   return {
     /** Run the plan job for `runId`. Throws when BullMQ should retry; ends the run itself otherwise. */
     async plan(runId: string, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
       const run: Run = await runs.get(runId);
-      if (run.state !== 'planning') {
-        await resumePolicyApproval(deps, run);
-        return;
-      }
-      const log: Logger = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
-      const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
-      try {
-        const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(runId, step, ms), onStart: startedStep });
-        log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
-      } catch (thrown) {
-        await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
-        if (thrown instanceof SupersededError) return;
-        await failed(ctx, thrown);
-      } finally {
-        await ctx.creds?.release();
-      }
+      await (deps.traceJob ?? untracedJob)('plan', run, () => planRun(run, attempt));
     },
   };
 }

@@ -2,6 +2,13 @@
 // go on (a newer head supersedes a plan), and it times each step, so the overhead benchmark and the logs
 // read one set of figures.
 
+import type { Run } from '../run/run.ts';
+
+/** Runs one job of a run inside the run's trace (src/trace/ implements it); the jobs know only this shape. */
+export type TraceJob = <T>(kind: 'plan' | 'apply', run: Run, work: () => Promise<T>) => Promise<T>;
+
+export const untracedJob: TraceJob = (_kind, _run, work) => work();
+
 export interface Step<C> {
   name: string;
   /** Returns 'done' when the job has ended (no changes, decided by policy, …) and no later step runs. */

@@ -21,7 +21,7 @@ import { createQueues } from '../queue/queues.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
 import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
 import { openTraces } from '../trace/open.ts';
-import { untraced } from '../trace/trace.ts';
+import { newTraceparent, untraced } from '../trace/trace.ts';
 import { isConnectionError } from './redis-health.ts';
 import { reportKey } from './report-wiring.ts';
 
@@ -46,7 +46,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   // printed by ioredis with its stack at every reconnect attempt.
   redis.on('error', () => undefined);
   const prefix = config.redis.prefix;
-  const runs = new RunStore(redis, prefix, scrubber, options.log);
+  const runs = new RunStore(redis, prefix, scrubber, options.log, config.traces.otlp ? newTraceparent : undefined);
   // Traces only when `traces.otlp` is set; otherwise no OpenTelemetry module is even loaded.
   const traces = await openTraces(config.traces, {
     runs,

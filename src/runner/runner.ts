@@ -78,7 +78,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
 
-  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), onStepStart: (id, step) => cp.traces.step(id, step), ...(metrics ? { onStep: metrics.onStep } : {}) });
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), onStepStart: (id, step) => cp.traces.step(id, step), traceJob: (kind, run, work) => cp.traces.job(kind, run, work), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber, ...(metrics ? { onWitness: metrics.onWitness } : {}) });
   const applySteps = createApplySteps({
@@ -108,6 +108,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
         witness.afterApply(run.id);
       }),
     approvalOnRecord: (run) => approvalLookup.find(run),
+    traceJob: (kind, run, work) => cp.traces.job(kind, run, work),
     ...(metrics ? { onRefused: metrics.onRefused } : {}),
   });
 
@@ -166,7 +167,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     plan: async (runId, attempt) => {
       const started = performance.now();
       try {
-        await cp.traces.job('plan', runId, () => planSteps.plan(runId, attempt));
+        await planSteps.plan(runId, attempt);
       } catch (err) {
         // A run that is not there (or whose record was quarantined) will not appear by trying again.
         throw err instanceof PlanEndedError || hasCode(err, 'airlock:run-not-found') ? doNotRetry(err as Error) : err;
@@ -178,7 +179,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
         if (ended && isFinal(ended.state) && ended.state !== 'needs_attention') await removeJobDir(runId).catch(() => undefined);
       }
     },
-    apply: (runId) => cp.traces.job('apply', runId, () => applySteps.apply(runId)),
+    apply: (runId) => applySteps.apply(runId),
     planStalledOut: async (runId) => void (await failInterruptedPlan({ transitions: cp.transitions }, runId)),
     expire: async (runId) => {
       const run = await cp.approvals.expire(runId);

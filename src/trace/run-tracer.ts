@@ -31,16 +31,15 @@ const msOf = (iso: string | undefined): number | undefined => {
 export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing {
   const jobs = new Map<string, ActiveJob>();
 
-  /** The run's trace context; the plan job stores a new one on a run that has none. */
-  async function traceOf(kind: 'plan' | 'apply', runId: string): Promise<{ run: Run; root: SpanRef } | null> {
-    const run = await deps.runs.find(runId);
-    if (!run) return null;
-    const root = parseTraceparent(run.traceparent);
-    if (root || kind !== 'plan' || run.traceparent !== undefined) return root ? { run, root } : null;
+  /**
+   * The run's trace context. Runs are born with one while traces are on (RunStore); a plan job gives one to a
+   * run from before that, once, so every later job and process joins the same trace.
+   */
+  async function rootOf(kind: 'plan' | 'apply', run: Run): Promise<SpanRef | null> {
+    if (run.traceparent !== undefined || kind !== 'plan') return parseTraceparent(run.traceparent);
     const fresh = newTraceparent();
-    const stored = (await deps.runs.update(runId, (r) => (r.traceparent === undefined ? { ...r, traceparent: fresh } : null))) ?? (await deps.runs.find(runId));
-    const joined = parseTraceparent(stored?.traceparent);
-    return stored && joined ? { run: stored, root: joined } : null;
+    const stored = (await deps.runs.update(run.id, (r) => (r.traceparent === undefined ? { ...r, traceparent: fresh } : null))) ?? (await deps.runs.find(run.id));
+    return parseTraceparent(stored?.traceparent);
   }
 
   /** The run's own span, with the ids its traceparent promised, from its sighting to now. */
@@ -75,14 +74,14 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
   }
 
   return {
-    async job(kind, runId, work) {
-      const trace = await traceOf(kind, runId).catch((err: unknown) => {
-        deps.log.warn({ err, runId }, 'could not read or set the run\'s trace context; this job is not traced');
+    async job(kind, run, work) {
+      const root = await rootOf(kind, run).catch((err: unknown) => {
+        deps.log.warn({ err, runId: run.id }, 'could not set the run\'s trace context; this job is not traced');
         return null;
       });
-      if (!trace) return work();
-      const active: ActiveJob = { span: sink.start(kind === 'plan' ? SPANS.planJob : SPANS.applyJob, { parent: trace.root, attributes: runAttributes(trace.run) }), root: trace.root, ended: null };
-      jobs.set(runId, active);
+      if (!root) return work();
+      const active: ActiveJob = { span: sink.start(kind === 'plan' ? SPANS.planJob : SPANS.applyJob, { parent: root, attributes: runAttributes(run) }), root, ended: null };
+      jobs.set(run.id, active);
       try {
         const result = await work();
         active.span.end();
@@ -91,7 +90,7 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
         active.span.end({ errorType: errorTypeOf(err) });
         throw err;
       } finally {
-        jobs.delete(runId);
+        jobs.delete(run.id);
         if (active.ended) endRun(active.ended, active.root);
       }
     },

@@ -48,8 +48,8 @@ export interface SpanSink {
 
 /** What the jobs, the transitions and the runner see of traces; `untraced` when they are off. */
 export interface RunTracing {
-  /** Run one job of a run as a span of its trace; the plan job gives the run its trace context. */
-  job<T>(kind: 'plan' | 'apply', runId: string, work: () => Promise<T>): Promise<T>;
+  /** Run one job of a run (as the job read it) as a span of its trace; a plan job gives a run without one its trace context. */
+  job<T>(kind: 'plan' | 'apply', run: Run, work: () => Promise<T>): Promise<T>;
   /** A step of the run's job started; the function returned hears its end, with the run as it then stands. */
   step(runId: string, name: string): ((run: Run, error?: unknown) => void) | undefined;
   /** `work` as the step `name` of the run's job (the apply job's `record`). */
@@ -61,7 +61,7 @@ export interface RunTracing {
 }
 
 export const untraced: RunTracing = {
-  job: (_kind, _runId, work) => work(),
+  job: (_kind, _run, work) => work(),
   step: () => undefined,
   around: (_runId, _name, work) => work(),
   onMove: () => undefined,

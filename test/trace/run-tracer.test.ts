@@ -79,18 +79,18 @@ const RUN: Run = {
 const silent = pino({ level: 'silent' });
 const moved = (run: Run, from: RunMoved['from'], to: RunMoved['to']): RunMoved => ({ run: { ...run, state: to }, from, to, type: `run.${to}`, actor: { kind: 'runner', id: 'airlock' } });
 
-test('the plan job sets the trace context once; its steps hang under it; a retry joins the same trace', async () => {
+test('a run from before traces gets its trace context from its plan job, once; steps hang under the job; a retry joins the same trace', async () => {
   const sink = recordingSink();
   const runs = memoryRuns(RUN);
   const tracer = createRunTracer(sink, { runs, log: silent });
-  await tracer.job('plan', RUN.id, async () => {
+  await tracer.job('plan', (await runs.find(RUN.id))!, async () => {
     const end = tracer.step(RUN.id, 'checkout')!;
     end({ ...RUN, agent: 'claude' });
     tracer.step(RUN.id, 'guard')!({ ...RUN }, Object.assign(new Error('refused'), { code: 'airlock:guard-refused' }));
   });
   const root = parseTraceparent(runs.store.get(RUN.id)!.traceparent);
   assert.ok(root, 'the run now carries a sampled traceparent');
-  await assert.rejects(tracer.job('plan', RUN.id, async () => Promise.reject(new TypeError('boom'))));
+  await assert.rejects(tracer.job('plan', (await runs.find(RUN.id))!, async () => Promise.reject(new TypeError('boom'))));
   assert.equal(runs.updates(), 1, 'set once: the retry reads it back');
 
   const [job1, checkout, guard, job2] = sink.spans;
@@ -121,7 +121,7 @@ test('the decision wait and the apply take their times from the run; the run spa
   const tracer = createRunTracer(sink, { runs, log: silent });
   tracer.onMove(moved(planned, 'awaiting_approval', 'approved'));
   const applying = { ...planned, apply: { startedAt: '2026-01-01T00:04:00.000Z', finishedAt: '2026-01-01T00:04:30.000Z', fence: 1, runnerId: 'a', host: 'h', pid: 1 } };
-  await tracer.job('apply', RUN.id, async () => {
+  await tracer.job('apply', applying, async () => {
     tracer.onMove(moved(applying, 'applying', 'applied'));
     assert.equal(sink.spans.filter((s) => s.name === 'airlock run').length, 0, 'not before its job ends');
     await tracer.around(RUN.id, 'record', async () => undefined);
@@ -163,13 +163,23 @@ test('a run without a trace context (or a malformed or unsampled one) is not tra
     const run = { ...RUN, state: 'approved' as const, ...(traceparent ? { traceparent } : {}) };
     const runs = memoryRuns(run);
     const tracer = createRunTracer(sink, { runs, log: silent });
-    assert.equal(await tracer.job('apply', RUN.id, async () => 'done'), 'done');
+    assert.equal(await tracer.job('apply', run, async () => 'done'), 'done');
     tracer.onMove(moved(run, 'approved', 'superseded'));
-    if (traceparent) assert.equal(await tracer.job('plan', RUN.id, async () => 'done'), 'done');
+    if (traceparent) assert.equal(await tracer.job('plan', run, async () => 'done'), 'done');
     assert.deepEqual(sink.spans, [], String(traceparent));
     assert.equal(runs.store.get(RUN.id)!.traceparent, traceparent, 'an existing value is never replaced');
   }
   const sink = recordingSink();
-  const failing = { find: async () => Promise.reject(new Error('redis down')), update: async () => null };
-  assert.equal(await createRunTracer(sink, { runs: failing, log: silent }).job('plan', RUN.id, async () => 'ran'), 'ran', 'a tracing failure never stops the job');
+  const failing = { find: async () => Promise.reject(new Error('redis down')), update: async () => Promise.reject(new Error('redis down')) };
+  assert.equal(await createRunTracer(sink, { runs: failing, log: silent }).job('plan', RUN, async () => 'ran'), 'ran', 'a tracing failure never stops the job');
+});
+
+test('a run born with its trace context costs its jobs no Redis access', async () => {
+  const sink = recordingSink();
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const untouchable = { find: async () => assert.fail('read'), update: async () => assert.fail('written') };
+  const tracer = createRunTracer(sink, { runs: untouchable, log: silent });
+  await tracer.job('plan', { ...RUN, traceparent }, async () => tracer.step(RUN.id, 'checkout')!(RUN));
+  await tracer.job('apply', { ...RUN, state: 'approved', traceparent }, async () => undefined);
+  assert.deepEqual(sink.spans.map((s) => [s.name, s.parent?.spanId]), [['plan job', '00f067aa0ba902b7'], ['checkout', sink.spans[0]!.ref.spanId], ['apply job', '00f067aa0ba902b7']]);
 });
