@@ -47,15 +47,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   redis.on('error', () => undefined);
   const prefix = config.redis.prefix;
   const runs = new RunStore(redis, prefix, scrubber, options.log, config.traces.otlp ? newTraceparent : undefined);
-  // Traces only when `traces.otlp` is set; otherwise no OpenTelemetry module is even loaded.
-  const traces = await openTraces(config.traces, {
-    runs,
-    log: options.log,
-    readSecret: (file, what) => readTokenFile(resolveTokenFile(file, loaded.file), scrubber, what),
-    scrub: (text) => scrubber.scrubString(text),
-    instanceId: options.writer === 'runner' ? config.runner.id : `${config.runner.id}-cli`,
-    shutdownWaitMs: options.writer === 'cli' ? 3_000 : 10_000,
-  }).catch((err: unknown) => {
+  const traces = await openRunTraces(loaded, runs, options).catch((err: unknown) => {
     redis.disconnect();
     throw err;
   });
@@ -130,6 +122,19 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
       redis.disconnect();
     },
   };
+}
+
+/** Traces only when `traces.otlp` is set; otherwise no OpenTelemetry module is even loaded. */
+function openRunTraces(loaded: LoadedConfig, runs: RunStore, options: ControlPlaneOptions) {
+  const { config } = loaded;
+  return openTraces(config.traces, {
+    runs,
+    log: options.log,
+    readSecret: (file, what) => readTokenFile(resolveTokenFile(file, loaded.file), scrubber, what),
+    scrub: (text) => scrubber.scrubString(text),
+    instanceId: options.writer === 'runner' ? config.runner.id : `${config.runner.id}-cli`,
+    shutdownWaitMs: options.writer === 'cli' ? 3_000 : 10_000,
+  });
 }
 
 /** Time each append of `audit` (its callers hold this very object) and tell `observer`; it never changes the outcome. */

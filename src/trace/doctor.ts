@@ -14,6 +14,7 @@ function judge(status: number, where: string): Check {
   return { name, ok: false, detail: `${where} answered HTTP ${status} to an empty export`, fix: 'check the collector\'s own logs' };
 }
 
+/** The doctor lines for traces: none when they are off. */
 export async function checkTraces(config: TracesConfig, deps: Pick<OpenTracesDeps, 'readSecret' | 'scrub'>): Promise<Check[]> {
   if (!config.otlp) return [];
   const where = shownEndpoint(config.otlp.endpoint);

@@ -40,6 +40,7 @@ export function shownEndpoint(endpoint: string): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** This process's run tracing, or null (and nothing of OpenTelemetry loaded) when `traces.otlp` is not set. */
 export async function openTraces(config: TracesConfig, deps: OpenTracesDeps): Promise<RunTracing | null> {
   if (!config.otlp) return null;
   const headers = await resolveHeaders(config.otlp, deps.readSecret);

@@ -53,6 +53,7 @@ class ReportingExporter implements SpanExporter {
   }
 }
 
+/** Spans through the OpenTelemetry SDK, batched and sent over OTLP/HTTP (JSON). */
 export function createOtelSink(options: OtelSinkOptions): SpanSink {
   const ids = new PinnableIds();
   const exporter = new OTLPTraceExporter({ url: options.url, headers: options.headers, timeoutMillis: options.timeoutMs });

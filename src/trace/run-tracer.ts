@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import { isFinal, type Run } from '../run/run.ts';
 import type { RunMoved } from '../run/transitions.ts';
-import { decisionAttributes, errorTypeOf, newTraceparent, parseTraceparent, runAttributes, SPANS, stepAttributes, type OpenSpan, type RunTracing, type SpanRef, type SpanSink } from './trace.ts';
+import { codeOf, decisionAttributes, errorTypeOf, newTraceparent, parseTraceparent, runAttributes, SPANS, stepAttributes, type OpenSpan, type RunTracing, type SpanRef, type SpanSink } from './trace.ts';
 
 export interface RunTracerDeps {
   runs: Pick<RunStore, 'find' | 'update'>;
@@ -28,6 +28,7 @@ const msOf = (iso: string | undefined): number | undefined => {
   return Number.isFinite(ms) ? ms : undefined;
 };
 
+/** The run tracing of one process, writing to `sink` (otel.ts). */
 export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing {
   const jobs = new Map<string, ActiveJob>();
 
@@ -42,12 +43,6 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
     return parseTraceparent(stored?.traceparent);
   }
 
-  /** The run's own span, with the ids its traceparent promised, from its sighting to now. */
-  function endRun(run: Run, root: SpanRef): void {
-    const span = sink.start(SPANS.run, { pin: root, startMs: msOf(run.createdAt), attributes: { ...runAttributes(run), 'airlock.run.state': run.state } });
-    span.end(run.error ? { errorType: run.error.code } : {});
-  }
-
   function parentOf(runId: string, root: SpanRef): SpanRef {
     return jobs.get(runId)?.span.ref ?? root;
   }
@@ -56,20 +51,12 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
   function onMove(e: RunMoved): void {
     const root = parseTraceparent(e.run.traceparent);
     if (!root) return;
-    if (e.from === 'awaiting_approval') {
-      const decided = e.run.decision && (e.to === 'approved' || e.to === 'denied') ? msOf(e.run.decision.at) : undefined;
-      const wait = sink.start(SPANS.decisionWait, { parent: root, startMs: msOf(e.run.approval?.requestedAt), attributes: { 'airlock.run.id': e.run.id, 'airlock.decision.outcome': e.to, ...(e.run.approval ? { 'airlock.plan.tier': e.run.approval.tier } : {}), ...decisionAttributes(e.run) } });
-      wait.end(decided === undefined ? {} : { endMs: decided });
-    }
-    if (e.from === 'applying' && e.run.apply) {
-      const apply = sink.start(SPANS.apply, { parent: parentOf(e.run.id, root), startMs: msOf(e.run.apply.startedAt), attributes: { 'airlock.run.id': e.run.id, 'airlock.run.state': e.to } });
-      const finished = msOf(e.run.apply.finishedAt);
-      apply.end({ ...(finished === undefined ? {} : { endMs: finished }), ...(e.run.error ? { errorType: e.run.error.code } : {}) });
-    }
+    if (e.from === 'awaiting_approval') writeDecisionWait(sink, e, root);
+    if (e.from === 'applying') writeApply(sink, e, parentOf(e.run.id, root));
     if (isFinal(e.to)) {
       const job = jobs.get(e.run.id);
       if (job) job.ended = e.run;
-      else endRun(e.run, root);
+      else writeRun(sink, e.run, root);
     }
   }
 
@@ -91,7 +78,7 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
         throw err;
       } finally {
         jobs.delete(run.id);
-        if (active.ended) endRun(active.ended, active.root);
+        if (active.ended) writeRun(sink, active.ended, active.root);
       }
     },
 
@@ -120,4 +107,25 @@ export function createRunTracer(sink: SpanSink, deps: RunTracerDeps): RunTracing
 
     shutdown: () => sink.shutdown(deps.shutdownWaitMs ?? 5_000),
   };
+}
+
+/** From the approval request to the decision (its own time), or to now for an expiry or a supersede. */
+function writeDecisionWait(sink: SpanSink, e: RunMoved, root: SpanRef): void {
+  const decided = e.run.decision && (e.to === 'approved' || e.to === 'denied') ? msOf(e.run.decision.at) : undefined;
+  const attributes = { 'airlock.run.id': e.run.id, 'airlock.decision.outcome': e.to, ...(e.run.approval ? { 'airlock.plan.tier': e.run.approval.tier } : {}), ...decisionAttributes(e.run) };
+  sink.start(SPANS.decisionWait, { parent: root, startMs: msOf(e.run.approval?.requestedAt), attributes }).end(decided === undefined ? {} : { endMs: decided });
+}
+
+/** From the move to applying to the apply's end, as the run record has them. */
+function writeApply(sink: SpanSink, e: RunMoved, parent: SpanRef): void {
+  if (!e.run.apply) return;
+  const finished = msOf(e.run.apply.finishedAt);
+  const span = sink.start(SPANS.apply, { parent, startMs: msOf(e.run.apply.startedAt), attributes: { 'airlock.run.id': e.run.id, 'airlock.run.state': e.to } });
+  span.end({ ...(finished === undefined ? {} : { endMs: finished }), ...(e.run.error ? { errorType: codeOf(e.run.error.code) } : {}) });
+}
+
+/** The run's own span, with the ids its traceparent promised, from its sighting to now. */
+function writeRun(sink: SpanSink, run: Run, root: SpanRef): void {
+  const span = sink.start(SPANS.run, { pin: root, startMs: msOf(run.createdAt), attributes: { ...runAttributes(run), 'airlock.run.state': run.state } });
+  span.end(run.error ? { errorType: codeOf(run.error.code) } : {});
 }

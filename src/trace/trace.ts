@@ -141,6 +141,11 @@ export function stepAttributes(step: string, run: Run): SpanAttributes {
 
 const ERROR_TYPE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** A stored error code as `error.type`: it came from Redis, so anything but a code's shape is `_OTHER`. */
+export function codeOf(code: string): string {
+  return ERROR_TYPE.test(code) ? code : '_OTHER';
+}
+
 /** `error.type`: a coded error's code, else the error's class name; never its message. */
 export function errorTypeOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
