@@ -1,6 +1,8 @@
 // `airlock doctor`: one line per check, each failure with the fix. Exit 1 when anything is wrong.
 import { checkNtfy } from '../approve/ntfy/doctor.ts';
 import { checkForges } from '../report/doctor.ts';
+import { readTokenFile, resolveTokenFile } from '../approve/token-files.ts';
+import { checkTraces } from '../trace/doctor.ts';
 import { scrubber } from '../log/scrub.ts';
 import { checkRedis } from '../queue/redis-doctor.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
@@ -68,7 +70,12 @@ async function checkSandbox({ config }: LoadedConfig): Promise<Check[]> {
   return probeSandbox(config);
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber)];
+/** The OTLP endpoint, when traces are configured: its header files, and an empty export it must take. */
+function checkTraceExport(loaded: LoadedConfig): Promise<Check[]> {
+  return checkTraces(loaded.config.traces, { readSecret: (file, what) => readTokenFile(resolveTokenFile(file, loaded.file), scrubber, what), scrub: (text) => scrubber.scrubString(text) });
+}
+
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber), checkTraceExport];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

@@ -60,6 +60,8 @@ export function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   }
   const value = valueAt(raw, issue.path);
   if (value === undefined) return `\`${key}\` is required: ${issue.message}`;
+  // A value that looks like a credential is never echoed: the error reaches terminals and logs.
+  if (issue.code === 'custom' && (issue.params as { secret?: boolean } | undefined)?.secret) return `\`${key}\` ${normaliseMessage(issue.message)} (the value is not shown)`;
   return `\`${key}\` ${normaliseMessage(issue.message)}, got \`${showValue(value)}\``;
 }
 

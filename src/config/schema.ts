@@ -8,6 +8,7 @@ import { guardSchema } from '../guard/config.ts';
 import { metricsSchema } from '../metrics/config.ts';
 import { policySchema } from '../policy/config.ts';
 import { forgeSchema } from '../report/config.ts';
+import { tracesSchema } from '../trace/config.ts';
 import { duration, size } from '../lib/zod-units.ts';
 import { driftSchema } from './drift-schema.ts';
 
@@ -42,6 +43,7 @@ const backendSchema = z
           ctx.addIssue({
             code: 'custom',
             path: [key],
+            params: { secret: true },
             message: "must not hold a credential: the backend config is written into the working directory, where the planned code can read it; give it to the engine through its environment instead (a workspace's `credentials` secrets, like AWS_SECRET_ACCESS_KEY or PG_CONN_STR)",
           });
         }
@@ -147,6 +149,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     metrics: metricsSchema,
+    traces: tracesSchema,
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()

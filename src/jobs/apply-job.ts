@@ -12,6 +12,7 @@ import { VaultError } from '../credentials/errors.ts';
 import { StateLockedError } from '../engine/errors.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { engineOutputTail } from './plan-job.ts';
+import { untracedJob, type TraceJob } from './step-loop.ts';
 import type { RunnerPaths } from '../run/paths.ts';
 import type { RunStore } from '../run/run-store.ts';
 import type { RunTransitions } from '../run/transitions.ts';
@@ -51,6 +52,8 @@ export interface ApplyStepsDeps {
   onFinal?(run: Run): Promise<void>;
   /** Hears every refusal of an approved run by its code (metrics: `airlock:apply-unapproved` must never happen). */
   onRefused?(code: string): void;
+  /** Runs the job inside the run's trace (src/trace/); absent: untraced. */
+  traceJob?: TraceJob;
   /** Looks for the run's approval on the audit chains themselves (audit/approval-on-record.ts). */
   approvalOnRecord?(run: Run): Promise<{ ok: true; chain: string; seq: number } | { ok: false; reason: string }>;
 }
@@ -120,6 +123,110 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     return refuse(run, 'apply.refused', { code, message }, { code, reason: message, alert }, { msg: 'apply refused: the apply identity could not be used', fields: { err, code, alert }, logger: log });
   }
 
+  /** The apply job on the run as it was read when the job started. */
+  async function applyRun(run: Run): Promise<void> {
+    const runId = run.id;
+    const log = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
+    if (run.state === 'applying') {
+      await steps.abandon(runId, 'the apply was interrupted (the worker stopped mid-apply); it is never re-run automatically');
+      return;
+    }
+    const job = deps.paths.job(run.id);
+
+    // verify: the approved bytes are copied into the apply's own directory and hashed in one pass
+    const applyDir = await prepareApplyDir(job.dir, job.planFile, deps.sandbox, deps.workDir(run));
+    const fileSha = applyDir?.sha256 ?? null;
+    const failure = applyPreconditionFailure(run, fileSha);
+    if (failure) {
+      if (run.state !== 'approved') {
+        log.warn({ state: run.state }, 'apply skipped: run is not approved');
+        return;
+      }
+      await refuse(run, 'apply.refused', { code: 'airlock:apply-refused', message: failure }, { reason: failure, planFileSha256: fileSha }, { msg: 'apply refused', fields: { reason: failure }, logger: log });
+      return;
+    }
+    // Redis says approved; the audit chain must say so too, for exactly this plan, or nothing runs.
+    const onRecord = deps.approvalOnRecord ? await deps.approvalOnRecord(run) : null;
+    if (onRecord && !onRecord.ok) {
+      const fields = { event: AUDIT_EVENTS.applyUnapproved, reason: onRecord.reason };
+      await refuse(run, 'apply.refused', { code: 'airlock:apply-unapproved', message: onRecord.reason }, { code: 'airlock:apply-unapproved', reason: onRecord.reason }, { msg: 'apply refused: no matching approval on the audit chain', fields, logger: log });
+      return;
+    }
+    if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
+
+    // lock
+    const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid}`, deps.workspaceLockWaitMs);
+    if (!lock) {
+      await refuse(run, 'apply.failed', { code: 'airlock:workspace-busy', message: 'another apply held the workspace lock for too long' }, { code: 'airlock:workspace-busy' });
+      return;
+    }
+    let creds: Credentials | null = null;
+    try {
+      // credentials: the apply identity only, fetched under the lock and revoked in `finally`
+      creds = await deps.credentials.forApply(run).catch((err: unknown) => refuseWithoutCredentials(run, err, log));
+      if (!creds) return;
+      // the point of no return: from here on a crash means needs_attention, never a second apply
+      const applying = await deps.transitions.move(run, {
+        from: ['approved'],
+        to: 'applying',
+        patch: { apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid } },
+        record: { type: 'apply.started', detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } },
+      });
+      if (!applying) {
+        log.warn('run left approved before the apply started; nothing applied');
+        return;
+      }
+      if (!(await lock.isHeld())) throw new AirlockError('airlock:lock-lost', 'lost the workspace lock before applying');
+      log.info({ fence: lock.fence }, 'applying');
+
+      let ended: Run | null;
+      try {
+        const dir = applyDir!;
+        const readOnly = [{ source: dir.planFile, dest: dir.planFile }, ...(dir.lockFile ? [{ source: dir.lockFile, dest: path.join(dir.work, '.terraform.lock.hcl') }] : [])];
+        const result = await deps.engine.apply(
+          {
+            cwd: dir.work,
+            homeDir: dir.home,
+            phase: 'apply',
+            writable: [dir.work],
+            shared: deps.sharedDirs(run),
+            readOnly,
+            network: deps.network(run),
+            secrets: creds.env,
+            logFile: job.applyLog,
+            onLine: (line) => log.debug({ engine: line }, 'engine output'),
+          },
+          dir.planFile,
+        ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
+        ended = await deps.transitions.move(applying, {
+          from: ['applying'],
+          to: 'applied',
+          patch: { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } },
+          record: { type: 'apply.finished', detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence }, evenIfUnmoved: true },
+        });
+        log.info({ durationMs: result.durationMs }, 'applied');
+      } catch (thrown) {
+        const err = toError(thrown);
+        const code = err instanceof AirlockError ? err.code : 'airlock:apply-error';
+        const lockInfo = err instanceof StateLockedError ? err.lockInfo : undefined;
+        const message = deps.scrubber.scrubString(err.message);
+        const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
+        const attention = lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {};
+        ended = await deps.transitions.move(applying, {
+          from: ['applying'],
+          to: 'failed',
+          patch: { error: { code, message, ...(tail ? { tail } : {}) }, ...attention },
+          record: { type: 'apply.failed', detail: { code, message, lockId: lockInfo?.id ?? null }, evenIfUnmoved: true },
+        });
+        log.error({ err, code }, 'apply failed');
+      }
+      if (ended) await end(ended);
+    } finally {
+      await creds?.release();
+      await lock.release();
+    }
+  }
+
   const steps = {
     /** A worker died while holding this apply: record what is known and hand it to a human (recovery.ts). */
     abandon: (runId: string, reason: string) => abandonApply({ ...deps, outputTail, localLockId }, runId, reason),
@@ -127,105 +234,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     /** Run the apply job for `runId`. Never throws for BullMQ to retry: an apply is attempted once. */
     async apply(runId: string): Promise<void> {
       const run = await runs.get(runId);
-      const log = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
-      if (run.state === 'applying') {
-        await steps.abandon(runId, 'the apply was interrupted (the worker stopped mid-apply); it is never re-run automatically');
-        return;
-      }
-      const job = deps.paths.job(run.id);
-
-      // verify: the approved bytes are copied into the apply's own directory and hashed in one pass
-      const applyDir = await prepareApplyDir(job.dir, job.planFile, deps.sandbox, deps.workDir(run));
-      const fileSha = applyDir?.sha256 ?? null;
-      const failure = applyPreconditionFailure(run, fileSha);
-      if (failure) {
-        if (run.state !== 'approved') {
-          log.warn({ state: run.state }, 'apply skipped: run is not approved');
-          return;
-        }
-        await refuse(run, 'apply.refused', { code: 'airlock:apply-refused', message: failure }, { reason: failure, planFileSha256: fileSha }, { msg: 'apply refused', fields: { reason: failure }, logger: log });
-        return;
-      }
-      // Redis says approved; the audit chain must say so too, for exactly this plan, or nothing runs.
-      const onRecord = deps.approvalOnRecord ? await deps.approvalOnRecord(run) : null;
-      if (onRecord && !onRecord.ok) {
-        const fields = { event: AUDIT_EVENTS.applyUnapproved, reason: onRecord.reason };
-        await refuse(run, 'apply.refused', { code: 'airlock:apply-unapproved', message: onRecord.reason }, { code: 'airlock:apply-unapproved', reason: onRecord.reason }, { msg: 'apply refused: no matching approval on the audit chain', fields, logger: log });
-        return;
-      }
-      if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
-
-      // lock
-      const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid}`, deps.workspaceLockWaitMs);
-      if (!lock) {
-        await refuse(run, 'apply.failed', { code: 'airlock:workspace-busy', message: 'another apply held the workspace lock for too long' }, { code: 'airlock:workspace-busy' });
-        return;
-      }
-      let creds: Credentials | null = null;
-      try {
-        // credentials: the apply identity only, fetched under the lock and revoked in `finally`
-        creds = await deps.credentials.forApply(run).catch((err: unknown) => refuseWithoutCredentials(run, err, log));
-        if (!creds) return;
-        // the point of no return: from here on a crash means needs_attention, never a second apply
-        const applying = await deps.transitions.move(run, {
-          from: ['approved'],
-          to: 'applying',
-          patch: { apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid } },
-          record: { type: 'apply.started', detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } },
-        });
-        if (!applying) {
-          log.warn('run left approved before the apply started; nothing applied');
-          return;
-        }
-        if (!(await lock.isHeld())) throw new AirlockError('airlock:lock-lost', 'lost the workspace lock before applying');
-        log.info({ fence: lock.fence }, 'applying');
-
-        let ended: Run | null;
-        try {
-          const dir = applyDir!;
-          const readOnly = [{ source: dir.planFile, dest: dir.planFile }, ...(dir.lockFile ? [{ source: dir.lockFile, dest: path.join(dir.work, '.terraform.lock.hcl') }] : [])];
-          const result = await deps.engine.apply(
-            {
-              cwd: dir.work,
-              homeDir: dir.home,
-              phase: 'apply',
-              writable: [dir.work],
-              shared: deps.sharedDirs(run),
-              readOnly,
-              network: deps.network(run),
-              secrets: creds.env,
-              logFile: job.applyLog,
-              onLine: (line) => log.debug({ engine: line }, 'engine output'),
-            },
-            dir.planFile,
-          ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
-          ended = await deps.transitions.move(applying, {
-            from: ['applying'],
-            to: 'applied',
-            patch: { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } },
-            record: { type: 'apply.finished', detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence }, evenIfUnmoved: true },
-          });
-          log.info({ durationMs: result.durationMs }, 'applied');
-        } catch (thrown) {
-          const err = toError(thrown);
-          const code = err instanceof AirlockError ? err.code : 'airlock:apply-error';
-          const lockInfo = err instanceof StateLockedError ? err.lockInfo : undefined;
-          const message = deps.scrubber.scrubString(err.message);
-          const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
-          const attention = lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {};
-          ended = await deps.transitions.move(applying, {
-            from: ['applying'],
-            to: 'failed',
-            patch: { error: { code, message, ...(tail ? { tail } : {}) }, ...attention },
-            record: { type: 'apply.failed', detail: { code, message, lockId: lockInfo?.id ?? null }, evenIfUnmoved: true },
-          });
-          log.error({ err, code }, 'apply failed');
-        }
-        if (ended) await end(ended);
-      } finally {
-        await creds?.release();
-        await lock.release();
-      }
+      await (deps.traceJob ?? untracedJob)('apply', run, () => applyRun(run));
     },
   };
   return steps;

@@ -9,7 +9,7 @@ import { describeViolation, GuardRefusedError } from '../guard/guard.ts';
 import { resumePolicyApproval } from './policy-steps.ts';
 import { createPlanSteps, type PlanContext, type PlanStepsDeps } from './plan-steps.ts';
 import { planProcess } from './process.ts';
-import { runSteps, stepTimesObject } from './step-loop.ts';
+import { runSteps, stepTimesObject, untracedJob, type TraceJob } from './step-loop.ts';
 
 export { APPLIES_OFF_REASON } from './plan-steps.ts';
 export { engineOutputTail } from '../engine/output-tail.ts';
@@ -17,6 +17,10 @@ export { engineOutputTail } from '../engine/output-tail.ts';
 export interface PlanJobDeps extends PlanStepsDeps {
   /** Hears each step's time (the overhead benchmark). */
   onStep?(runId: string, step: string, ms: number): void;
+  /** Hears each step start (traces); the function returned hears its end, with the run as it then stands. */
+  onStepStart?(runId: string, step: string): ((run: Run, error?: unknown) => void) | undefined;
+  /** Runs the job inside the run's trace (src/trace/); absent: untraced. */
+  traceJob?: TraceJob;
 }
 
 /** Whether a plan failure is worth another attempt: by its code's registration (error-codes.ts). */
@@ -48,6 +52,11 @@ export class PlanEndedError extends AirlockError {
 export function createPlanJob(deps: PlanJobDeps) {
   const { runs, audit, paths } = deps;
   const steps = planProcess(createPlanSteps(deps));
+
+  function startedStep(ctx: PlanContext, step: string): ((error?: unknown) => void) | undefined {
+    const ended = deps.onStepStart?.(ctx.run.id, step);
+    return ended && ((error) => ended(ctx.run, error));
+  }
 
   /** Between two steps: stop when a newer head took over, or when the run left planning (cancelled, say). */
   async function stillWanted(ctx: PlanContext): Promise<void> {
@@ -86,30 +95,35 @@ export function createPlanJob(deps: PlanJobDeps) {
     throw new PlanEndedError(err);
   }
 
+  /** The plan job on the run as it was read when the job started. */
+  async function planRun(run: Run, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
+    if (run.state !== 'planning') {
+      await resumePolicyApproval(deps, run);
+      return;
+    }
+    const log: Logger = deps.log.child({ runId: run.id, repo: run.repo, workspace: run.workspace, sha: run.sha });
+    const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
+    try {
+      const times = await runSteps(steps, ctx, { before: stillWanted, onStep: (step, ms) => deps.onStep?.(run.id, step, ms), onStart: startedStep });
+      log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
+    } catch (thrown) {
+      await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
+      if (thrown instanceof SupersededError) return;
+      if (thrown instanceof RunMovedOnError) {
+        log.info({ state: (await runs.find(run.id))?.state }, 'plan job stopped: the run is no longer planning');
+        return;
+      }
+      await failed(ctx, thrown);
+    } finally {
+      await ctx.creds?.release();
+    }
+  }
+
   return {
     /** Run the plan job for `runId`. Throws when BullMQ should retry; ends the run itself otherwise. */
     async plan(runId: string, attempt: { attempt: number; maxAttempts: number }): Promise<void> {
       const run: Run = await runs.get(runId);
-      if (run.state !== 'planning') {
-        await resumePolicyApproval(deps, run);
-        return;
-      }
-      const log: Logger = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
-      const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
-      try {
-        const times = await runSteps(steps, ctx, { before: stillWanted, onStep: (step, ms) => deps.onStep?.(runId, step, ms) });
-        log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
-      } catch (thrown) {
-        await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
-        if (thrown instanceof SupersededError) return;
-        if (thrown instanceof RunMovedOnError) {
-          log.info({ state: (await runs.find(runId))?.state }, 'plan job stopped: the run is no longer planning');
-          return;
-        }
-        await failed(ctx, thrown);
-      } finally {
-        await ctx.creds?.release();
-      }
+      await (deps.traceJob ?? untracedJob)('plan', run, () => planRun(run, attempt));
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import type { RunTransitions } from '../run/transitions.ts';
 import type { Run } from '../run/run.ts';
+import type { PlanSummary } from '../run/plan-record.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import { freshJobDir, type RunnerPaths } from '../run/paths.ts';
 
@@ -25,8 +26,8 @@ import { describeViolation, guardFetchedModules, guardTree, type GuardResult } f
 import { guardOptionsFor } from '../guard/options.ts';
 import { makeDurable, sha256File } from '../plan/plan-file.ts';
 import { summarizePlanFile } from '../plan/read-plan-json.ts';
-import { withValueDiffs } from '../plan/value-diff.ts';
-import { evaluatePolicy, type PolicyDecision } from '../policy/policy.ts';
+import { withValueDiffs, type ValueDiffs } from '../plan/value-diff.ts';
+import { evaluatePolicy, type PlanValues, type PolicyDecision } from '../policy/policy.ts';
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { settleByPolicy } from './policy-steps.ts';
 import { driftAdjusted } from './drift-policy.ts';
@@ -64,6 +65,11 @@ export interface PlanContext {
   treeId?: string;
   guarded?: GuardResult;
   guardOptions?: ReturnType<typeof guardOptionsFor>;
+  /** From show on: the plan file's sha256 and the engine's version. */
+  planSha256?: string;
+  engineVersion?: string;
+  /** From summarize on: the summary, the changed values for the approvers' view, and the policy's picks. */
+  summarized?: { summary: PlanSummary; values: ValueDiffs; policyValues: PlanValues };
   decision?: PolicyDecision;
 }
 
@@ -160,18 +166,36 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     },
   };
 
+  const show: Step<PlanContext> = {
+    name: 'show',
+    async run(ctx) {
+      const { job } = ctx;
+      await makeDurable(job.planFile);
+      ctx.planSha256 = await sha256File(job.planFile);
+      await deps.engine.showJson(ctx.call!, job.planFile, job.planJson);
+      await ctx.creds!.release(); // the last engine call of the plan: revoke before anyone is asked
+      ctx.engineVersion = await engineVersionOnce(job.home);
+    },
+  };
+
   const summarize: Step<PlanContext> = {
     name: 'summarize',
     async run(ctx) {
       const { job } = ctx;
-      await makeDurable(job.planFile);
-      const sha256 = await sha256File(job.planFile);
-      await deps.engine.showJson(ctx.call!, job.planFile, job.planJson);
-      await ctx.creds!.release(); // the last engine call of the plan: revoke before anyone is asked
-      const engineVersion = await engineVersionOnce(job.home);
       const collector = createPolicyCollector(config.policy);
       const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) })).finally(() => rm(job.planJson, { force: true }));
-      const decision = (ctx.decision = driftAdjusted(config, ctx.run, evaluatePolicy(summary, collector.values(), config.policy)));
+      ctx.summarized = { summary, values, policyValues: collector.values() };
+    },
+  };
+
+  const tier: Step<PlanContext> = {
+    name: 'tier',
+    async run(ctx) {
+      const { job } = ctx;
+      const { summary, values, policyValues } = ctx.summarized!;
+      const sha256 = ctx.planSha256!;
+      const engineVersion = ctx.engineVersion!;
+      const decision = (ctx.decision = driftAdjusted(config, ctx.run, evaluatePolicy(summary, policyValues, config.policy)));
       const { tier } = decision;
       const reasons = [
         ...(config.applies.enabled || tier === 'deny' ? [] : [APPLIES_OFF_REASON]),
@@ -190,8 +214,9 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     },
   };
 
-  const decide: Step<PlanContext> = {
-    name: 'decide',
+  // The tier's consequence: the policy settles `auto` and `deny` alone; otherwise a human is asked.
+  const request: Step<PlanContext> = {
+    name: 'request',
     async run(ctx) {
       const decision = ctx.decision!;
       // The policy decides alone: `deny` ends the run, `auto` approves it (and queues the apply).
@@ -212,7 +237,7 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     },
   };
 
-  return { checkout, guard, init, plan, summarize, decide };
+  return { checkout, guard, init, plan, show, summarize, tier, request };
 }
 
 export type PlanSteps = ReturnType<typeof createPlanSteps>;

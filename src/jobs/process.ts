@@ -8,8 +8,10 @@
 //   guard       guard/guard.ts             refuse what would run code or read files at plan time
 //   init        engine (sandboxed)         with the plan identity's read-only secrets
 //   plan        engine (sandboxed)         no changes → no_changes, the run ends here
-//   summarize   plan/read-plan-json.ts     show → summary → policy tier → the approvers' plan view
-//   decide      jobs/policy-steps.ts       auto → approved, deny → denied; otherwise ask a human
+//   show        engine (sandboxed)         the plan file's sha256, then `show -json`; the plan identity revoked
+//   summarize   plan/read-plan-json.ts     the summary (counts, destroys first, no value) streamed from it
+//   tier        policy/policy.ts           the policy's tier, the approvers' plan view, the plan record
+//   request     jobs/policy-steps.ts       auto → approved, deny → denied; otherwise ask a human
 //               approve/approval-service   awaiting_approval → approved | denied | expired | superseded
 //   ── apply job (jobs/apply-job.ts) ──
 //   verify      the plan file's bytes are the approved ones, and the approval is on the audit chain
@@ -22,5 +24,5 @@ import type { Step } from './step-loop.ts';
 
 /** The plan job, as the list of steps it runs. */
 export function planProcess(steps: PlanSteps): ReadonlyArray<Step<PlanContext>> {
-  return [steps.checkout, steps.guard, steps.init, steps.plan, steps.summarize, steps.decide];
+  return [steps.checkout, steps.guard, steps.init, steps.plan, steps.show, steps.summarize, steps.tier, steps.request];
 }

@@ -2,6 +2,13 @@
 // go on (a newer head supersedes a plan), and it times each step, so the overhead benchmark and the logs
 // read one set of figures.
 
+import type { Run } from '../run/run.ts';
+
+/** Runs one job of a run inside the run's trace (src/trace/ implements it); the jobs know only this shape. */
+export type TraceJob = <T>(kind: 'plan' | 'apply', run: Run, work: () => Promise<T>) => Promise<T>;
+
+export const untracedJob: TraceJob = (_kind, _run, work) => work();
+
 export interface Step<C> {
   name: string;
   /** Returns 'done' when the job has ended (no changes, decided by policy, …) and no later step runs. */
@@ -18,14 +25,24 @@ export interface StepLoopOptions<C> {
   before(ctx: C, step: string): Promise<void>;
   /** Hears each finished step's time. */
   onStep?(name: string, ms: number): void;
+  /** Hears each step start; the function it returns hears the step's end, with what it threw (traces). */
+  onStart?(ctx: C, step: string): ((error?: unknown) => void) | undefined;
 }
 
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, options: StepLoopOptions<C>): Promise<StepTimes> {
   const times: StepTimes = { steps: [] };
   for (const step of steps) {
     await options.before(ctx, step.name);
+    const ended = options.onStart?.(ctx, step.name);
     const started = performance.now();
-    const outcome = await step.run(ctx);
+    let outcome: void | 'done';
+    try {
+      outcome = await step.run(ctx);
+    } catch (err) {
+      ended?.(err);
+      throw err;
+    }
+    ended?.();
     const ms = performance.now() - started;
     times.steps.push({ name: step.name, ms });
     options.onStep?.(step.name, ms);

@@ -29,6 +29,12 @@ export function parseRunId(value: unknown, where: string): string {
   return value as string;
 }
 
+/**
+ * A W3C trace-context `traceparent` of version 00: trace id (32 hex, not all zero), parent span id (16 hex,
+ * not all zero), flags. Nothing else, so no text rides into a trace from Redis.
+ */
+export const TRACEPARENT_PATTERN = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const gitId = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/);
 const configName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/);
@@ -121,4 +127,5 @@ export const runSchema = z.looseObject({
   replannedBy: runIdSchema.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   driftSlot: time.optional(),
+  traceparent: z.string().regex(TRACEPARENT_PATTERN, 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)').optional(),
 });

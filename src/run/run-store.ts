@@ -73,6 +73,9 @@ export class RunStore {
     // Runs are read by other processes (the CLI) that do not hold this runner's secrets: scrub on write.
     private readonly scrubber?: Scrubber,
     private readonly log?: QuarantineLog,
+    // While traces are on, every run is born with its trace context (a W3C traceparent), so no job has to
+    // write it later: every job and process of the run joins that trace.
+    private readonly newTraceparent?: () => string,
   ) {}
 
   #serialise(run: Run): string {
@@ -99,6 +102,7 @@ export class RunStore {
       version: 1,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
+      ...(this.newTraceparent ? { traceparent: this.newTraceparent() } : {}),
     };
     // Refuse now what a read would quarantine later (an over-long ref from a hostile remote, say).
     const checked = runSchema.safeParse(run);
@@ -222,7 +226,7 @@ export class RunStore {
       String(previous.version),
       String(marked.version),
       this.#serialise(marked),
-      this.#serialise(next),
+      this.#serialise(this.newTraceparent && next.traceparent === undefined ? { ...next, traceparent: this.newTraceparent() } : next),
       String(now.getTime()),
       previous.id,
       next.id,

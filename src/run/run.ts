@@ -131,6 +131,11 @@ export interface Run {
   kind?: RunKind;
   /** The drift schedule's slot (or the time of `airlock drift`) this run checks; drift runs only. */
   driftSlot?: string;
+  /**
+   * The run's trace (W3C `traceparent`: its trace id and the span id of the run's own span), set by the first
+   * plan job when traces are on, so the decision and the apply, in other jobs and processes, join that trace.
+   */
+  traceparent?: string;
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));

@@ -11,6 +11,7 @@ import { createApprovalService, type ApprovalChannel } from '../approve/approval
 import { openApprovalChannel } from '../approve/open-channel.ts';
 import { loadSealer } from '../approve/approval-seal.ts';
 import { readPlanView } from '../approve/plan-view.ts';
+import { readTokenFile, resolveTokenFile } from '../approve/token-files.ts';
 import { openPasskeyGate } from '../approve/passkey/gate.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -19,6 +20,8 @@ import { scrubber } from '../log/scrub.ts';
 import { createQueues } from '../queue/queues.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
 import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
+import { openTraces } from '../trace/open.ts';
+import { newTraceparent, untraced } from '../trace/trace.ts';
 import { isConnectionError } from './redis-health.ts';
 import { reportKey } from './report-wiring.ts';
 
@@ -43,7 +46,11 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   // printed by ioredis with its stack at every reconnect attempt.
   redis.on('error', () => undefined);
   const prefix = config.redis.prefix;
-  const runs = new RunStore(redis, prefix, scrubber, options.log);
+  const runs = new RunStore(redis, prefix, scrubber, options.log, config.traces.otlp ? newTraceparent : undefined);
+  const traces = await openRunTraces(loaded, runs, options).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
   const approvalStore = new ApprovalStore(redis, prefix, await loadSealer(paths.dataDir, config.runner.id, scrubber), options.log);
   const locks = new WorkspaceLocks(redis, prefix);
   const queues = createQueues({
@@ -71,6 +78,7 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
   };
   // Every state change of a run, in this process, goes through here; subscribers hear of each one.
   const transitions = createRunTransitions({ runs, audit, log: options.log });
+  if (traces) transitions.subscribe((e) => traces.onMove(e));
   const approvals = createApprovalService({
     runnerId: config.runner.id,
     runs,
@@ -105,12 +113,28 @@ export async function openControlPlane(loaded: LoadedConfig, options: ControlPla
     approvals,
     enqueueApply,
     channel,
+    /** The runs' traces (a no-op when `traces.otlp` is not set). */
+    traces: traces ?? untraced,
     async close(): Promise<void> {
+      await traces?.shutdown();
       await audit.close();
       await queues.close();
       redis.disconnect();
     },
   };
+}
+
+/** Traces only when `traces.otlp` is set; otherwise no OpenTelemetry module is even loaded. */
+function openRunTraces(loaded: LoadedConfig, runs: RunStore, options: ControlPlaneOptions) {
+  const { config } = loaded;
+  return openTraces(config.traces, {
+    runs,
+    log: options.log,
+    readSecret: (file, what) => readTokenFile(resolveTokenFile(file, loaded.file), scrubber, what),
+    scrub: (text) => scrubber.scrubString(text),
+    instanceId: options.writer === 'runner' ? config.runner.id : `${config.runner.id}-cli`,
+    shutdownWaitMs: options.writer === 'cli' ? 3_000 : 10_000,
+  });
 }
 
 /** Time each append of `audit` (its callers hold this very object) and tell `observer`; it never changes the outcome. */

@@ -78,7 +78,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
 
-  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), ...(metrics ? { onStep: metrics.onStep } : {}) });
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), onStepStart: (id, step) => cp.traces.step(id, step), traceJob: (kind, run, work) => cp.traces.job(kind, run, work), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber, ...(metrics ? { onWitness: metrics.onWitness } : {}) });
   const applySteps = createApplySteps({
@@ -100,13 +100,15 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       const backend = backendFor(config, paths, run);
       return backend.type === 'local' ? String(backend.config['path']) : null;
     },
-    onFinal: async (run) => {
-      // Told first, while the plan view (what the approvers saw) is still in the job directory.
-      await cp.approvals.announceOutcome(run);
-      await removeJobDir(run.id);
-      witness.afterApply(run.id);
-    },
+    onFinal: (run) =>
+      cp.traces.around(run.id, 'record', async () => {
+        // Told first, while the plan view (what the approvers saw) is still in the job directory.
+        await cp.approvals.announceOutcome(run);
+        await removeJobDir(run.id);
+        witness.afterApply(run.id);
+      }),
     approvalOnRecord: (run) => approvalLookup.find(run),
+    traceJob: (kind, run, work) => cp.traces.job(kind, run, work),
     ...(metrics ? { onRefused: metrics.onRefused } : {}),
   });
 

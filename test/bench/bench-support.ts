@@ -137,6 +137,8 @@ export interface BenchConfigInput {
   sandbox?: boolean;
   /** The `metrics` section (e.g. `{ listen: '127.0.0.1:0' }`); absent: metrics off, as by default. */
   metrics?: Record<string, unknown>;
+  /** The `traces` section (e.g. `{ otlp: { endpoint } }`); absent: traces off, as by default. */
+  traces?: Record<string, unknown>;
 }
 
 /** The terraform double, with node on its PATH. */
@@ -167,6 +169,7 @@ export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedC
     plans: { concurrency: input.planConcurrency ?? 2, attempts: 3, backoff: '1s' },
     queue: { lockDuration: '30s', stalledInterval: '30s' },
     ...(input.metrics ? { metrics: input.metrics } : {}),
+    ...(input.traces ? { traces: input.traces } : {}),
   };
   const file = path.join(path.dirname(input.dataDir), `${input.runnerId}-runner.yaml`);
   await mkdir(path.dirname(file), { recursive: true });

@@ -52,7 +52,18 @@ async function findJobKey(redis: Redis, prefix: string, queue: string, runId: st
   return null;
 }
 
-export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: { watch?: boolean; pollInterval?: string; approval?: Record<string, unknown>; sandbox?: boolean } = {}): Promise<Loop> {
+export interface LoopOptions {
+  watch?: boolean;
+  pollInterval?: string;
+  approval?: Record<string, unknown>;
+  sandbox?: boolean;
+  /** Another engine than the double (the zero-time engine); the double's knobs are then ignored. */
+  engineBinary?: string;
+  metrics?: Record<string, unknown>;
+  traces?: Record<string, unknown>;
+}
+
+export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: LoopOptions = {}): Promise<Loop> {
   const root = await scope.tempDir(label);
   const remote = await makeRemote();
   scope.defer(() => remote.cleanup());
@@ -63,9 +74,11 @@ export async function startLoop(scope: Scope, label: string, engineEnv: Record<s
     dataDir: path.join(root, 'data'),
     prefix,
     repos: [{ name: 'infra', url: remote.url, pollInterval: opts.pollInterval ?? '1s' }],
-    engine: doubleEngine({ AIRLOCK_DOUBLE_LOG: invocationLog, ...engineEnv }),
+    engine: opts.engineBinary ? { binary: opts.engineBinary, env: engineEnv } : doubleEngine({ AIRLOCK_DOUBLE_LOG: invocationLog, ...engineEnv }),
     ...(opts.approval ? { approval: opts.approval } : {}),
     ...(opts.sandbox === false ? { sandbox: false } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.traces ? { traces: opts.traces } : {}),
   });
   const probe = await startProbe(scope, loaded.file, { watch: opts.watch ?? false });
   const redis = connectRedis(loaded.config.redis.url);

@@ -8,6 +8,7 @@ import { buildEngineArgs, buildEngineEnv, cliConfigPath, type EngineSpec, type E
 import { engineSpecFor } from '../../src/engine/spec.ts';
 import { median, readDoubleLog, round, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { startLoop, terraformFor, type Loop } from './loop.ts';
+import { measureObservability } from './observability.ts';
 
 const DELAY_MS = 3000;
 const PAIRS = 3;
@@ -170,6 +171,8 @@ export const overhead: Benchmark = {
     const plans = await measurePlans(scope, true);
     const appliesOff = await measureApplies(scope, false);
     const applies = await measureApplies(scope, true);
+    // Metrics and traces off and on, four runners taken in turn (observability.ts).
+    const observability = await measureObservability(scope);
     const round1 = (pairs: Pair[]) =>
       pairs.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? round(v) : Object.fromEntries(Object.entries(v as Record<string, number>).map(([s, ms]) => [s, round(ms)]))])));
     return {
@@ -180,12 +183,14 @@ export const overhead: Benchmark = {
         ...summarise('apply', applies, 'sandbox on'),
         ...summarise('apply', appliesOff, 'sandbox off'),
         ...sandboxCost('apply', applies, appliesOff, 1),
+        ...observability.figures,
       ],
-      data: { delayMs: DELAY_MS, warmupPairsDiscarded: WARMUP, plans: round1(plans), plansWithoutSandbox: round1(plansOff), applies: round1(applies), appliesWithoutSandbox: round1(appliesOff) },
+      data: { delayMs: DELAY_MS, warmupPairsDiscarded: WARMUP, plans: round1(plans), plansWithoutSandbox: round1(plansOff), applies: round1(applies), appliesWithoutSandbox: round1(appliesOff), observability: observability.data },
       notes: [
         'Airlock time is BullMQ’s own enqueued→finished timestamps of the job; the engine time is the same command lines (init, plan, version, show -json; or apply) run straight from the benchmark on a copy of the job’s exported tree.',
         'Sandbox on: every engine command runs in bwrap with slirp4netns (as a runner does by default); off: engine.sandbox none. The direct engine runs are never sandboxed, so the on-ratio includes the whole cost of the wall.',
         'queueWaitMs = enqueued→picked up; beforeFirstSpawnMs = picked up→first engine process started (checkout, guard, lock, audit); afterStepMs[step] = Airlock’s own time between that engine step and the next one (or the job’s end), i.e. the gap minus the step’s direct wall time.',
+        ...observability.notes,
       ],
     };
   },
