@@ -7,6 +7,7 @@ import type { RunStore } from '../run/run-store.ts';
 import type { RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
+import { isRunId } from '../run/run-schema.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
@@ -243,12 +244,13 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       return expired;
     },
 
-    /** A newer head replaced this run: void its requests so no tap on them can count. */
+    /** A newer head replaced this run (`by`: its run id, or why): void its requests so no tap on them can count. */
     async supersede(runId: string, by: string): Promise<Run | null> {
       const run = await deps.transitions.move(runId, {
         from: ['planning', 'awaiting_approval', 'approved'],
         to: 'superseded',
-        patch: { supersededBy: by },
+        // A reason is not a run id: stored apart, or the record would not read back (run-schema.ts).
+        patch: isRunId(by) ? { supersededBy: by } : { supersededReason: by.slice(0, 500) },
         record: { type: 'run.superseded', detail: { supersededBy: by } },
       });
       if (!run) return null;

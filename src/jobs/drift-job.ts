@@ -104,7 +104,8 @@ export function createDriftChecks(deps: DriftDeps) {
     async onMoved(event: RunMoved): Promise<void> {
       if (event.run.kind !== 'drift') return;
       const inSync = event.to === 'no_changes' || event.to === 'applied';
-      if (inSync || event.to === 'awaiting_approval' || event.to === 'planned' || event.to === 'failed' || event.to === 'refused') await deps.status.record(event.run, inSync, now());
+      const recorded = ['awaiting_approval', 'planned', 'failed', 'refused', 'skipped'];
+      if (inSync || recorded.includes(event.to)) await deps.status.record(event.run, inSync, now());
     },
   };
 }

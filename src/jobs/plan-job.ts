@@ -91,10 +91,12 @@ export function createPlanJob(deps: PlanJobDeps) {
         log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
       } catch (thrown) {
         await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
+        await ctx.lock?.release();
         if (thrown instanceof SupersededError) return;
         await failed(ctx, thrown);
       } finally {
         await ctx.creds?.release();
+        await ctx.lock?.release();
       }
     },
   };

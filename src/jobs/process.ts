@@ -6,10 +6,12 @@
 //   ── plan job (jobs/plan-job.ts runs PLAN_STEPS in order; a newer head stops it between any two) ──
 //   checkout    jobs/plan-steps.ts         fetch the exact sha, export its tree, attribute the commit
 //   guard       guard/guard.ts             refuse what would run code or read files at plan time
+//   lock        jobs/drift-steps.ts        drift checks only: the workspace lock, or skip/wait (drift.whenLocked)
 //   init        engine (sandboxed)         with the plan identity's read-only secrets
 //   plan        engine (sandboxed)         no changes → no_changes, the run ends here
 //   summarize   plan/read-plan-json.ts     show → summary → policy tier → the approvers' plan view
 //   decide      jobs/policy-steps.ts       auto → approved, deny → denied; otherwise ask a human
+//               jobs/drift-steps.ts        drift: told once; the same drift again ends planned, nobody asked
 //               approve/approval-service   awaiting_approval → approved | denied | expired | superseded
 //   ── apply job (jobs/apply-job.ts) ──
 //   verify      the plan file's bytes are the approved ones, and the approval is on the audit chain
@@ -22,5 +24,5 @@ import type { Step } from './step-loop.ts';
 
 /** The plan job, as the list of steps it runs. */
 export function planProcess(steps: PlanSteps): ReadonlyArray<Step<PlanContext>> {
-  return [steps.checkout, steps.guard, steps.init, steps.plan, steps.summarize, steps.decide];
+  return [steps.checkout, steps.guard, steps.lock, steps.init, steps.plan, steps.summarize, steps.decide];
 }

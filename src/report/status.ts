@@ -20,6 +20,8 @@ export const STATUS_OF: Record<RunState, StatusState> = {
   expired: 'failure',
   // A newer head of the PR took over: this commit will never be applied.
   superseded: 'failure',
+  // Drift runs only (a check that found the workspace lock held); they report through drift-report.ts.
+  skipped: 'pending',
   needs_attention: 'error',
 };
 
@@ -59,6 +61,8 @@ function describe(run: Run): string {
       return 'No decision before the approval expired';
     case 'superseded':
       return 'Superseded by a newer commit; not applied';
+    case 'skipped':
+      return 'Skipped: the workspace lock was held';
     case 'needs_attention':
       return 'Needs attention: the apply may be partial; an operator must look';
   }

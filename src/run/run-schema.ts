@@ -115,9 +115,12 @@ export const runSchema = z.looseObject({
   attention: z.looseObject({ reason: text(1_000_000), lockId: text(200).optional(), outputTail: text(1_000_000).optional() }).optional(),
   refusal: z.array(text(4096)).optional(),
   supersededBy: runIdSchema.optional(),
+  supersededReason: text(500).optional(),
   attempt: z.number().int().min(2).max(10_000).optional(),
   replanOf: runIdSchema.optional(),
   replannedBy: runIdSchema.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   driftSlot: time.optional(),
+  driftNotice: z.looseObject({ outcome: z.enum(['notified', 'suppressed']), reason: text(1000), fingerprint: hex64 }).optional(),
+  driftLock: z.looseObject({ whenLocked: z.enum(['skip', 'wait']), outcome: z.enum(['waited', 'skipped']), holder: text(300).nullable(), waitedMs: count }).optional(),
 });

@@ -15,6 +15,7 @@ export const RUN_STATES = [
   'denied',
   'expired',
   'superseded',
+  'skipped',
   'applied',
   'failed',
   'needs_attention',
@@ -25,10 +26,11 @@ export type RunState = (typeof RUN_STATES)[number];
  * Allowed transitions. Beyond the core table: a plan can fail, be superseded while planning, or end
  * `planned` when applies are switched off; an approved run that has not started applying is superseded by
  * a newer head, so nothing older than the PR's head is ever applied. The policy decides some plans without
- * a human: `auto` goes straight to approved, `deny` straight to denied.
+ * a human: `auto` goes straight to approved, `deny` straight to denied. A drift check that finds the
+ * workspace lock held (an apply under way) is `skipped` for that slot (`drift.whenLocked`).
  */
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
-  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded'],
+  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded', 'skipped'],
   awaiting_approval: ['approved', 'denied', 'expired', 'superseded'],
   approved: ['applying', 'superseded', 'failed'],
   applying: ['applied', 'failed', 'needs_attention'],
@@ -38,6 +40,7 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   denied: [],
   expired: [],
   superseded: [],
+  skipped: [],
   applied: [],
   failed: [],
   needs_attention: [],
@@ -113,6 +116,8 @@ export interface Run {
   attention?: { reason: string; lockId?: string; outputTail?: string };
   refusal?: string[];
   supersededBy?: string;
+  /** Why the run was superseded when no newer run replaced it (the ref was deleted, say). */
+  supersededReason?: string;
   /**
    * Which plan of this head this is: absent (1) for the sighting, 2 and up for each `airlock replan`.
    * Not the queue's retry count (`plan.started` detail.attempt).
@@ -126,6 +131,27 @@ export interface Run {
   kind?: RunKind;
   /** The drift schedule's slot (or the time of `airlock drift`) this run checks; drift runs only. */
   driftSlot?: string;
+  /** Drift runs with changes: whether the approvers were told (the drift is new) or not (seen before). */
+  driftNotice?: DriftNotice;
+  /** Drift runs that found the workspace lock held: whether they waited for it or skipped the slot. */
+  driftLock?: DriftLockOutcome;
+}
+
+/** Quiet by default: the same drift (fingerprint of addresses, actions and attribute paths) is told once. */
+export interface DriftNotice {
+  outcome: 'notified' | 'suppressed';
+  reason: string;
+  /** sha256 over the drifted addresses, actions and attribute paths, and the plan's own changes; never a value. */
+  fingerprint: string;
+}
+
+/** What a drift run did about a held workspace lock (`drift.whenLocked`). */
+export interface DriftLockOutcome {
+  whenLocked: 'skip' | 'wait';
+  outcome: 'waited' | 'skipped';
+  /** Who held it, as the lock names its holder. */
+  holder: string | null;
+  waitedMs: number;
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));

@@ -15,6 +15,7 @@ const ALLOWED: Array<[RunState, RunState]> = [
   ['planning', 'denied'],
   ['planning', 'failed'],
   ['planning', 'superseded'],
+  ['planning', 'skipped'],
   ['awaiting_approval', 'approved'],
   ['awaiting_approval', 'denied'],
   ['awaiting_approval', 'expired'],
@@ -49,7 +50,7 @@ test('no state leads back to applying except approved, and applying is never re-
 
 test('final states have no way out', () => {
   for (const s of FINAL_STATES) for (const to of RUN_STATES) assert.equal(canTransition(s, to), false, `${s} → ${to}`);
-  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'superseded']);
+  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'skipped', 'superseded']);
 });
 
 test('run ids are derived from (repo, workspace, sha) only', () => {
