@@ -1,7 +1,8 @@
 // Supersede rules between drift runs and PR (or branch) runs, on real Redis with the watcher and the drift
 // checks: a drift run never supersedes a PR or branch run and the other way round, even a branch run of
-// the very ref drift checks plan; a newer drift run supersedes an older one; a newer head of the checked
-// ref supersedes an undecided drift run of an older head, but not a decided one.
+// the very ref drift checks plan; a newer drift run supersedes an older one, and a slot that finds a drift
+// run of the same head undecided is skipped; a newer head of the checked ref supersedes an undecided drift
+// run of an older head, but not a decided one.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
@@ -54,6 +55,11 @@ test('drift runs and branch runs of the same ref never supersede each other; new
   const branchRun = (await s.runs.list()).find((r) => r.ref === 'refs/heads/main' && r.kind === undefined)!;
   const prRun = (await s.runs.list()).find((r) => r.pr === 4)!;
   const drift1 = (await s.checks.fire({ repo: 'infra', workspace: 'default', slot: '2026-11-28T00:00:00.000Z' }))!;
+  // While drift1 (this head) is undecided, the next slot is skipped: its request stays the one that counts.
+  assert.equal(await s.checks.fire({ repo: 'infra', workspace: 'default', slot: '2026-11-28T03:00:00.000Z' }), null);
+  assert.equal((await s.runs.list()).filter((r) => r.kind === 'drift').length, 1);
+  assert.equal(await s.checks.fire({ repo: 'infra', workspace: 'default', slot: '2026-11-28T00:00:00.000Z' }), drift1, 'the same slot again is the same run');
+  await s.setState(drift1, 'expired');
   const drift2 = (await s.checks.fire({ repo: 'infra', workspace: 'default', slot: '2026-11-28T06:00:00.000Z' }))!;
   assert.deepEqual(s.superseded, [[drift1, drift2]], 'only the older drift run');
   for (const id of [branchRun.id, prRun.id]) assert.equal((await s.runs.get(id)).state, 'planning', `${id} untouched by drift runs`);
