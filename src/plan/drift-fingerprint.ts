@@ -14,8 +14,11 @@ export interface DriftedObject {
   paths: string[];
 }
 
-const MAX_OBJECTS = 10_000;
+const MAX_OBJECTS = 100_000;
+/** Objects whose attribute paths are compared (about 0.35 ms each with 20 attributes); the rest by address. */
+const MAX_OBJECTS_WITH_PATHS = 2_000;
 const MAX_PATHS = 500;
+const NOT_READ = '(attributes not read)';
 
 /**
  * The drifted objects of a parsed `show -json` document, or null when it has no readable `resource_drift`
@@ -26,13 +29,14 @@ export function driftedObjectsOf(plan: unknown): DriftedObject[] | null {
   if (entries === undefined) return [];
   if (!Array.isArray(entries)) return null;
   const objects: DriftedObject[] = [];
-  for (const entry of entries.slice(0, MAX_OBJECTS)) {
+  for (const [i, entry] of entries.slice(0, MAX_OBJECTS).entries()) {
     if (!isObject(entry) || typeof entry['address'] !== 'string' || !isObject(entry['change'])) return null;
     const change = entry['change'];
     const actions = change['actions'];
     const action = Array.isArray(actions) && actions.length === 1 && (actions[0] === 'update' || actions[0] === 'delete') ? actions[0] : null;
     if (action === null) continue;
-    objects.push({ address: entry['address'], action, paths: action === 'delete' ? [] : changedPaths(change) });
+    const paths = action === 'delete' ? [] : i < MAX_OBJECTS_WITH_PATHS ? changedPaths(change) : [NOT_READ];
+    objects.push({ address: entry['address'], action, paths });
   }
   return objects.sort((a, b) => compare(a.address, b.address));
 }
@@ -56,7 +60,7 @@ export function driftFingerprint(summary: PlanSummary, objects: DriftedObject[] 
     for (const o of objects) lines.push(['drift', o.action, o.address, ...o.paths].join('\t'));
   } else {
     // The document was too large to read for attribute paths: addresses and actions only, said so.
-    for (const c of [...(summary.drift?.changes ?? [])].sort((a, b) => compare(a.address, b.address))) lines.push(['drift', c.action, c.address, '(attributes not read)'].join('\t'));
+    for (const c of [...(summary.drift?.changes ?? [])].sort((a, b) => compare(a.address, b.address))) lines.push(['drift', c.action, c.address, NOT_READ].join('\t'));
   }
   lines.push(`drift total\t${summary.drift?.total ?? 0}`);
   const changes = summary.changes.map((c) => `change\t${c.action}\t${c.address}`).sort(compare);

@@ -67,13 +67,14 @@ test('the fingerprint: the same drift in other values is the same; other attribu
 });
 
 test('told or not: new and changed drift is told, the same drift is not, a replan always is', () => {
-  const run = { attempt: undefined } as Pick<Run, 'attempt'>;
+  const run = { id: 'r0000000000000bb', attempt: undefined } as Pick<Run, 'id' | 'attempt'>;
   const told = { fingerprint: FP, notifiedRun: 'r0000000000000aa', notifiedAt: '2026-11-28T00:00:00.000Z' };
-  const rows: Array<[Parameters<typeof noticeFor>[0], string, Pick<Run, 'attempt'>, 'notified' | 'suppressed', RegExp]> = [
+  const rows: Array<[Parameters<typeof noticeFor>[0], string, Pick<Run, 'id' | 'attempt'>, 'notified' | 'suppressed', RegExp]> = [
     [{}, FP, run, 'notified', /^new drift/],
     [told, 'e'.repeat(64), run, 'notified', /^the drift changed since it was told \(run r0000000000000aa at 2026-11-28T00:00:00\.000Z\)/],
     [told, FP, run, 'suppressed', /^the same drift as told by run r0000000000000aa/],
-    [told, FP, { attempt: 2 }, 'notified', /^replanned by hand/],
+    [told, FP, { id: 'r0000000000000bb', attempt: 2 }, 'notified', /^replanned by hand/],
+    [told, FP, { id: 'r0000000000000aa' }, 'notified', /^told by this run before its plan job was retried/],
     [null, FP, run, 'notified', /quarantined/],
   ];
   for (const [status, fingerprint, r, outcome, reason] of rows) {
