@@ -12,6 +12,8 @@ export interface DriftWiringOptions {
   log: Logger;
   /** The workspaces' drift status, shared with the plan job (which records the drift told). */
   status: DriftStatusStore;
+  /** A drift run was created and queued (its pending forge status). */
+  sighted?: (runId: string) => void;
   listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
 }
 
@@ -27,7 +29,10 @@ export async function startDrift(cp: ControlPlane, options: DriftWiringOptions):
     log,
     queue,
     status: options.status,
-    enqueuePlan: (id) => cp.queues.enqueuePlan(id),
+    enqueuePlan: (id) => {
+      options.sighted?.(id);
+      return cp.queues.enqueuePlan(id);
+    },
     supersede: (id, by) => cp.approvals.supersede(id, by),
     ...(options.listHeads ? { listHeads: options.listHeads } : {}),
   });

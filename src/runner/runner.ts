@@ -195,7 +195,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (options.watch !== false) watcher.start();
   // Drift schedules: one delayed job per slot, shared by every runner on this Redis.
-  const drift = await startDrift(cp, { log, status: driftStatus, ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
+  const drift = await startDrift(cp, { log, status: driftStatus, sighted: (id) => reporting?.sighted(id), ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
   // Replies come back over streams this process opens; nothing listens on a port.
   const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).

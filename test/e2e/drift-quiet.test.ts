@@ -105,6 +105,8 @@ test('drift told, the same drift quiet, changed drift told, re-converged: phone 
   // The reporter hears of a move just after it is stored: wait for the forge, not for the run.
   await waitFor('the issue closed once applied', async () => ours()[0]?.state === 'closed');
   assert.equal(ours().length, 1, 'the unapplied code was told too');
+  const first = d.statusesOf('acme/infra', sha)[0];
+  assert.deepEqual([first?.state, first?.context, first?.description], ['pending', 'airlock/drift/default', 'Checking for drift'], 'pending from the sighting on');
 
   // Someone edits `a` by hand: told (a request, a new issue).
   await writeFile(remote, JSON.stringify({ 'terraform_data.a': { input: CANARY1 } }));
