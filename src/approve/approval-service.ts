@@ -7,11 +7,13 @@ import type { RunStore } from '../run/run-store.ts';
 import type { MoveSpec, RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
+import { isRunId } from '../run/run-schema.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ApprovalStore } from './approval-store.ts';
 import { bindingMismatch, hashToken, shownTextMismatch, tokenMatches, type ApprovalBinding, type Decision } from './approve.ts';
 import { runAsViewed, type ApprovalText, type PlanView } from './plan-view.ts';
 import { ApprovalRefusedError } from './errors.ts';
+import { recordRefusal } from './refusal-record.ts';
 import type { AirlockCode } from '../errors.ts';
 import { decisionRefusal, isDestructive, type DecisionInput, type RefusalInput } from './decision-rules.ts';
 import { createRequestSender } from './request-sender.ts';
@@ -73,23 +75,8 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
   const passkey = createPasskeyStep({ ...deps, gate: deps.passkey, refuse });
 
-  async function record(run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean, code?: string): Promise<void> {
-    await deps.audit.append({
-      type: 'approval.refused',
-      ...(run ? describeRun(run) : { run: input.runId ?? null }),
-      actor: input.by,
-      detail: {
-        reason,
-        ...(code ? { code } : {}),
-        decision: input.decision ?? null,
-        channel: input.channel,
-        breakGlass,
-        ...(input.approver ? { approver: input.approver } : {}),
-        ...(input.via ? { via: input.via } : {}),
-      },
-    });
-    deps.log.warn({ runId: run?.id ?? input.runId, reason, channel: input.channel, approver: input.approver }, 'decision refused');
-  }
+  const record = (run: Run | null, input: RefusalInput, reason: string, breakGlass: boolean, code?: string) => recordRefusal(deps, run, input, reason, breakGlass, code);
+
 
   /** The run as the approvers were shown it: what the plan view says wins over the Redis record. */
   async function shown(run: Run): Promise<Run> {
@@ -248,10 +235,10 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       return expired;
     },
 
-    /** A newer head replaced this run: void its requests so no tap on them can count. */
+    /** A newer head replaced this run (`by`: its run id, or why): void its requests so no tap on them can count. */
     async supersede(runId: string, by: string): Promise<Run | null> {
       const record = { type: 'run.superseded', detail: { supersededBy: by } };
-      return endBeforeApply(runId, 'superseded', { supersededBy: by }, record, 'the run was superseded by a newer head');
+      return endBeforeApply(runId, 'superseded', isRunId(by) ? { supersededBy: by } : { supersededReason: by.slice(0, 500) }, record, 'the run was superseded by a newer head');
     },
 
     /** An operator stops a run before its apply (`airlock cancel`); a planning run's job stops at its next step. */

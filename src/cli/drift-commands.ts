@@ -80,5 +80,6 @@ function renderDriftRow(r: { repo: string; workspace: string; ref: string; sched
   const s = r.status;
   const inSync = s === null ? 'status unknown (record quarantined)' : s.lastInSync ? `last in sync ${s.lastInSync}` : 'never found in sync yet';
   const last = s?.lastRun ? `latest drift run ${s.lastRun} ${s.lastState}${s.drifted ? ` (${s.drifted} drifted)` : ''} at ${s.lastAt}` : 'no drift run yet';
-  return `${r.repo}/${r.workspace}  ${visibleText(r.ref, 80)}  "${r.schedule}"  ${inSync}  ${last}  next check ${r.nextFireAt}`;
+  const told = s?.fingerprint ? `  drift told by ${s.notifiedRun} at ${s.notifiedAt} (the same drift is not told again)` : '';
+  return `${r.repo}/${r.workspace}  ${visibleText(r.ref, 80)}  "${r.schedule}"  ${inSync}  ${last}${told}  next check ${r.nextFireAt}`;
 }

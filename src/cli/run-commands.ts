@@ -22,6 +22,7 @@ import { wireReporting } from '../runner/report-wiring.ts';
 import { redisTargetFor } from '../queue/redis-connection.ts';
 import { scrubber } from '../log/scrub.ts';
 import { renderJson, type Output } from './output.ts';
+import { driftDetailLines } from './drift-show.ts';
 import { hostDetailLines } from './show-values.ts';
 
 /** Open the control plane for one CLI command that writes (decide, replan) and always close it. */
@@ -85,12 +86,12 @@ export async function listRuns(cp: RunReader, output: Output, json: boolean, kin
 export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Promise<string> {
   const color = tty && colorAllowed();
   const lines = [`run ${run.id}: ${run.state}`, `  ref ${flaggedText(run.ref)}  sha ${run.sha}  created ${run.createdAt}`];
-  if (run.kind === 'drift') lines.push(`  drift check of ${flaggedText(run.ref)} for the slot ${run.driftSlot}: finds what changed outside of Airlock; applying re-converges`);
+  if (run.kind === 'drift') lines.push(...driftDetailLines(run));
   if (run.replanOf) lines.push(`  attempt ${run.attempt ?? 2} at this head: replans ${run.replanOf} (\`airlock replan\`)`);
   if (run.author !== undefined) lines.push(`  proposed by ${run.agent ? `agent ${flaggedText(run.agent)}` : 'no mapped agent'} (author ${flaggedText(run.author, 120)}, committer ${flaggedText(run.committer ?? '?', 120)})`);
   if (run.plan) {
     lines.push(renderSummaryText(run.plan.summary, { repo: run.repo, workspace: run.workspace, pr: run.pr, sha: run.sha, planSha256: run.plan.sha256 }, { color }));
-    if (run.state === 'planned') lines.push('  APPLIES ARE OFF in the runner config (applies.enabled: false): this plan is reported only; nothing will be applied');
+    if (run.state === 'planned' && run.driftNotice?.outcome !== 'suppressed') lines.push('  APPLIES ARE OFF in the runner config (applies.enabled: false): this plan is reported only; nothing will be applied');
     lines.push(`  tier: ${run.plan.tier}`, ...run.plan.reasons.map((r) => `    ${visibleText(r, 600)}`));
     lines.push(`  plan sha256: ${run.plan.sha256}`);
     if (run.fingerprint) lines.push(`  fingerprint: ${run.fingerprint.sha256} (tree ${run.fingerprint.treeId}, config ${run.fingerprint.configHash.slice(0, 12)}, policy ${run.fingerprint.policyHash.slice(0, 12)}, engine ${visibleText(run.fingerprint.engineVersion, 40)}, provider lock ${run.fingerprint.lockFileHash.slice(0, 12)})`);
@@ -110,6 +111,7 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
   }
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
   if (run.cancelled) lines.push(`  cancelled by ${visibleText(run.cancelled.by.id, 120)} at ${run.cancelled.at}${run.cancelled.reason ? `: ${visibleText(run.cancelled.reason, 600)}` : ''}`);
+  if (run.supersededReason) lines.push(`  superseded: ${visibleText(run.supersededReason)}`);
   if (run.replannedBy) lines.push(`  replanned as ${run.replannedBy}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
   if (records.some((r) => r.detail?.['sandbox'] === 'none')) lines.push(`  WARNING: ${SANDBOX_OFF_WARNING}; this run's engine processes ran that way`);
@@ -147,8 +149,8 @@ export async function showRun(cp: RunReader, output: Output, runId: string, json
 /** `Forge: success (applied) reported at …, PR #1`, or the code of the last failed report. */
 function renderReported(json: string): string {
   try {
-    const r = JSON.parse(json) as { state?: string; status?: string; prs?: number[]; at?: string; ok?: boolean; error?: string };
-    const prs = r.prs?.length ? `, PR ${r.prs.map((n) => `#${Number(n)}`).join(' ')}` : '';
+    const r = JSON.parse(json) as { state?: string; status?: string; prs?: number[]; issue?: number; at?: string; ok?: boolean; error?: string };
+    const prs = `${r.prs?.length ? `, PR ${r.prs.map((n) => `#${Number(n)}`).join(' ')}` : ''}${r.issue ? `, issue #${Number(r.issue)}` : ''}`;
     const what = `${visibleText(String(r.status), 20)} (${visibleText(String(r.state), 30)})`;
     return r.ok ? `Forge: ${what} reported at ${visibleText(String(r.at), 40)}${prs}` : `Forge: reporting ${what} failed at ${visibleText(String(r.at), 40)} (${visibleText(String(r.error), 60)}); retried in the background`;
   } catch {

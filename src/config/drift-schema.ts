@@ -44,6 +44,12 @@ export const driftSchema = z
     jitter: duration('5m').prefault('5m'),
     /** Policy `auto` applies drift runs' plans without a tap only when this is true; otherwise someone approves. */
     autoApply: z.boolean().default(false),
+    /**
+     * A check that finds the workspace lock held (an apply under way) skips its slot (the default: the next
+     * slot checks again), or waits up to `lockWait` for it and then skips.
+     */
+    whenLocked: z.enum(['skip', 'wait']).default('skip'),
+    lockWait: duration('10m').prefault('10m'),
   })
   .strict();
 

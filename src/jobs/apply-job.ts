@@ -155,7 +155,7 @@ export function createApplySteps(deps: ApplyStepsDeps) {
     if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
 
     // lock
-    const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid}`, deps.workspaceLockWaitMs);
+    const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid} apply ${run.id}`, deps.workspaceLockWaitMs);
     if (!lock) {
       await refuse(run, 'apply.failed', { code: 'airlock:workspace-busy', message: 'another apply held the workspace lock for too long' }, { code: 'airlock:workspace-busy' });
       return;

@@ -1,12 +1,15 @@
 // Drift checks: each workspace with a `drift` schedule gets one delayed job per slot (queue/drift-queue.ts).
 // When a slot fires, the configured ref's head becomes a drift run, which the ordinary plan job plans with
-// the plan identity, in the same sandbox, under the same guard and policy as any run. A run with changes
+// the plan identity, in the same sandbox, under the same guard and policy as any run; unless a drift run
+// of that head is still undecided (planning, asking a human, re-converging), when the slot is skipped so
+// the request already out stays the one that counts. A run with changes
 // asks the approvers as any run does (an ordinary gated apply re-converges); a run with none ends
 // no_changes quietly, and the workspace's last-in-sync time moves (drift-status.ts).
 import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import type { RunMoved } from '../run/transitions.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
+import { isFinal, type Run } from '../run/run.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import type { DriftConfig } from '../config/drift-schema.ts';
@@ -64,6 +67,13 @@ export function createDriftChecks(deps: DriftDeps) {
     return slot;
   }
 
+  /** The newest drift run of the workspace and ref when it is of `head`, of another slot, and not final. */
+  async function undecidedRunOf(t: DriftTarget, head: RemoteHead, slot: string): Promise<Run | null> {
+    const latest = await deps.runs.latestFor({ repo: t.repo.name, pr: null, ref: head.ref, workspace: t.workspace, kind: 'drift' });
+    const run = latest === null ? null : await deps.runs.find(latest);
+    return run && run.sha === head.sha && run.driftSlot !== slot && !isFinal(run.state) ? run : null;
+  }
+
   return {
     scheduleNext,
 
@@ -85,6 +95,15 @@ export function createDriftChecks(deps: DriftDeps) {
         await deps.audit.append({ type: 'drift.skipped', run: null, actor: RUNNER_ACTOR, detail: { repo: t.repo.name, workspace: t.workspace, ref: t.drift.ref, slot: payload.slot, reason: 'the remote has no such ref' } });
         return null;
       }
+      // A drift run of this head still undecided (asking a human, say): its request stays the one that counts.
+      const pending = await undecidedRunOf(t, head, payload.slot);
+      if (pending) {
+        if (pending.state === 'planning') await deps.enqueuePlan(pending.id); // idempotent: heals a lost plan job
+        const reason = `drift run ${pending.id} of this head is not decided yet (${pending.state})`;
+        log.info({ pending: pending.id, state: pending.state }, `drift check skipped: ${reason}`);
+        await deps.audit.append({ type: 'drift.skipped', run: null, actor: RUNNER_ACTOR, detail: { repo: t.repo.name, workspace: t.workspace, ref: t.drift.ref, slot: payload.slot, reason, pending: pending.id } });
+        return null;
+      }
       const result = await deps.runs.create({ repo: t.repo.name, ref: head.ref, pr: null, sha: head.sha, workspace: t.workspace, seenAt: now().getTime(), drift: { slot: payload.slot } });
       if (result.created) {
         await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest, kind: 'drift', slot: payload.slot } });
@@ -104,7 +123,8 @@ export function createDriftChecks(deps: DriftDeps) {
     async onMoved(event: RunMoved): Promise<void> {
       if (event.run.kind !== 'drift') return;
       const inSync = event.to === 'no_changes' || event.to === 'applied';
-      if (inSync || event.to === 'awaiting_approval' || event.to === 'planned' || event.to === 'failed' || event.to === 'refused') await deps.status.record(event.run, inSync, now());
+      const recorded = ['awaiting_approval', 'planned', 'failed', 'refused', 'skipped'];
+      if (inSync || recorded.includes(event.to)) await deps.status.record(event.run, inSync, now());
     },
   };
 }

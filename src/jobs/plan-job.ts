@@ -108,6 +108,7 @@ export function createPlanJob(deps: PlanJobDeps) {
       log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
     } catch (thrown) {
       await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
+      await ctx.lock?.release();
       if (thrown instanceof SupersededError) return;
       if (thrown instanceof RunMovedOnError) {
         log.info({ state: (await runs.find(run.id))?.state }, 'plan job stopped: the run is no longer planning');
@@ -116,6 +117,7 @@ export function createPlanJob(deps: PlanJobDeps) {
       await failed(ctx, thrown);
     } finally {
       await ctx.creds?.release();
+      await ctx.lock?.release();
     }
   }
 

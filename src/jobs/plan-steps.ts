@@ -31,6 +31,9 @@ import { evaluatePolicy, type PlanValues, type PolicyDecision } from '../policy/
 import { createPolicyCollector } from '../policy/policy-collector.ts';
 import { settleByPolicy } from './policy-steps.ts';
 import { driftAdjusted } from './drift-policy.ts';
+import { createDriftSteps, type DriftStepsDeps } from './drift-steps.ts';
+import type { HeldLock } from '../apply/workspace-lock.ts';
+import { driftedObjectsOf, driftFingerprint, type DriftedObject } from '../plan/drift-fingerprint.ts';
 import { recordAttribution, recordFingerprint } from './record-run.ts';
 import type { Step } from './step-loop.ts';
 
@@ -51,6 +54,10 @@ export interface PlanStepsDeps {
   providersReady?: Promise<void>;
   /** Queue the apply of a run the policy approved (tier `auto`). */
   enqueueApply(runId: string): Promise<void>;
+  /** The workspace locks: a drift check holds its workspace's around its engine plan. */
+  locks: DriftStepsDeps['locks'];
+  /** Each drift-checked workspace's status: the drift last told (quiet notices). */
+  driftStatus: DriftStepsDeps['driftStatus'];
 }
 
 /** What the steps of one plan job pass on to each other. */
@@ -71,6 +78,10 @@ export interface PlanContext {
   /** From summarize on: the summary, the changed values for the approvers' view, and the policy's picks. */
   summarized?: { summary: PlanSummary; values: ValueDiffs; policyValues: PlanValues };
   decision?: PolicyDecision;
+  /** Drift runs: the workspace lock, held until the engine plan ends (released by the job in any case). */
+  lock?: HeldLock | null;
+  /** Drift runs: the fingerprint of what drifted (no values), for quiet notices. */
+  driftFingerprint?: string;
 }
 
 /** The first reason of every plan while the kill switch is off, so every summary says so. */
@@ -78,6 +89,7 @@ export const APPLIES_OFF_REASON = '[applies-off] applies are switched off in the
 
 export function createPlanSteps(deps: PlanStepsDeps) {
   const { config, paths, runs, audit } = deps;
+  const drift = createDriftSteps(deps);
   const sandboxed = () => sandboxAuditDetail(config.engine.sandbox !== 'none');
 
   // The binary does not change under a running runner: one `version` process per runner, not per plan.
@@ -153,6 +165,8 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     name: 'plan',
     async run(ctx) {
       const outcome = await deps.engine.plan(ctx.call!, ctx.job.planFile);
+      await ctx.lock?.release(); // a drift check's state read is over: applies may go on
+      ctx.lock = null;
       if (outcome.changes) return;
       await ctx.creds!.release(); // the engine is done with them: revoke before recording
       const engineVersion = await engineVersionOnce(ctx.job.home);
@@ -183,7 +197,10 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     async run(ctx) {
       const { job } = ctx;
       const collector = createPolicyCollector(config.policy);
-      const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) })).finally(() => rm(job.planJson, { force: true }));
+      let drifted: DriftedObject[] | null = null; // attribute paths of drifted objects, for drift runs only
+      const onDocument = ctx.run.kind === 'drift' ? (doc: unknown) => void (drifted = driftedObjectsOf(doc)) : undefined;
+      const { result: summary, values } = await withValueDiffs(job.planJson, () => summarizePlanFile(job.planJson, { picker: collector, onEntry: (e) => collector.add(e) }), onDocument).finally(() => rm(job.planJson, { force: true }));
+      if (ctx.run.kind === 'drift') ctx.driftFingerprint = driftFingerprint(summary, drifted);
       ctx.summarized = { summary, values, policyValues: collector.values() };
     },
   };
@@ -219,6 +236,8 @@ export function createPlanSteps(deps: PlanStepsDeps) {
     name: 'request',
     async run(ctx) {
       const decision = ctx.decision!;
+      // A drift run's findings are told once (quiet by default); its forge issue follows the same notice.
+      const notice = ctx.run.kind === 'drift' ? await drift.tell(ctx) : null;
       // The policy decides alone: `deny` ends the run, `auto` approves it (and queues the apply).
       if (decision.tier === 'deny' || (decision.tier === 'auto' && config.applies.enabled)) {
         await settleByPolicy({ transitions: deps.transitions, log: ctx.log, enqueueApply: deps.enqueueApply }, ctx.run, decision);
@@ -232,12 +251,20 @@ export function createPlanSteps(deps: PlanStepsDeps) {
         });
         return 'done';
       }
+      if (notice?.outcome === 'suppressed') {
+        await deps.transitions.move(ctx.run, {
+          from: ['planning'],
+          to: 'planned',
+          record: { type: 'plan.reported', detail: { reason: `nobody is asked: ${notice.reason}; \`airlock replan ${ctx.run.id}\` asks again`, quiet: true }, evenIfUnmoved: true },
+        });
+        return 'done';
+      }
       await deps.approvals.request(ctx.run);
       return 'done';
     },
   };
 
-  return { checkout, guard, init, plan, show, summarize, tier, request };
+  return { checkout, guard, lock: drift.lock as Step<PlanContext>, init, plan, show, summarize, tier, request };
 }
 
 export type PlanSteps = ReturnType<typeof createPlanSteps>;

@@ -6,12 +6,14 @@
 //   ── plan job (jobs/plan-job.ts runs the steps in order; a newer head or `airlock cancel` stops it between any two) ──
 //   checkout    jobs/plan-steps.ts         fetch the exact sha, export its tree, attribute the commit
 //   guard       guard/guard.ts             refuse what would run code or read files at plan time
+//   lock        jobs/drift-steps.ts        drift checks only: the workspace lock, or skip/wait (drift.whenLocked)
 //   init        engine (sandboxed)         with the plan identity's read-only secrets
 //   plan        engine (sandboxed)         no changes → no_changes, the run ends here
 //   show        engine (sandboxed)         the plan file's sha256, then `show -json`; the plan identity revoked
 //   summarize   plan/read-plan-json.ts     the summary (counts, destroys first, no value) streamed from it
 //   tier        policy/policy.ts           the policy's tier, the approvers' plan view, the plan record
 //   request     jobs/policy-steps.ts       auto → approved, deny → denied; otherwise ask a human
+//               jobs/drift-steps.ts        drift: told once; the same drift again ends planned, nobody asked
 //               approve/approval-service   awaiting_approval → approved | denied | expired | superseded
 //   ── apply job (jobs/apply-job.ts) ──
 //   verify      the plan file's bytes are the approved ones, and the approval is on the audit chain
@@ -24,5 +26,5 @@ import type { Step } from './step-loop.ts';
 
 /** The plan job, as the list of steps it runs. */
 export function planProcess(steps: PlanSteps): ReadonlyArray<Step<PlanContext>> {
-  return [steps.checkout, steps.guard, steps.init, steps.plan, steps.show, steps.summarize, steps.tier, steps.request];
+  return [steps.checkout, steps.guard, steps.lock, steps.init, steps.plan, steps.show, steps.summarize, steps.tier, steps.request];
 }

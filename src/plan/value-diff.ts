@@ -42,11 +42,14 @@ export interface ValueDiffLimits {
 
 export const DEFAULT_VALUE_LIMITS: ValueDiffLimits = { maxFileBytes: 16 * 1024 * 1024, maxChanges: 500, maxAttributes: 40, maxValueChars: 200 };
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Path = Array<string | number>;
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Path = Array<string | number>;
 
-/** The attribute-level diff of a `show -json` file, with sensitive values redacted and secrets scrubbed. */
-export async function readValueDiffs(file: string, limits: ValueDiffLimits = DEFAULT_VALUE_LIMITS): Promise<ValueDiffs> {
+/**
+ * The attribute-level diff of a `show -json` file, with sensitive values redacted and secrets scrubbed.
+ * `onDocument` gets the parsed document too (the drift fingerprint reads attribute paths from it).
+ */
+export async function readValueDiffs(file: string, limits: ValueDiffLimits = DEFAULT_VALUE_LIMITS, onDocument?: (plan: unknown) => void): Promise<ValueDiffs> {
   const handle = await open(file, 'r');
   let text: string;
   try {
@@ -64,13 +67,14 @@ export async function readValueDiffs(file: string, limits: ValueDiffLimits = DEF
   } catch {
     return { changes: [], omitted: 'the plan JSON could not be parsed for values' };
   }
+  onDocument?.(plan);
   return valueDiffsOf(plan, limits);
 }
 
 /** `read` the plan JSON file (the summary), then its values: the file is read for values only if `read` succeeded. */
-export async function withValueDiffs<T>(file: string, read: () => Promise<T>): Promise<{ result: T; values: ValueDiffs }> {
+export async function withValueDiffs<T>(file: string, read: () => Promise<T>, onDocument?: (plan: unknown) => void): Promise<{ result: T; values: ValueDiffs }> {
   const result = await read();
-  return { result, values: await readValueDiffs(file) };
+  return { result, values: await readValueDiffs(file, DEFAULT_VALUE_LIMITS, onDocument) };
 }
 
 /** Pure: the diff of a parsed plan document. */
@@ -137,7 +141,7 @@ function shown(value: Json | undefined, sensitive: Json | undefined, unknown: Js
  * Every leaf (a scalar, null, or an empty list or object) below `value`, as a path. Nothing below a path
  * that `stop` marks is walked: a sensitive map is one entry, so not even its keys are shown.
  */
-function leafPaths(value: Json | undefined, stop: (p: Path) => boolean, prefix: Path = []): Path[] {
+export function leafPaths(value: Json | undefined, stop: (p: Path) => boolean, prefix: Path = []): Path[] {
   if (value === undefined || (value === null && prefix.length === 0)) return [];
   if (stop(prefix)) return [prefix];
   if (Array.isArray(value) && value.length > 0) return value.flatMap((v, i) => leafPaths(v, stop, [...prefix, i]));
@@ -154,7 +158,7 @@ function trueLeafPaths(mask: Json | undefined, prefix: Path = []): Path[] {
 }
 
 /** Whether a mask marks `path` or anything above it (`true` for a whole object marks all of it). */
-function markedAt(mask: Json | undefined, path: Path): boolean {
+export function markedAt(mask: Json | undefined, path: Path): boolean {
   let m: Json | undefined = mask;
   for (let i = 0; ; i++) {
     if (m === true) return true;
@@ -163,7 +167,7 @@ function markedAt(mask: Json | undefined, path: Path): boolean {
   }
 }
 
-function at(value: Json | undefined, path: Path): Json | undefined {
+export function at(value: Json | undefined, path: Path): Json | undefined {
   let v: Json | undefined = value;
   for (const key of path) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -172,7 +176,7 @@ function at(value: Json | undefined, path: Path): Json | undefined {
   return v;
 }
 
-function pathText(path: Path): string {
+export function pathText(path: Path): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? `${i === 0 ? '' : '.'}${k}` : `[${JSON.stringify(k)}]`)).join('') || '(value)';
 }
 

@@ -29,6 +29,7 @@ const TITLES: Record<Run['state'], string> = {
   expired: 'Expired without a decision',
   superseded: 'Superseded by a newer commit',
   cancelled: 'Cancelled by an operator',
+  skipped: 'Skipped (the workspace lock was held)',
   needs_attention: 'Needs attention',
 };
 const ICON: Record<string, string> = { pending: '⏳', success: '✅', failure: '❌', error: '⚠️' };

@@ -19,6 +19,8 @@ export const forgeSchema = z
     tokenFile: z.string().min(1, 'must be the path of a file holding the token (never the token itself)'),
     // Post the PR comment too (statuses are always posted).
     comment: z.boolean().default(true),
+    // Keep one issue per drift-checked workspace, "Drift in <workspace>" (drift statuses are always posted).
+    driftIssue: z.boolean().default(true),
   })
   .strict()
   .superRefine((forge, ctx) => {

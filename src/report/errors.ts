@@ -7,7 +7,7 @@ export type ForgeErrorKind = 'auth' | 'forbidden' | 'not-found' | 'invalid' | 'r
 
 const HINTS: Record<ForgeErrorKind, string> = {
   auth: 'The forge refused the token: check the token file named by `repos[].forge.tokenFile` (expired or revoked?). Run `airlock doctor`.',
-  forbidden: 'The token lacks a permission: GitHub needs "Commit statuses: write" and "Pull requests: write" on this repo; Gitea/Forgejo a token with write:repository and write:issue.',
+  forbidden: 'The token lacks a permission: GitHub needs "Commit statuses: write" and "Pull requests: write" on this repo ("Issues: write" too for drift issues, or set `forge.driftIssue: false`); Gitea/Forgejo a token with write:repository and write:issue.',
   'not-found': 'Check `repos[].forge.owner`/`name` and `apiUrl`; a token without access to a private repo also sees 404.',
   invalid: 'The forge refused the request as invalid; this is a bug in Airlock\'s report if it repeats.',
   'rate-limited': 'The forge limits requests; Airlock waits as the forge asks and catches up.',

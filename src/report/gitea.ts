@@ -1,7 +1,8 @@
 // The Gitea/Forgejo adapter, over REST API v1 with fetch (`Authorization: token …`). The same routes on
-// both: /repos/{owner}/{repo}/statuses/{sha}, /issues/{index}/comments, /issues/comments/{id}, /pulls.
+// both: /repos/{owner}/{repo}/statuses/{sha}, /issues/{index}/comments, /issues/comments/{id}, /pulls,
+// /issues (list with type=issues, create) and /issues/{index} (edit: Gitea answers 201, not 200).
 import { forgeErrorFrom, unreachable } from './errors.ts';
-import { MAX_COMMENT_PAGES, type CommitStatus, type Forge, type ForgeAccess, type ForgeComment } from './forge.ts';
+import { MAX_COMMENT_PAGES, MAX_ISSUE_PAGES, type CommitStatus, type Forge, type ForgeAccess, type ForgeComment, type ForgeIssue } from './forge.ts';
 import type { ForgeTarget } from './github.ts';
 
 interface GiteaPull {
@@ -73,6 +74,21 @@ export function createGiteaForge(target: ForgeTarget): Forge {
     },
     async pullsForBranch(branch: string): Promise<number[]> {
       return (await openPulls()).filter((p) => p.head?.ref === branch).map((p) => p.number);
+    },
+    async listOpenIssues(): Promise<ForgeIssue[]> {
+      const all: ForgeIssue[] = [];
+      for (let page = 1; page <= MAX_ISSUE_PAGES; page++) {
+        const batch = await call<Array<{ number: number; title?: string; body?: string; pull_request?: unknown }>>('list open issues', 'GET', `${base}/issues?state=open&type=issues&limit=50&page=${page}`);
+        all.push(...batch.filter((i) => !i.pull_request).map((i) => ({ number: i.number, title: i.title ?? '', body: i.body ?? '' })));
+        if (batch.length < 50) break;
+      }
+      return all;
+    },
+    async createIssue(title: string, body: string): Promise<number> {
+      return (await call<{ number: number }>('create issue', 'POST', `${base}/issues`, { title, body })).number;
+    },
+    async updateIssue(issue: number, change: { body?: string; state?: 'open' | 'closed' }): Promise<void> {
+      await call('update issue', 'PATCH', `${base}/issues/${issue}`, change);
     },
     async access(): Promise<ForgeAccess> {
       const repo = await call<{ permissions?: { admin?: boolean; push?: boolean } }>('read the repository', 'GET', base);

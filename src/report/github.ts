@@ -2,7 +2,7 @@
 // throttling plugin: the reporter's queue owns retries, so a forge outage never holds up anything else.
 import { Octokit } from '@octokit/rest';
 import { forgeErrorFrom, ForgeError, unreachable } from './errors.ts';
-import { MAX_COMMENT_PAGES, type CommitStatus, type Forge, type ForgeAccess, type ForgeComment } from './forge.ts';
+import { MAX_COMMENT_PAGES, MAX_ISSUE_PAGES, type CommitStatus, type Forge, type ForgeAccess, type ForgeComment, type ForgeIssue } from './forge.ts';
 
 export interface ForgeTarget {
   apiUrl: string;
@@ -56,6 +56,24 @@ export function createGitHubForge(target: ForgeTarget): Forge {
     async pullsForBranch(branch: string): Promise<number[]> {
       const { data } = await call('list PRs of a branch', (signal) => octokit.rest.pulls.list({ ...repo, state: 'open', head: `${target.owner}:${branch}`, per_page: 100, request: { signal } }));
       return data.map((p) => p.number);
+    },
+    async listOpenIssues(): Promise<ForgeIssue[]> {
+      const all: ForgeIssue[] = [];
+      for (let page = 1; page <= MAX_ISSUE_PAGES; page++) {
+        const { data } = await call('list open issues', (signal) => octokit.rest.issues.listForRepo({ ...repo, state: 'open', per_page: 100, page, request: { signal } }));
+        // GitHub lists pull requests as issues too; they carry a `pull_request` key.
+        all.push(...data.filter((i) => !i.pull_request).map((i) => ({ number: i.number, title: i.title, body: i.body ?? '' })));
+        if (data.length < 100) break;
+      }
+      return all;
+    },
+    async createIssue(title: string, body: string): Promise<number> {
+      const { data } = await call('create issue', (signal) => octokit.rest.issues.create({ ...repo, title, body, request: { signal } }));
+      return data.number;
+    },
+    async updateIssue(issue: number, change: { body?: string; state?: 'open' | 'closed' }): Promise<void> {
+      const reason = change.state === 'closed' ? { state_reason: 'completed' as const } : {};
+      await call('update issue', (signal) => octokit.rest.issues.update({ ...repo, issue_number: issue, ...change, ...reason, request: { signal } }));
     },
     async access(): Promise<ForgeAccess> {
       const { data, headers } = await call('read the repository', (signal) => octokit.rest.repos.get({ ...repo, request: { signal } }));

@@ -12,6 +12,7 @@ export interface OpenedForge {
   config: ForgeConfig;
   forge: Forge;
   comment: boolean;
+  driftIssue: boolean;
 }
 
 export async function openForge(config: ForgeConfig, configFile: string, scrubber: Scrubber): Promise<Forge> {
@@ -25,7 +26,7 @@ export async function openForges(slice: ReportSlice, scrubber: Scrubber): Promis
   const opened: OpenedForge[] = [];
   for (const repo of slice.config.repos) {
     if (!repo.forge) continue;
-    opened.push({ repo: repo.name, config: repo.forge, forge: await openForge(repo.forge, slice.file, scrubber), comment: repo.forge.comment });
+    opened.push({ repo: repo.name, config: repo.forge, forge: await openForge(repo.forge, slice.file, scrubber), comment: repo.forge.comment, driftIssue: repo.forge.driftIssue });
   }
   return opened;
 }

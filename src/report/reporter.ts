@@ -6,13 +6,13 @@
 import type { Logger } from 'pino';
 import type { Run } from '../run/run.ts';
 import { ForgeError } from './errors.ts';
-import type { Forge } from './forge.ts';
-import { createSender } from './send.ts';
+import { driftStatusFor } from './drift-report.ts';
+import { createSender, type ForgeTarget } from './send.ts';
 import { statusFor } from './status.ts';
 
 export interface ReporterOptions {
   /** The forge of each repo that reports; runs of other repos are ignored. */
-  forges: ReadonlyMap<string, { forge: Forge; comment: boolean }>;
+  forges: ReadonlyMap<string, ForgeTarget>;
   log: Logger;
   /** Most entries waiting; default 1000. */
   maxBacklog?: number;
@@ -29,6 +29,8 @@ export interface ReportOutcome {
   state: Run['state'];
   status: string;
   prs: number[];
+  /** A drift run's living issue. */
+  issue?: number;
   at: string;
   ok: boolean;
   error?: string;
@@ -70,13 +72,16 @@ export class Reporter {
   /** Record the run's latest state for the forge. Returns at once; never throws. */
   report(run: Run): void {
     if (this.#stopped || !this.#opts.forges.has(run.repo)) return;
+    // A skipped drift check learnt nothing: the forge keeps what the last check said.
+    if (run.kind === 'drift' && run.state === 'skipped') return;
     // The last state wins: a version already heard (a repeated sighting) or older (a late read) is
     // ignored, so a stale "pending" can never overwrite a final status.
     if ((this.#heard.get(run.id) ?? 0) >= run.version) return;
     this.#heard.delete(run.id);
     this.#heard.set(run.id, run.version);
     if (this.#heard.size > 10_000) this.#heard.delete(this.#heard.keys().next().value as string);
-    const key = `${run.repo}\0${run.sha}\0${run.workspace}`;
+    // Drift and PR runs of one commit report apart (their own status contexts): never coalesced.
+    const key = `${run.repo}\0${run.sha}\0${run.workspace}\0${run.kind ?? 'pr'}`;
     const queued = this.#backlog.get(key);
     if (!queued && this.#backlog.size >= (this.#opts.maxBacklog ?? 1000)) this.#dropOldest();
     this.#backlog.delete(key); // re-inserted at the end: the map's order is the order of the latest news
@@ -151,12 +156,13 @@ export class Reporter {
     try {
       const sent = await this.#sender.send(run, (found) => (prs = found));
       this.#stats.sent++;
-      this.#opts.log.info({ event: 'report.sent', runId: run.id, state: run.state, status: sent.status, prs: sent.prs }, 'reported to the forge');
-      await this.#remember(run, { state: run.state, status: sent.status, prs: sent.prs, at: new Date().toISOString(), ok: true });
+      this.#opts.log.info({ event: 'report.sent', runId: run.id, state: run.state, status: sent.status, prs: sent.prs, ...(sent.issue ? { issue: sent.issue } : {}) }, 'reported to the forge');
+      await this.#remember(run, { state: run.state, status: sent.status, prs: sent.prs, ...(sent.issue ? { issue: sent.issue } : {}), at: new Date().toISOString(), ok: true });
     } catch (thrown) {
       const err = thrown instanceof ForgeError ? thrown : new ForgeError('unavailable', 0, `report: ${(thrown as Error).message}`);
       this.#failed(key, entry, err);
-      await this.#remember(run, { state: run.state, status: statusFor(run).state, prs, at: new Date().toISOString(), ok: false, error: err.code });
+      const status = run.kind === 'drift' ? (driftStatusFor(run)?.state ?? 'pending') : statusFor(run).state;
+      await this.#remember(run, { state: run.state, status, prs, at: new Date().toISOString(), ok: false, error: err.code });
     }
   }
 

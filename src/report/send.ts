@@ -1,16 +1,35 @@
-// One report, sent: the commit status, then the living comment on each PR of the run. Idempotent, so the
-// queue can send the same state again after a failure. Comment ids are remembered; after a restart the
-// comment is found again by its hidden marker.
+// One report, sent: the commit status, then the living comment on each PR of the run (or, for a drift
+// run, its own status context and the workspace's living drift issue). Idempotent, so the queue can send
+// the same state again after a failure. Comment ids are remembered; after a restart the comment is found
+// again by its hidden marker.
 import type { Logger } from 'pino';
 import type { Run } from '../run/run.ts';
 import { commentMarker, renderComment } from './comment.ts';
+import { syncDriftIssue } from './drift-issue.ts';
+import { driftStatusFor } from './drift-report.ts';
 import { ForgeError } from './errors.ts';
 import type { Forge, StatusState } from './forge.ts';
 import { statusFor } from './status.ts';
 
+export interface ForgeTarget {
+  forge: Forge;
+  /** The living PR comment. */
+  comment: boolean;
+  /** The living drift issue per workspace. */
+  driftIssue: boolean;
+}
+
 export interface ForgeTargets {
-  get(repo: string): { forge: Forge; comment: boolean } | undefined;
+  get(repo: string): ForgeTarget | undefined;
   has(repo: string): boolean;
+}
+
+/** What one send told the forge. */
+export interface Sent {
+  status: StatusState;
+  prs: number[];
+  /** A drift run's issue, when there is one. */
+  issue?: number;
 }
 
 export function createSender(forges: ForgeTargets, log: Logger) {
@@ -56,10 +75,22 @@ export function createSender(forges: ForgeTargets, log: Logger) {
     if (commentIds.size > 10_000) commentIds.delete(commentIds.keys().next().value as string);
   }
 
+  /** A drift run: its status on the checked head, then the workspace's drift issue. */
+  async function sendDrift(target: ForgeTarget, run: Run): Promise<Sent> {
+    const status = driftStatusFor(run);
+    if (status) await target.forge.setStatus(run.sha, status);
+    const state = status?.state ?? 'pending';
+    if (!target.driftIssue) return { status: state, prs: [] };
+    const outcome = await syncDriftIssue(target.forge, run);
+    if (outcome.action !== 'none') log.info({ event: 'report.drift-issue', runId: run.id, issue: outcome.issue, action: outcome.action }, `drift issue ${outcome.action}`);
+    return { status: state, prs: [], ...(outcome.issue !== null ? { issue: outcome.issue } : {}) };
+  }
+
   return {
     /** Send the run's state; returns its status and the PRs commented on. Throws a ForgeError. */
-    async send(run: Run, prsSeen: (prs: number[]) => void): Promise<{ status: StatusState; prs: number[] }> {
+    async send(run: Run, prsSeen: (prs: number[]) => void): Promise<Sent> {
       const target = forges.get(run.repo)!;
+      if (run.kind === 'drift') return sendDrift(target, run);
       const status = statusFor(run);
       await target.forge.setStatus(run.sha, status);
       if (!target.comment) return { status: status.state, prs: [] };

@@ -22,6 +22,8 @@ export const STATUS_OF: Record<RunState, StatusState> = {
   superseded: 'failure',
   // An operator stopped it before any apply: this commit will not be applied.
   cancelled: 'failure',
+  // Drift runs only (a check that found the workspace lock held); they report through drift-report.ts.
+  skipped: 'pending',
   needs_attention: 'error',
 };
 
@@ -63,6 +65,8 @@ function describe(run: Run): string {
       return 'Cancelled by an operator before any apply';
     case 'superseded':
       return 'Superseded by a newer commit; not applied';
+    case 'skipped':
+      return 'Skipped: the workspace lock was held';
     case 'needs_attention':
       return 'Needs attention: the apply may be partial; an operator must look';
   }

@@ -122,10 +122,13 @@ export const runSchema = z.looseObject({
   refusal: z.array(text(4096)).optional(),
   supersededBy: runIdSchema.optional(),
   cancelled: z.looseObject({ by: actor, at: time, reason: text(1000).optional() }).optional(),
+  supersededReason: text(500).optional(),
   attempt: z.number().int().min(2).max(10_000).optional(),
   replanOf: runIdSchema.optional(),
   replannedBy: runIdSchema.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   driftSlot: time.optional(),
   traceparent: z.string().regex(TRACEPARENT_PATTERN, 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)').optional(),
+  driftNotice: z.looseObject({ outcome: z.enum(['notified', 'suppressed']), reason: text(1000), fingerprint: hex64 }).optional(),
+  driftLock: z.looseObject({ whenLocked: z.enum(['skip', 'wait']), outcome: z.enum(['waited', 'skipped']), holder: text(300).nullable(), waitedMs: count }).optional(),
 });

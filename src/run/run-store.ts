@@ -152,8 +152,8 @@ export class RunStore {
     return run;
   }
 
-  /** The newest run for the run's PR (or branch) and workspace. */
-  async latestFor(run: Run): Promise<string | null> {
+  /** The newest run for the run's PR (or branch, or drift-checked ref) and workspace. */
+  async latestFor(run: Pick<Run, 'repo' | 'pr' | 'ref' | 'workspace' | 'kind'>): Promise<string | null> {
     const key = this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url'));
     const latest = await this.redis.hget(key, 'run');
     if (latest === null || isRunId(latest)) return latest;

@@ -16,6 +16,7 @@ export const RUN_STATES = [
   'expired',
   'superseded',
   'cancelled',
+  'skipped',
   'applied',
   'failed',
   'needs_attention',
@@ -27,10 +28,11 @@ export type RunState = (typeof RUN_STATES)[number];
  * `planned` when applies are switched off; an approved run that has not started applying is superseded by
  * a newer head, so nothing older than the PR's head is ever applied. The policy decides some plans without
  * a human: `auto` goes straight to approved, `deny` straight to denied. An operator can cancel a run
- * (`airlock cancel`) up to the point of no return: never once it is applying.
+ * (`airlock cancel`) up to the point of no return: never once it is applying. A drift check that finds
+ * the workspace lock held (an apply under way) is `skipped` for that slot (`drift.whenLocked`).
  */
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
-  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded', 'cancelled'],
+  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded', 'cancelled', 'skipped'],
   awaiting_approval: ['approved', 'denied', 'expired', 'superseded', 'cancelled'],
   approved: ['applying', 'superseded', 'failed', 'cancelled'],
   applying: ['applied', 'failed', 'needs_attention'],
@@ -41,6 +43,7 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   expired: [],
   superseded: [],
   cancelled: [],
+  skipped: [],
   applied: [],
   failed: [],
   needs_attention: [],
@@ -118,6 +121,8 @@ export interface Run {
   supersededBy?: string;
   /** An operator stopped the run before its apply (`airlock cancel`): who, when and why. */
   cancelled?: { by: Actor; at: string; reason?: string };
+  /** Why the run was superseded when no newer run replaced it (the ref was deleted, say). */
+  supersededReason?: string;
   /**
    * Which plan of this head this is: absent (1) for the sighting, 2 and up for each `airlock replan`.
    * Not the queue's retry count (`plan.started` detail.attempt).
@@ -136,6 +141,27 @@ export interface Run {
    * plan job when traces are on, so the decision and the apply, in other jobs and processes, join that trace.
    */
   traceparent?: string;
+  /** Drift runs with changes: whether the approvers were told (the drift is new) or not (seen before). */
+  driftNotice?: DriftNotice;
+  /** Drift runs that found the workspace lock held: whether they waited for it or skipped the slot. */
+  driftLock?: DriftLockOutcome;
+}
+
+/** Quiet by default: the same drift (fingerprint of addresses, actions and attribute paths) is told once. */
+export interface DriftNotice {
+  outcome: 'notified' | 'suppressed';
+  reason: string;
+  /** sha256 over the drifted addresses, actions and attribute paths, and the plan's own changes; never a value. */
+  fingerprint: string;
+}
+
+/** What a drift run did about a held workspace lock (`drift.whenLocked`). */
+export interface DriftLockOutcome {
+  whenLocked: 'skip' | 'wait';
+  outcome: 'waited' | 'skipped';
+  /** Who held it, as the lock names its holder. */
+  holder: string | null;
+  waitedMs: number;
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));

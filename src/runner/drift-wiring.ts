@@ -2,7 +2,7 @@
 // slot. Forge reporting (issue 13) hears drift runs through the same transitions events (`run.kind`).
 import type { Logger } from 'pino';
 import { createDriftChecks, driftTargets, type DriftChecks } from '../jobs/drift-job.ts';
-import { createDriftStatus } from '../jobs/drift-status.ts';
+import type { DriftStatusStore } from '../jobs/drift-status.ts';
 import { createDriftQueue, startDriftWorker } from '../queue/drift-queue.ts';
 import type { RemoteHead } from '../watch/ls-remote.ts';
 import type { ControlPlane } from './control-plane.ts';
@@ -10,6 +10,10 @@ import { isConnectionError } from './redis-health.ts';
 
 export interface DriftWiringOptions {
   log: Logger;
+  /** The workspaces' drift status, shared with the plan job (which records the drift told). */
+  status: DriftStatusStore;
+  /** A drift run was created and queued (its pending forge status). */
+  sighted?: (runId: string) => void;
   listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
 }
 
@@ -24,8 +28,11 @@ export async function startDrift(cp: ControlPlane, options: DriftWiringOptions):
     audit: cp.audit,
     log,
     queue,
-    status: createDriftStatus(cp.redis, config.redis.prefix, log),
-    enqueuePlan: (id) => cp.queues.enqueuePlan(id),
+    status: options.status,
+    enqueuePlan: (id) => {
+      options.sighted?.(id);
+      return cp.queues.enqueuePlan(id);
+    },
     supersede: (id, by) => cp.approvals.supersede(id, by),
     ...(options.listHeads ? { listHeads: options.listHeads } : {}),
   });

@@ -34,7 +34,7 @@ export async function wireReporting(
   const log = deps.log.child({ component: 'report' });
   const prefix = loaded.config.redis.prefix;
   const reporter = createReporter({
-    forges: new Map(opened.map((o) => [o.repo, { forge: o.forge, comment: o.comment }])),
+    forges: new Map(opened.map((o) => [o.repo, { forge: o.forge, comment: o.comment, driftIssue: o.driftIssue }])),
     log,
     ...deps.reporterOptions,
     onReported: async (run, outcome: ReportOutcome) => {

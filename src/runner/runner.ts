@@ -20,6 +20,7 @@ import { fillProviderMirror } from '../engine/mirror-fill.ts';
 import { hasCode } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { createPlanJob, PlanEndedError } from '../jobs/plan-job.ts';
+import { createDriftStatus } from '../jobs/drift-status.ts';
 import { backendFor, networkFor, sharedDirsFor, workspaceOf } from '../config/workspace.ts';
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
@@ -78,7 +79,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
 
-  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), onStepStart: (id, step) => cp.traces.step(id, step), traceJob: (kind, run, work) => cp.traces.job(kind, run, work), ...(metrics ? { onStep: metrics.onStep } : {}) });
+  const driftStatus = createDriftStatus(cp.redis, config.redis.prefix, log);
+  const planSteps = createPlanJob({ config, paths, runs, transitions: cp.transitions, approvals: cp.approvals, audit, engine, credentials, log, configHash: loaded.hash, providersReady, enqueueApply: (id) => cp.enqueueApply(id), locks: cp.locks, driftStatus, onStepStart: (id, step) => cp.traces.step(id, step), traceJob: (kind, run, work) => cp.traces.job(kind, run, work), ...(metrics ? { onStep: metrics.onStep } : {}) });
   const approvalLookup = createApprovalLookup(paths.auditDir, { agentFor: (id) => agentForApprover(config.audit.agents, id) });
   const witness = createWitness({ audit, alsoVerify: [path.join(paths.auditDir, `${config.runner.id}-cli.jsonl`)], config: config.audit.witness, log, scrubber, ...(metrics ? { onWitness: metrics.onWitness } : {}) });
   const applySteps = createApplySteps({
@@ -195,7 +197,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
   if (options.watch !== false) watcher.start();
   // Drift schedules: one delayed job per slot, shared by every runner on this Redis.
-  const drift = await startDrift(cp, { log, ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
+  const drift = await startDrift(cp, { log, status: driftStatus, sighted: (id) => reporting?.sighted(id), ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
   // Replies come back over streams this process opens; nothing listens on a port.
   const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).

@@ -1,9 +1,11 @@
-// Watch: poll each repo's refs and turn every new or moved head into one run per workspace.
-// Ref names are data: they are matched here and stored, never handed to git.
+// Watch: poll each repo's refs and turn every new or moved head into one run per workspace. The refs that
+// drift checks plan are polled too: when one moves, a drift run of an older head that is still undecided
+// is superseded (its plan would put back the older code). Ref names are data: they are matched here and
+// stored, never handed to git.
 import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import { currentAttempt } from '../apply/replan.ts';
-import { deriveRunId } from '../run/run.ts';
+import { deriveRunId, isFinal } from '../run/run.ts';
 import { hasCode } from '../errors.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -32,6 +34,8 @@ export function createWatcher(deps: WatcherDeps) {
   const listHeads = deps.listHeads ?? ((url, patterns) => listRemoteHeads(url, patterns));
   // Last sha seen per repo and ref: a cache only; Redis decides what is new.
   const seen = new Map<string, Map<string, string>>();
+  // The same, for the refs drift checks plan.
+  const seenDrift = new Map<string, Map<string, string>>();
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Set<Promise<unknown>>();
   const limit = createLimiter(deps.maxConcurrentPolls ?? DEFAULT_MAX_CONCURRENT_POLLS);
@@ -56,20 +60,48 @@ export function createWatcher(deps: WatcherDeps) {
     }
   }
 
+  /** A drift-checked ref moved: undecided drift runs of an older head of it are superseded. */
+  async function supersedeOlderDrift(repo: RepoConfig, head: RemoteHead): Promise<void> {
+    for (const ws of repo.workspaces.filter((w) => w.drift?.ref === head.ref)) {
+      const latest = await deps.runs.latestFor({ repo: repo.name, pr: null, ref: head.ref, workspace: ws.name, kind: 'drift' });
+      const run = latest === null ? null : await deps.runs.find(latest);
+      if (!run || run.sha === head.sha || isFinal(run.state)) continue;
+      deps.log.info({ runId: run.id, repo: repo.name, workspace: ws.name, ref: head.ref, sha: head.sha }, 'a newer head supersedes an undecided drift run');
+      await deps.supersede(run.id, `a newer head of ${head.ref} (${head.sha.slice(0, 12)}): the drift check planned an older commit`);
+    }
+  }
+
+  async function pollDriftRefs(repo: RepoConfig, listed: RemoteHead[], driftRefs: string[]): Promise<void> {
+    const known = seenDrift.get(repo.name) ?? new Map<string, string>();
+    for (const head of listed.filter((h) => driftRefs.includes(h.ref))) {
+      if (known.get(head.ref) === head.sha) continue;
+      try {
+        await supersedeOlderDrift(repo, head);
+        known.set(head.ref, head.sha);
+      } catch (err) {
+        deps.log.error({ err, repo: repo.name, ref: head.ref }, 'cannot check drift runs against a new head; will try again at the next poll');
+      }
+    }
+    seenDrift.set(repo.name, known);
+  }
+
   const watcher = {
     /** Poll one repo once. Errors are logged and contained: other repos keep being served. */
     async pollRepo(repo: RepoConfig): Promise<{ heads: number; moved: number }> {
       let seenAt = Date.now();
       let heads: RemoteHead[];
+      let listedAll: RemoteHead[] = [];
+      const driftRefs = [...new Set(repo.workspaces.flatMap((w) => (w.drift ? [w.drift.ref] : [])))];
       try {
         // A poll still queued when the watcher stops never starts: stop() must not wait for a whole round.
         const listed = await limit(async () => {
           if (stopped) return null;
           // Taken when the listing starts, not when it was queued: replicas order sightings by it.
           seenAt = Date.now();
-          return listHeads(repo.url, repo.refs);
+          return listHeads(repo.url, [...repo.refs, ...driftRefs]);
         });
         if (listed === null) return { heads: 0, moved: 0 };
+        listedAll = listed;
         heads = listed.filter((h) => repo.refs.some((p) => matchesRefPattern(h.ref, p)));
       } catch (err) {
         deps.log.warn({ err, repo: repo.name }, 'cannot list remote heads; will try again at the next poll');
@@ -106,6 +138,7 @@ export function createWatcher(deps: WatcherDeps) {
         }
       }
       seen.set(repo.name, known);
+      if (driftRefs.length > 0) await pollDriftRefs(repo, listedAll, driftRefs);
       return { heads: heads.length, moved };
     },
 

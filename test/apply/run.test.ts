@@ -16,6 +16,7 @@ const ALLOWED: Array<[RunState, RunState]> = [
   ['planning', 'failed'],
   ['planning', 'superseded'],
   ['planning', 'cancelled'],
+  ['planning', 'skipped'],
   ['awaiting_approval', 'approved'],
   ['awaiting_approval', 'denied'],
   ['awaiting_approval', 'expired'],
@@ -56,7 +57,7 @@ test('an apply under way can never be cancelled', () => {
 
 test('final states have no way out', () => {
   for (const s of FINAL_STATES) for (const to of RUN_STATES) assert.equal(canTransition(s, to), false, `${s} → ${to}`);
-  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'cancelled', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'superseded']);
+  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'cancelled', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'skipped', 'superseded']);
 });
 
 test('run ids are derived from (repo, workspace, sha) only', () => {

@@ -183,6 +183,21 @@ test('a nonce from an older plan of the same PR is refused, before and after the
   assert.ok(s.announced.some(([id, o]) => id === older.id && o === 'superseded'));
 });
 
+test('superseded for a reason rather than by a newer run (a deleted ref, a newer head of a drift-checked ref): the run still reads back', async (t) => {
+  const s = await setup(t);
+  const run = await s.service.request(await s.planned(6));
+  const moved = await s.service.supersede(run.id, 'the ref was deleted');
+  assert.equal(moved?.state, 'superseded');
+  // A reason is not a run id: stored as such, a read would quarantine the run (run-schema.ts).
+  const read = await s.runs.find(run.id);
+  assert.equal(read?.state, 'superseded');
+  assert.equal(read?.supersededReason, 'the ref was deleted');
+  assert.equal(read?.supersededBy, undefined);
+  assert.equal(await s.refusal(s.tap(s.tokenOf(run.id, 'alice'), 'alice')), 'void: the run was superseded by a newer head');
+  const records = (await readAuditRecords(path.join(s.dir, 'audit'), { run: run.id })).filter((r) => r.type === 'run.superseded');
+  assert.equal(records[0]?.detail?.['supersededBy'], 'the ref was deleted');
+});
+
 test('late taps: expired before the timer ran, void after it; a planning run and unknown nonces are refused', async (t) => {
   const s = await setup(t);
   const run = await s.service.request(await s.planned(5));

@@ -5,7 +5,7 @@ import type { NtfyEvent } from '../../src/ntfy/client.ts';
 import { readAuditRecords } from '../../src/audit/read-audit.ts';
 import type { AuditRecord } from '../../src/audit/audit.ts';
 import { setupLoop, type Loop } from '../e2e/loop-fixture.ts';
-import { waitFor } from '../support/harness.ts';
+import { waitFor, type TestConfigInput } from '../support/harness.ts';
 import { button, ntfyUnderTest, type NtfyUnderTest } from './ntfy-fixture.ts';
 
 export interface NtfyLoop {
@@ -22,9 +22,9 @@ export interface NtfyLoop {
   handled(n: number): Promise<void>;
 }
 
-export async function setupNtfyLoop(t: TestContext, opts: { approval?: Record<string, unknown>; keepaliveMs?: number; extra?: Record<string, unknown> } = {}): Promise<NtfyLoop> {
+export async function setupNtfyLoop(t: TestContext, opts: { approval?: Record<string, unknown>; keepaliveMs?: number; extra?: Record<string, unknown>; workspaces?: TestConfigInput['workspaces'] } = {}): Promise<NtfyLoop> {
   const ntfy = await ntfyUnderTest(t, opts.keepaliveMs === undefined ? {} : { keepaliveMs: opts.keepaliveMs });
-  const loop = await setupLoop(t, { extra: { ...opts.extra, approval: ntfy.approvalSection(opts.approval) } });
+  const loop = await setupLoop(t, { extra: { ...opts.extra, approval: ntfy.approvalSection(opts.approval) }, ...(opts.workspaces ? { workspaces: opts.workspaces } : {}) });
   ntfy.beforeClose(() => loop.runner.stop());
   await loop.runner.replies!.waitConnected();
   const self: NtfyLoop = {

@@ -1,9 +1,11 @@
 // An in-process forge for tests: the subset of the GitHub REST API (v3, at the root, like api.github.com)
 // and of the Gitea/Forgejo API v1 (under /api/v1) that Airlock's reporter uses, written from their API
-// documentation, error shapes included (see README.md beside this file). Switches make it fail as a
+// documentation, error shapes included (see README.md beside this file). Issues (drift) are in
+// forge-issues.ts. Switches make it fail as a
 // forge does: down (5xx or refused connections), rate-limited (403/429 with the documented headers).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createIssueStore } from './forge-issues.ts';
 
 export type Flavor = 'github' | 'gitea';
 
@@ -34,6 +36,10 @@ export async function startForgeDouble(opts: { tokens: Record<string, TokenGrant
   let failing: { status: number; remaining: number } | null = null;
   let limit: Limit | null = null;
   let refuse = false;
+  const issueStore = createIssueStore(
+    (flavor, status, message, extra, docs) => error(flavor, status, message, extra, docs),
+    (repo) => pulls.filter((p) => p.repo === repo).map((p) => p.number),
+  );
 
   const server = createServer((req, res) => void handle(req, res));
   server.on('connection', (s) => {
@@ -111,9 +117,15 @@ export async function startForgeDouble(opts: { tokens: Record<string, TokenGrant
     let r: RegExpExecArray | null;
     if (req.method === 'GET' && rest === '') return ok(200, { full_name: repo, permissions: { admin: access.admin ?? false, push: access.push, pull: true } });
     if (req.method === 'POST' && (r = /^\/statuses\/([0-9a-f]{40})$/.exec(rest))) return ok(...createStatus(flavor, repo, r[1]!, body, grant.user));
+    if (rest === '/issues') {
+      if (req.method === 'GET') return ok(...issueStore.list(flavor, repo, u, pulls.filter((p) => p.repo === repo)));
+      if (req.method === 'POST') return ok(...issueStore.create(flavor, repo, body, grant.user));
+    }
+    if (req.method === 'PATCH' && (r = /^\/issues\/(\d+)$/.exec(rest))) return ok(...issueStore.edit(flavor, repo, Number(r[1]), body));
     if ((r = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
       const pr = Number(r[1]);
-      if (!pulls.some((p) => p.repo === repo && p.number === pr)) return done(404, error(flavor, 404, 'Not Found'));
+      // PRs and issues share one number sequence, and both take comments through the issue routes.
+      if (!pulls.some((p) => p.repo === repo && p.number === pr) && !issueStore.isIssue(repo, pr)) return done(404, error(flavor, 404, 'Not Found'));
       if (req.method === 'GET') return ok(200, page(comments.filter((c) => c.pr === pr), u, flavor).map(shapeComment));
       if (req.method === 'POST') return ok(...saveComment(flavor, body, { pr, user: grant.user }));
     }
@@ -180,6 +192,12 @@ export async function startForgeDouble(opts: { tokens: Record<string, TokenGrant
     giteaUrl: url,
     requests,
     comments,
+    /** Issues made through the API (drift issues), with every edit. */
+    issues: issueStore.issues,
+    /** Turn a repo's issues off: GitHub answers 410 Gone, Gitea 404. */
+    disableIssues(repo: string): void {
+      issueStore.disabled.add(repo);
+    },
     statusesOf: (repo: string, sha: string) => statuses.get(`${repo}@${sha}`) ?? [],
     addPull(repo: string, number: number, sha: string, ref: string): void {
       pulls.push({ repo, number, sha, ref, state: 'open' });

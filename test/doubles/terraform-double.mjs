@@ -4,7 +4,7 @@
 // own environment. See README.md beside this file for what it models and what it does not.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -110,8 +110,17 @@ async function recordInvocation(command) {
   }
 }
 
-/** Delay, grandchild, stderr noise and injected failure, in that order, for `command`. */
-async function runKnobs(command) {
+/**
+ * Delay, hold, grandchild, stderr noise and injected failure, in that order, for `command`. `statePath`
+ * (plan and apply, while the state lock is held): with AIRLOCK_DOUBLE_HOLD=1 the command waits while
+ * `<state file>.hold` exists (up to two minutes). The state directory is shared into the sandbox, so a
+ * test can hold an apply in progress and let it go without any sleep of its own.
+ */
+async function runKnobs(command, statePath) {
+  if (env.AIRLOCK_DOUBLE_HOLD === '1' && statePath && delayedCommands().includes(command)) {
+    const hold = `${resolve(process.cwd(), statePath)}.hold`;
+    for (const until = Date.now() + 120_000; existsSync(hold) && Date.now() < until; ) await sleep(50);
+  }
   if (delayedCommands().includes(command)) {
     if (env.AIRLOCK_DOUBLE_SPAWN_SLEEP) {
       const child = spawn('sleep', ['600'], { stdio: 'ignore' });
@@ -381,7 +390,7 @@ async function applyPlanFile(flags, file) {
     v.value = env[`TF_VAR_${name}`];
   }
   return withLock(flags, plan.state_path, 'OperationTypeApply', async () => {
-    await runKnobs('apply');
+    await runKnobs('apply', plan.state_path);
     const state = readState(process.cwd(), plan.state_path);
     const stale = staleness(plan, state);
     if (stale) {

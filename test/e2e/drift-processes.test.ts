@@ -24,7 +24,8 @@ test('two runner processes fire each drift slot once', { skip: !isDouble && 'cou
   const drift = { schedule: '*/2 * * * * *', ref: 'refs/heads/main', jitter: '0s' };
   const configs = await Promise.all(
     ['one', 'two'].map((id) =>
-      writeConfig({ runnerId: id, remoteUrl: remote.url, dataDir: path.join(root, id, 'data'), prefix, engineEnv: { AIRLOCK_DOUBLE_LOG: invocations }, workspaces: [{ name: 'default', dir: '.', drift }] }),
+      // Applies off: each run ends `planned`, so the next slot is not skipped for an undecided run of the head.
+      writeConfig({ runnerId: id, remoteUrl: remote.url, dataDir: path.join(root, id, 'data'), prefix, appliesEnabled: false, engineEnv: { AIRLOCK_DOUBLE_LOG: invocations }, workspaces: [{ name: 'default', dir: '.', drift }] }),
     ),
   );
   let children: ChildProcess[] = [];

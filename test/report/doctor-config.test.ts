@@ -25,7 +25,7 @@ async function doctor(kind: 'github' | 'gitea', token: string, mode = 0o600) {
   const tokenFile = path.join(dir, `${kind}-${token.slice(0, 8)}-${mode.toString(8)}.token`);
   await writeFile(tokenFile, `${token}\n`);
   await chmod(tokenFile, mode);
-  const forge = { kind, apiUrl: d.url, owner: 'acme', name: 'infra', tokenFile, comment: true };
+  const forge = { kind, apiUrl: d.url, owner: 'acme', name: 'infra', tokenFile, comment: true, driftIssue: true };
   const [check] = await checkForges({ file: path.join(dir, 'runner.yaml'), config: { repos: [{ name: 'infra', forge }] } }, scrubber);
   assert.ok(check);
   assert.ok(!JSON.stringify(check).includes(token), 'the token is in no doctor line');

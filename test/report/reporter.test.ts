@@ -21,7 +21,7 @@ afterEach(() => d.stop());
 
 function reporterOn(kind: 'github' | 'gitea', extra: Partial<Parameters<typeof createReporter>[0]> = {}) {
   const log = createLogger({ level: 'debug', destination: captured.stream, pretty: false });
-  return createReporter({ forges: new Map([['infra', { forge: adapterFor(kind, d), comment: true }]]), log, backoffMs: 20, maxBackoffMs: 200, ...extra });
+  return createReporter({ forges: new Map([['infra', { forge: adapterFor(kind, d), comment: true, driftIssue: true }]]), log, backoffMs: 20, maxBackoffMs: 200, ...extra });
 }
 
 for (const kind of ['github', 'gitea'] as const) {
@@ -111,7 +111,7 @@ test('an outage leaves a bounded backlog: the oldest reports are dropped and cou
 
 test('auth errors are not retried: logged once with the code and the fix, counted as failed', async () => {
   const log = createLogger({ level: 'debug', destination: captured.stream, pretty: false });
-  const reporter = createReporter({ forges: new Map([['infra', { forge: adapterFor('github', d, 'revoked-token-000000'), comment: true }]]), log, backoffMs: 20 });
+  const reporter = createReporter({ forges: new Map([['infra', { forge: adapterFor('github', d, 'revoked-token-000000'), comment: true, driftIssue: true }]]), log, backoffMs: 20 });
   reporter.report(runIn('applied', { sha: SHA2 }));
   await reporter.idle();
   assert.deepEqual({ sent: reporter.stats().sent, failed: reporter.stats().failed, retried: reporter.stats().retried }, { sent: 0, failed: 1, retried: 0 });

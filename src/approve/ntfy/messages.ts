@@ -49,7 +49,7 @@ const OUTCOMES: Record<string, { title: string; priority: 1 | 2 | 3 | 4 | 5; tag
   approved: { title: 'Approved', priority: 3, tag: 'white_check_mark', text: (r) => `Approved by ${decider(r)}. The apply is queued.` },
   denied: { title: 'Denied', priority: 3, tag: 'no_entry', text: (r) => `Denied by ${decider(r)}. Nothing will be applied.` },
   expired: { title: 'Expired', priority: 3, tag: 'hourglass', text: () => 'Nobody answered in time: this counts as a denial. Nothing will be applied.' },
-  superseded: { title: 'Superseded', priority: 2, tag: 'recycle', text: () => 'A newer commit replaced this plan: taps on its request no longer count. The newer plan asks again if it needs to.' },
+  superseded: { title: 'Superseded', priority: 2, tag: 'recycle', text: (r) => (r.kind === 'drift' ? 'A newer head or drift check replaced this check: taps on its request no longer count.' : 'A newer commit replaced this plan: taps on its request no longer count. The newer plan asks again if it needs to.') },
   applied: { title: 'Applied', priority: 3, tag: 'rocket', text: (r) => `Applied: ${r.plan ? renderCounts(r.plan.summary) : 'the approved plan'}.` },
   failed: { title: 'Apply failed', priority: 4, tag: 'x', text: (r) => `The apply failed (${visibleText(r.error?.code ?? 'unknown error', 60)}). It is not retried; see \`airlock show ${r.id}\` on the runner host.` },
   needs_attention: { title: 'Needs attention', priority: 5, tag: 'rotating_light', text: (r) => `The apply was interrupted and may be partial. A human must check it: \`airlock show ${r.id}\` on the runner host.` },
