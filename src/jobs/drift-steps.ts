@@ -56,12 +56,12 @@ export function createDriftSteps(deps: DriftStepsDeps) {
     return 'done';
   }
 
-  /** Take the lock, wait for it, or skip the slot (drift runs); PR runs pass. */
+  /** Take the lock, wait for it, or skip the slot: drift runs only (a PR run's plan never locks). */
   const lock: Step<DriftContext> = {
     name: 'lock',
+    when: (ctx) => ctx.run.kind === 'drift',
     async run(ctx) {
       const { run } = ctx;
-      if (run.kind !== 'drift') return;
       const owner = `${config.runner.id}@${thisHost}:${process.pid} drift check ${run.id}`;
       ctx.lock = await deps.locks.tryAcquire(run.repo, run.workspace, owner);
       if (ctx.lock) return;

@@ -11,6 +11,8 @@ export const untracedJob: TraceJob = (_kind, _run, work) => work();
 
 export interface Step<C> {
   name: string;
+  /** Whether the step belongs to this job at all (the lock step: drift checks only); absent means always. */
+  when?(ctx: C): boolean;
   /** Returns 'done' when the job has ended (no changes, decided by policy, …) and no later step runs. */
   run(ctx: C): Promise<void | 'done'>;
 }
@@ -32,6 +34,7 @@ export interface StepLoopOptions<C> {
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, options: StepLoopOptions<C>): Promise<StepTimes> {
   const times: StepTimes = { steps: [] };
   for (const step of steps) {
+    if (step.when && !step.when(ctx)) continue; // not this job's step: no check, no time, no span
     await options.before(ctx, step.name);
     const ended = options.onStart?.(ctx, step.name);
     const started = performance.now();

@@ -56,7 +56,8 @@ test('whenLocked skip (the default): an apply holds the lock, the drift run skip
 
   // A PR run's plan never takes the workspace lock, held or not.
   const prCtx = { run: pr, log };
-  assert.equal(await steps.lock.run(prCtx), undefined);
+  assert.equal(steps.lock.when?.(prCtx), false, 'the step loop skips the lock step for a PR run');
+  assert.equal(steps.lock.when?.(ctx), true);
   assert.equal((await runs.get(pr.id)).state, 'planning');
   await apply.release();
 });
