@@ -90,10 +90,12 @@ export function createPlanJob(deps: PlanJobDeps) {
         const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(runId, step, ms) });
         log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
       } catch (thrown) {
+        await ctx.session?.close();
         await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
         if (thrown instanceof SupersededError) return;
         await failed(ctx, thrown);
       } finally {
+        await ctx.session?.close();
         await ctx.creds?.release();
       }
     },

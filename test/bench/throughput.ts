@@ -2,11 +2,10 @@
 // by two on one Redis. Plans per second, and the invariant that no head is planned twice: that one may
 // fail the benchmark, the timing never does.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RunStore } from '../../src/run/run-store.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
-import { makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
+import { engineLogFifo, makeRepos, nowMs, round, waitUntil, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { cpuBetween, startProbe } from './probe.ts';
 import { freePort } from '../metrics/scrape.ts';
 
@@ -36,7 +35,7 @@ async function runPhase(scope: Scope, root: string, repos: Array<{ name: string;
   const tag = `${runners}${metrics ? 'm' : ''}`;
   const prefix = scope.prefix(`throughput-${tag}`);
   const ports: number[] = [];
-  const engineLog = path.join(root, `engine-${tag}.log`);
+  const engineLog = await engineLogFifo(scope, `throughput-${tag}`);
   const configs = [];
   for (let k = 1; k <= runners; k++) {
     configs.push(
@@ -45,7 +44,7 @@ async function runPhase(scope: Scope, root: string, repos: Array<{ name: string;
         dataDir: path.join(root, `tp${tag}-${k}`, 'data'),
         prefix,
         repos: repos.map((r) => ({ ...r, pollInterval: '10s' })),
-        engine: { binary: engine, env: { ZERO_ENGINE_LOG: engineLog } },
+        engine: { binary: engine, env: { ZERO_ENGINE_LOG: engineLog.path } },
         planConcurrency: PLAN_CONCURRENCY,
         ...(metrics ? { metrics: { listen: `127.0.0.1:${ports[ports.push(await freePort()) - 1]}` } } : {}),
       }),
@@ -78,7 +77,7 @@ async function runPhase(scope: Scope, root: string, repos: Array<{ name: string;
   const lastFinished = Math.max(...times.map((t) => t[1]!));
   const states: Record<string, number> = {};
   for (const run of await new RunStore(redis, prefix).list(HEADS * 2)) states[run.state] = (states[run.state] ?? 0) + 1;
-  const enginePlans = (await readFile(engineLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('plan ')).length;
+  const enginePlans = engineLog.lines().filter((l) => l.startsWith('plan ')).length;
   const failedJobs = await redis.zcard(`${bull}:failed`);
   await Promise.all(probes.map((p) => p.stop()));
   const windowMs = lastFinished - firstEnqueued;
