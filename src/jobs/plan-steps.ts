@@ -111,9 +111,11 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       const repo = repoOf(config, ctx.run);
       const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout, allowSubmodules: config.guard.allowSubmodules };
       await ensureMirror(paths.mirror(repo.name), repo.url);
-      await fetchCommit(paths.mirror(repo.name), repo.url, ctx.run.sha, { timeoutMs: config.checkout.timeout });
-      ctx.treeId = (await exportCommit(paths.mirror(repo.name), ctx.run.sha, ctx.job.tree, limits)).treeId;
-      ctx.run = await recordAttribution({ runs, audit, log: ctx.log }, ctx.run, paths.mirror(repo.name), config.audit.agents);
+      // exportCommit checks that the sha names a commit, in the same git session that reads its tree and author.
+      await fetchCommit(paths.mirror(repo.name), repo.url, ctx.run.sha, { timeoutMs: config.checkout.timeout, checkType: false });
+      const exported = await exportCommit(paths.mirror(repo.name), ctx.run.sha, ctx.job.tree, limits);
+      ctx.treeId = exported.treeId;
+      ctx.run = await recordAttribution({ runs, audit, log: ctx.log }, ctx.run, paths.mirror(repo.name), config.audit.agents, exported.identity);
     },
   };
 

@@ -138,6 +138,8 @@ export interface BenchConfigInput {
   approval?: Record<string, unknown>;
   /** false: `engine.sandbox: none`; default: the real sandbox, as the suite runs it (AIRLOCK_TEST_SANDBOX=none turns it off). */
   sandbox?: boolean;
+  /** false: `engine.sandbox.sessions: false`, one sandbox per engine command (the before side of a pair). */
+  sessions?: boolean;
   /** The `metrics` section (e.g. `{ listen: '127.0.0.1:0' }`); absent: metrics off, as by default. */
   metrics?: Record<string, unknown>;
 }
@@ -150,7 +152,7 @@ export function doubleEngine(env: Record<string, string> = {}) {
 /** A runner config as an operator writes it, saved beside the data dir and read by the real loader. */
 export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedConfig> {
   const suite = sandboxConfigForTests();
-  const sandbox = input.sandbox === false || suite === 'none' ? 'none' : { readOnlyPaths: [...suite.readOnlyPaths, BENCH_DIR] };
+  const sandbox = input.sandbox === false || suite === 'none' ? 'none' : { readOnlyPaths: [...suite.readOnlyPaths, BENCH_DIR], ...(input.sessions === false ? { sessions: false } : {}) };
   const doc = {
     runner: { id: input.runnerId, dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },

@@ -52,7 +52,7 @@ async function findJobKey(redis: Redis, prefix: string, queue: string, runId: st
   return null;
 }
 
-export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: { watch?: boolean; pollInterval?: string; approval?: Record<string, unknown>; sandbox?: boolean } = {}): Promise<Loop> {
+export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: { watch?: boolean; pollInterval?: string; approval?: Record<string, unknown>; sandbox?: boolean; sessions?: boolean } = {}): Promise<Loop> {
   const root = await scope.tempDir(label);
   const remote = await makeRemote();
   scope.defer(() => remote.cleanup());
@@ -66,6 +66,7 @@ export async function startLoop(scope: Scope, label: string, engineEnv: Record<s
     engine: doubleEngine({ AIRLOCK_DOUBLE_LOG: invocationLog, ...engineEnv }),
     ...(opts.approval ? { approval: opts.approval } : {}),
     ...(opts.sandbox === false ? { sandbox: false } : {}),
+    ...(opts.sessions === false ? { sessions: false } : {}),
   });
   const probe = await startProbe(scope, loaded.file, { watch: opts.watch ?? false });
   const redis = connectRedis(loaded.config.redis.url);
