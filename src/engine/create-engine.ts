@@ -26,6 +26,12 @@ function failureFor(spec: EngineSpec, step: EngineStep, result: RunResult): Engi
 
 type RunStep = (req: RunRequest) => Promise<RunResult>;
 
+/** false for ENOENT (rethrows anything else). */
+const missing = (err: unknown): false => {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  throw err;
+};
+
 /**
  * The job steps over `runStep`. `inSession`: the plan file is the session's placeholder, which its sandbox
  * sees through a read-only bind of that very file, so the plan's bytes are copied into it, not beside it.
@@ -50,8 +56,8 @@ function jobSteps(spec: EngineSpec, runStep: RunStep, inSession: boolean) {
       const outcome = interpretPlanExit(result.exitCode);
       if (!outcome) throw failureFor(spec, 'plan', result);
       try {
-        if (spec.sandbox && inSession) {
-          await copyHashedOver(written, file);
+        // A session's placeholder is filled in place; a session that never started its sandbox made none.
+        if (spec.sandbox && inSession && (await copyHashedOver(written, file).then(() => true, missing))) {
           await rm(written, { force: true });
         } else if (spec.sandbox) {
           await rm(file, { force: true });

@@ -170,15 +170,22 @@ async function startDriver(spec: EngineSpec, call: EngineCall, planFile: string)
     if (err instanceof SandboxStartError) throw new SandboxStartError(`${err.message.replace(/^the engine sandbox did not start: /, '')}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`, err);
     throw err;
   }
-  // The engine's uid must not be able to trace the driver (driver.ts): its /proc files then belong to root.
-  const owner = (await stat(`/proc/${d.pid}/environ`).catch(() => null))?.uid;
-  if (owner === undefined || owner === (launch.user?.uid ?? process.getuid?.() ?? 0)) {
+  if (await traceableBy(d.pid, launch.user?.uid ?? process.getuid?.() ?? 0)) {
     traceableDriver = true;
     d.kill();
     await d.exit;
     return null;
   }
   return d;
+}
+
+/**
+ * Whether a process of `uid` could trace process `pid` (or open its /proc fds and memory). A process that
+ * is not dumpable has its /proc files owned by root; otherwise they belong to its own uid. Unknown: yes.
+ */
+export async function traceableBy(pid: number, uid: number): Promise<boolean> {
+  const owner = (await stat(`/proc/${pid}/environ`).catch(() => null))?.uid;
+  return owner === undefined || owner === uid;
 }
 
 function makeDriver(child: ChildProcess, launch: SandboxLaunch): Driver {

@@ -17,16 +17,22 @@ async function intact(file: string, size: number): Promise<boolean> {
   return info !== null && info.isFile() && info.uid === (process.getuid?.() ?? 0) && (info.mode & 0o7777) === EXEC_ONLY && info.size === size;
 }
 
-async function makeCopy(): Promise<string> {
+/** An exec-only copy of the host's /bin/sh at `file` (which must not exist); returns its size. */
+export async function copyExecOnly(file: string): Promise<number> {
   const source = await realpath(SOURCE);
-  const size = (await lstat(source)).size;
+  await copyFile(source, file, fsConstants.COPYFILE_EXCL);
+  await chmod(file, EXEC_ONLY);
+  return (await lstat(file)).size;
+}
+
+async function makeCopy(): Promise<string> {
+  const size = (await lstat(await realpath(SOURCE))).size;
   if (made && (await intact(made.file, size))) return made.file;
   if (made) await rm(made.dir, { recursive: true, force: true });
   const dir = await mkdtemp(path.join(tmpdir(), 'airlock-driver-'));
   await chmod(dir, 0o700);
   const file = path.join(dir, 'sh');
-  await copyFile(source, file, fsConstants.COPYFILE_EXCL);
-  await chmod(file, EXEC_ONLY);
+  await copyExecOnly(file);
   if (!made) process.once('exit', () => made && rmSync(made.dir, { recursive: true, force: true }));
   made = { dir, file, size };
   return file;
