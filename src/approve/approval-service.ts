@@ -127,9 +127,11 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     /** Move a freshly planned run to awaiting_approval and send the request out (or queue it behind the cap). */
     async request(run: Run): Promise<Run> {
       const requestedAt = now();
-      await tidySlots();
       const tier = run.plan!.tier;
-      if (!(await deps.approvals.claimSlot(run.id, maxPending, requestedAt.getTime()))) {
+      // Slots leaked by a crash are looked for only when the cap seems reached, not at every request:
+      // that read costs one run per slot, and most requests find a free one.
+      const claim = () => deps.approvals.claimSlot(run.id, maxPending, requestedAt.getTime());
+      if (!(await claim()) && !(await tidySlots().then(claim))) {
         const held = await deps.transitions.move(run, {
           from: ['planning'],
           to: 'awaiting_approval',

@@ -91,17 +91,21 @@ export function createRequestSender(deps: SenderDeps) {
     await dispatch(run, expiresAt, phase, await prepare(run, expiresAt, phase, approvers), actor, via);
   }
 
-  /** Forget slots of runs that are no longer waiting; send out any run a crash left promoted but unsent. */
+  /**
+   * Forget the slots of runs that no longer wait (a crash, or a path that ended a run without releasing):
+   * reads only the runs holding a slot, at most the cap. Stale entries of the held queue need no read here:
+   * sendHeld promotes them in turn and releases each that is not waiting.
+   */
   async function tidySlots(): Promise<void> {
-    for (const id of [...(await deps.approvals.pendingRuns()), ...(await deps.approvals.heldRuns())]) {
+    for (const id of await deps.approvals.pendingRuns()) {
       if (!holdsSlot(await deps.runs.find(id))) await deps.approvals.releaseSlot(id);
     }
   }
 
   async function sendHeld(): Promise<void> {
     if (!deps.sendsHeld) return;
-    await tidySlots();
-    // The first round also sends any run a crash left holding a slot but unsent.
+    // The first round tidies the slots (a run no longer waiting gives its slot back) and sends any run a
+    // crash left holding a slot but unsent.
     let batch = await deps.approvals.pendingRuns();
     for (let round = 0; round < 100 && (round === 0 || batch.length > 0); round++) {
       for (const id of batch) {

@@ -2,6 +2,7 @@
 // exporting that commit's tree into a fresh job directory without git ever interpreting the content
 // (no checkout, no filters, no hooks, no LFS). This file holds the types, the limits and the pure rules
 // that decide whether a tree may be exported; mirror.ts and export-tree.ts hold the effects.
+import { CheckoutFailedError } from './errors.ts';
 
 export interface CheckoutLimits {
   /** Regular files in the tree (directories are counted separately against the same number). */
@@ -190,6 +191,29 @@ function describeUnsupportedEntry(entry: TreeEntry): string | null {
 function baseName(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash === -1 ? path : path.slice(slash + 1);
+}
+
+/** Who made a commit, as its raw headers say. */
+export interface CommitIdentity {
+  author: { name: string; email: string };
+  committer: { name: string; email: string };
+}
+
+const IDENTITY_LINE = /^(author|committer) (.*) <([^<>\n]*)> \d+ [+-]\d{4}$/;
+
+/**
+ * Pure: the author and committer of commit `sha` from its raw object text. Headers end at the first blank
+ * line; the message, which the pusher controls freely, is never read. Throws when either is missing.
+ */
+export function parseCommitIdentity(sha: string, text: string): CommitIdentity {
+  const found: Record<string, { name: string; email: string }> = {};
+  for (const line of text.split('\n')) {
+    if (line === '') break;
+    const m = IDENTITY_LINE.exec(line);
+    if (m && !found[m[1]!]) found[m[1]!] = { name: m[2]!, email: m[3]! };
+  }
+  if (!found['author'] || !found['committer']) throw new CheckoutFailedError(`commit ${sha} has no readable author or committer`);
+  return { author: found['author'], committer: found['committer'] };
 }
 
 const LS_TREE_HEADER = /^([0-7]{6}) (blob|tree|commit) ([0-9a-f]{40}|[0-9a-f]{64}) +(-|\d+)$/;

@@ -1,6 +1,8 @@
 // Export one commit's tree from the mirror into a fresh job directory. The tree is listed and judged
-// before anything is written; blobs are then read raw with one `git cat-file --batch` and written by us,
-// so git never applies filters, smudge, attributes, hooks or LFS to the pull request's content.
+// before anything is written; blobs are then read raw through one `git cat-file --batch` session (which
+// also answered for the commit: its type, tree and author) and written by us, so git never applies
+// filters, smudge, attributes, hooks or LFS to the pull request's content. Two git processes in all:
+// that session and `ls-tree`.
 
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
@@ -9,20 +11,28 @@ import {
   findTreeViolation,
   isExecutableMode,
   isObjectId,
+  parseCommitIdentity,
   parseLsTree,
   showPath,
   type CheckoutLimits,
+  type CommitIdentity,
   type TreeEntry,
 } from './checkout.ts';
+import { CatFileError, openCatFile, type CatFile } from './cat-file.ts';
 import { BadShaError, CheckoutFailedError, CheckoutRefusedError } from './errors.ts';
 import { describeGitFailure, runGit, type GitCommand, type GitOutcome } from './git-command.ts';
-import { assertMirror, readObjectType } from './mirror.ts';
+import { assertMirror } from './mirror.ts';
 
 export interface ExportResult {
   treeId: string;
   files: number;
   bytes: number;
+  /** The commit's author and committer, read from the same session; an Error when its headers have none. */
+  identity: CommitIdentity | Error;
 }
+
+/** Enough of a commit object for its headers (tree, parents, author, committer); the message is not needed. */
+const COMMIT_BYTES_KEPT = 1 << 20;
 
 /** Generous room per listing record beyond its path: mode, type, id, size and separators. */
 const LS_TREE_RECORD_OVERHEAD = 128;
@@ -45,26 +55,17 @@ export async function exportCommit(
   const destExists = await inspectDestination(dest);
   await assertMirror(mirror);
 
-  const type = await readObjectType(mirror, sha);
-  if (type === null) {
-    throw new CheckoutFailedError(`commit ${sha} is not in the mirror ${JSON.stringify(mirror)}`, {
-      hint: 'Fetch the commit with fetchCommit first.',
-    });
+  const cat = openCatFile(mirror, deadline);
+  let read: { treeId: string; identity: CommitIdentity | Error; entries: TreeEntry[]; blobs: TreeEntry[]; contents: Map<string, Buffer> };
+  try {
+    read = await readCommit(cat, git, mirror, sha, limits);
+  } catch (err) {
+    if (err instanceof CatFileError) throw new CheckoutFailedError(`reading ${sha} from the mirror ${err.timedOut ? 'timed out' : `failed: ${err.message}`}`, { cause: err });
+    throw err;
+  } finally {
+    cat.close();
   }
-  if (type !== 'commit') throw new BadShaError(sha, `names a ${type}, not a commit`);
-
-  const treeOutcome = await git({ args: ['rev-parse', '--verify', '--quiet', `${sha}^{tree}`] });
-  const treeId = treeOutcome.stdout.toString('utf8').trim();
-  if (!treeOutcome.ok || !isObjectId(treeId)) failGit(`reading the tree of ${sha}`, treeOutcome);
-
-  const listed = await listTree(git, treeId, limits);
-  const violation = findTreeViolation(listed, limits);
-  if (violation !== null) throw new CheckoutRefusedError(violation.rule, violation.path, violation.message);
-  // Allowed submodules are exported without their contents: a gitlink names a commit in another repository.
-  const entries = listed.filter((e) => e.type !== 'commit');
-
-  const blobs = entries.filter((e) => e.type === 'blob');
-  const contents = await readBlobs(git, blobs);
+  const { treeId, identity, entries, blobs, contents } = read;
 
   if (!destExists) await mkdir(dest, { recursive: true, mode: 0o700 });
   await chmod(dest, 0o700);
@@ -91,7 +92,36 @@ export async function exportCommit(
       cause: err,
     });
   }
-  return { treeId, files: blobs.length, bytes };
+  return { treeId, files: blobs.length, bytes, identity };
+}
+
+/** The commit's type, tree and identity, its tree listed and judged, then its blobs: all before anything is written. */
+async function readCommit(cat: CatFile, git: RunInMirror, mirror: string, sha: string, limits: CheckoutLimits) {
+  const commit = await cat.read(sha, COMMIT_BYTES_KEPT);
+  if (commit === null) {
+    throw new CheckoutFailedError(`commit ${sha} is not in the mirror ${JSON.stringify(mirror)}`, {
+      hint: 'Fetch the commit with fetchCommit first.',
+    });
+  }
+  if (commit.type !== 'commit') throw new BadShaError(sha, `names a ${commit.type}, not a commit`);
+  const text = commit.content.toString('utf8');
+  // A commit object's first header names its tree.
+  const treeId = /^tree ([0-9a-f]+)\n/.exec(text)?.[1] ?? '';
+  if (!isObjectId(treeId)) throw new CheckoutFailedError(`commit ${sha} in the mirror names no readable tree`);
+  let identity: CommitIdentity | Error;
+  try {
+    identity = parseCommitIdentity(sha, text);
+  } catch (err) {
+    identity = err as Error;
+  }
+
+  const listed = await listTree(git, treeId, limits);
+  const violation = findTreeViolation(listed, limits);
+  if (violation !== null) throw new CheckoutRefusedError(violation.rule, violation.path, violation.message);
+  // Allowed submodules are exported without their contents: a gitlink names a commit in another repository.
+  const entries = listed.filter((e) => e.type !== 'commit');
+  const blobs = entries.filter((e) => e.type === 'blob');
+  return { treeId, identity, entries, blobs, contents: await readBlobs(cat, blobs) };
 }
 
 /** True when `dest` exists (and is an empty directory); false when it is missing. Throws otherwise. */
@@ -133,36 +163,20 @@ async function listTree(git: RunInMirror, treeId: string, limits: CheckoutLimits
   }
 }
 
-/** Read every distinct blob with one `git cat-file --batch`, checking each header against the listing. */
-async function readBlobs(git: RunInMirror, blobs: TreeEntry[]): Promise<Map<string, Buffer>> {
+/** Read every distinct blob through the session, checking each answer against the listing. */
+async function readBlobs(cat: CatFile, blobs: TreeEntry[]): Promise<Map<string, Buffer>> {
   const sizes = new Map<string, number>();
   for (const blob of blobs) sizes.set(blob.sha, blob.size ?? 0);
   const contents = new Map<string, Buffer>();
-  if (sizes.size === 0) return contents;
-
-  let expected = 0;
-  for (const [sha, size] of sizes) expected += `${sha} blob ${size}\n`.length + size + 1;
-  const outcome = await git({
-    args: ['cat-file', '--batch'],
-    stdin: [...sizes.keys()].map((sha) => `${sha}\n`).join(''),
-    maxStdoutBytes: expected,
-  });
-  if (!outcome.ok) failGit('reading blobs', outcome);
-
-  const out = outcome.stdout;
-  let offset = 0;
+  const answers = await cat.readMany([...sizes].map(([id, size]) => ({ id, keep: size })));
+  let i = 0;
   for (const [sha, size] of sizes) {
-    const newline = out.indexOf(0x0a, offset);
-    const header = newline === -1 ? '' : out.subarray(offset, newline).toString('latin1');
-    if (header !== `${sha} blob ${size}`) {
-      throw new CheckoutFailedError(`git cat-file answered ${JSON.stringify(header.slice(0, 200))} for blob ${sha} of ${size} bytes`);
+    const answer = answers[i++];
+    if (answer === null || answer === undefined || answer.type !== 'blob' || answer.size !== size) {
+      const got = answer ? `${answer.type} of ${answer.size} bytes` : 'missing';
+      throw new CheckoutFailedError(`git cat-file answered ${JSON.stringify(got)} for blob ${sha} of ${size} bytes`);
     }
-    const start = newline + 1;
-    if (start + size + 1 > out.length || out[start + size] !== 0x0a) {
-      throw new CheckoutFailedError(`git cat-file output for blob ${sha} is truncated`);
-    }
-    contents.set(sha, out.subarray(start, start + size));
-    offset = start + size + 1;
+    contents.set(sha, answer.content);
   }
   return contents;
 }

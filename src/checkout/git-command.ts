@@ -1,8 +1,11 @@
-// The one place that spawns git (through simple-git) for the runner. Every call gets the same hardened
-// configuration and a minimal environment, a hard deadline, and an optional cap on what git may print.
-// Results come back as a plain outcome; callers translate them into their own domain errors.
+// The one place that spawns git for the runner. Every call gets the same hardened configuration and a
+// minimal environment, a hard deadline, and an optional cap on what git may print. Results come back as a
+// plain outcome; callers translate them into their own domain errors. git is started with node's spawn
+// directly: a runner starts git for every watched remote at every poll, and a wrapper library's own
+// work per call (argument scanning, task queue, plugins) cost as much again as the spawn itself.
 
-import { simpleGit, type SimpleGitOptions } from 'simple-git';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 
 /**
  * `-c` settings on every git command. Command-line config wins over the repository's, the user's and the
@@ -21,15 +24,7 @@ export const HARDENED_GIT_CONFIG: readonly string[] = [
   'maintenance.auto=false',
 ];
 
-// simple-git refuses the keys above unless told they are intended; we set each to its safe value, and no
-// other argument of ours can carry config, so allowing exactly these categories opens nothing.
-const INTENDED_UNSAFE: SimpleGitOptions['unsafe'] = {
-  allowUnsafeProtocolOverride: true,
-  allowUnsafeHooksPath: true,
-  allowUnsafeFsMonitor: true,
-  allowUnsafeCredentialHelper: true,
-  allowUnsafeFilter: true,
-};
+const CONFIG_ARGS: readonly string[] = HARDENED_GIT_CONFIG.flatMap((kv) => ['-c', kv]);
 
 /** Variables of the runner's own environment that git may see: enough to find programs, keys and proxies. */
 const PASSED_ENV = [
@@ -51,15 +46,7 @@ const PASSED_ENV = [
   'SSL_CERT_DIR',
 ] as const;
 
-const GIT_ENV_WE_SET = [
-  'GIT_TERMINAL_PROMPT',
-  'GIT_LFS_SKIP_SMUDGE',
-  'GIT_NO_REPLACE_OBJECTS',
-  'GIT_DIR',
-  'GIT_CEILING_DIRECTORIES',
-] as const;
-
-/** Extra time after the deadline for git to die of SIGINT before we stop waiting for it. */
+/** Extra time after the deadline for git to die of SIGINT before we stop waiting for it (then SIGKILL). */
 const KILL_GRACE_MS = 2_000;
 
 export interface GitCommand {
@@ -86,99 +73,62 @@ export interface GitOutcome {
   overflowed: boolean;
 }
 
-/** Run one hardened git command and report what happened; never throws for git's own failures. */
-export async function runGit(command: GitCommand): Promise<GitOutcome> {
-  const controller = new AbortController();
-  const stdoutChunks: Buffer[] = [];
-  const stderrChunks: Buffer[] = [];
-  const streams: NodeJS.ReadableStream[] = [];
-  let stdoutBytes = 0;
-  let exitCode: number | null = null;
-  let timedOut = false;
-  let overflowed = false;
-
-  const options: Partial<SimpleGitOptions> = {
-    baseDir: command.cwd,
-    config: [...HARDENED_GIT_CONFIG],
-    unsafe: INTENDED_UNSAFE,
-    allowEnvironment: [...GIT_ENV_WE_SET],
-    abort: controller.signal,
-    maxConcurrentProcesses: 1,
-    errors(error, result) {
-      exitCode = result.exitCode;
-      return error;
-    },
-  };
-  if (command.stdin !== undefined) {
-    const stdin = command.stdin;
-    options.input = () => stdin;
-  }
-
-  let git: ReturnType<typeof simpleGit>;
-  try {
-    git = simpleGit(options);
-  } catch (err) {
-    // simple-git refuses up front, for example when `cwd` does not exist.
-    const message = err instanceof Error ? err.message : String(err);
-    return { ok: false, stdout: Buffer.alloc(0), stderr: message, exitCode: null, timedOut: false, overflowed: false };
-  }
-  git
-    .env(buildGitEnv(command))
-    .outputHandler((_binary, stdout, stderr) => {
-      streams.push(stdout, stderr);
-      stdout.on('data', (chunk: Buffer) => {
-        if (overflowed) return;
-        stdoutBytes += chunk.length;
-        if (command.maxStdoutBytes !== undefined && stdoutBytes > command.maxStdoutBytes) {
-          overflowed = true;
-          controller.abort();
-          return;
-        }
-        stdoutChunks.push(chunk);
-      });
-      stderr.on('data', (chunk: Buffer) => {
-        stderrChunks.push(chunk);
-      });
-    });
-
-  let deadline: NodeJS.Timeout | undefined;
-  let grace: NodeJS.Timeout | undefined;
-  const abandoned = new Promise<'abandoned'>((resolve) => {
-    deadline = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-      // A grandchild (ssh, a remote helper) can keep the pipes open after git is gone.
-      grace = setTimeout(() => {
-        for (const stream of streams) (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-        resolve('abandoned');
-      }, KILL_GRACE_MS);
-    }, command.timeoutMs);
-  });
-
-  let failed = false;
-  let rejection = '';
-  try {
-    await Promise.race([git.raw(command.args), abandoned]);
-  } catch (err) {
-    failed = true;
-    rejection = err instanceof Error ? err.message : String(err);
-  } finally {
-    clearTimeout(deadline);
-    clearTimeout(grace);
-  }
-
-  const ok = !failed && !timedOut && !overflowed && (exitCode === null || exitCode === 0);
-  return {
-    ok,
-    stdout: Buffer.concat(stdoutChunks),
-    stderr: stderrChunks.length > 0 ? Buffer.concat(stderrChunks).toString('utf8') : rejection,
-    exitCode,
-    timedOut,
-    overflowed,
-  };
+/** git with the hardened config, `args` after it, the minimal environment, in `command.cwd`; stdio piped. */
+export function spawnGit(command: Pick<GitCommand, 'args' | 'cwd' | 'gitDir' | 'ceilingDir'>, stdin: 'pipe' | 'ignore'): ChildProcess {
+  return spawn('git', [...CONFIG_ARGS, ...command.args], { cwd: command.cwd, env: buildGitEnv(command), stdio: [stdin, 'pipe', 'pipe'] });
 }
 
-function buildGitEnv(command: GitCommand): Record<string, string> {
+/** Run one hardened git command and report what happened; never throws for git's own failures. */
+export async function runGit(command: GitCommand): Promise<GitOutcome> {
+  const failed = (stderr: string): GitOutcome => ({ ok: false, stdout: Buffer.alloc(0), stderr, exitCode: null, timedOut: false, overflowed: false });
+  if (!(await stat(command.cwd).then((s) => s.isDirectory(), () => false))) return failed(`cannot run git in ${command.cwd}: the directory does not exist`);
+  const child = spawnGit(command, command.stdin === undefined ? 'ignore' : 'pipe');
+  const stdoutChunks: Buffer[] = [];
+  const stderrChunks: Buffer[] = [];
+  let stdoutBytes = 0;
+  let timedOut = false;
+  let overflowed = false;
+  let grace: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (grace) return;
+    child.kill('SIGINT');
+    grace = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+  };
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (overflowed) return;
+    stdoutBytes += chunk.length;
+    if (command.maxStdoutBytes !== undefined && stdoutBytes > command.maxStdoutBytes) {
+      overflowed = true;
+      stop();
+      return;
+    }
+    stdoutChunks.push(chunk);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(command.stdin);
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, command.timeoutMs);
+  // 'close' waits for git's pipes; a grandchild (ssh, a remote helper) can keep them open after git is
+  // gone, so past the deadline and its grace the exit alone is enough.
+  const ended = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, error }));
+    child.once('close', (code) => resolve({ code }));
+    child.once('exit', (code) => {
+      if (timedOut || overflowed) setTimeout(() => resolve({ code }), KILL_GRACE_MS).unref();
+    });
+  });
+  clearTimeout(deadline);
+  clearTimeout(grace);
+  const exitCode = ended.error ? null : ended.code;
+  const ok = !ended.error && !timedOut && !overflowed && exitCode === 0;
+  const stderr = stderrChunks.length > 0 ? Buffer.concat(stderrChunks).toString('utf8') : (ended.error?.message ?? '');
+  return { ok, stdout: Buffer.concat(stdoutChunks), stderr, exitCode, timedOut, overflowed };
+}
+
+function buildGitEnv(command: Pick<GitCommand, 'gitDir' | 'ceilingDir'>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const key of PASSED_ENV) {
     const value = process.env[key];

@@ -2,7 +2,7 @@
 
 import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DEFAULT_CHECKOUT_LIMITS, isObjectId } from './checkout.ts';
+import { DEFAULT_CHECKOUT_LIMITS, isObjectId, parseCommitIdentity, type CommitIdentity } from './checkout.ts';
 import { BadRemoteUrlError, BadShaError, CheckoutFailedError, CommitGoneError, FetchFailedError } from './errors.ts';
 import { describeGitFailure, isUsableRemoteUrl, maskUserinfo, runGit } from './git-command.ts';
 
@@ -77,13 +77,14 @@ async function createMirror(dir: string): Promise<void> {
 
 /**
  * Fetch exactly commit `sha` from `url` into the mirror. The id is validated before git runs; a commit the
- * remote no longer has (force-pushed away) fails with `airlock:commit-gone`.
+ * remote no longer has (force-pushed away) fails with `airlock:commit-gone`. `checkType: false` skips
+ * asking git whether it is a commit, for a caller whose next step (exportCommit) asks anyway.
  */
 export async function fetchCommit(
   mirrorDir: string,
   url: string,
   sha: string,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; checkType?: boolean } = {},
 ): Promise<void> {
   if (!isObjectId(sha)) throw new BadShaError(sha);
   assertUsableUrl(url);
@@ -119,6 +120,7 @@ export async function fetchCommit(
     });
   }
 
+  if (opts.checkType === false) return;
   const type = await readObjectType(dir, sha);
   if (type === null) {
     throw new CheckoutFailedError(`git fetched ${sha} from ${shownUrl}, but the object is not in the mirror ${JSON.stringify(dir)}`);
@@ -137,26 +139,12 @@ export async function readObjectType(mirrorDir: string, sha: string, timeoutMs =
   return outcome.stdout.toString('utf8').trim();
 }
 
-const IDENTITY_LINE = /^(author|committer) (.*) <([^<>\n]*)> \d+ [+-]\d{4}$/;
-
 /** The author and committer (name and email) of commit `sha` in the mirror, read from the raw commit headers. */
-export async function readCommitIdentity(
-  mirrorDir: string,
-  sha: string,
-  timeoutMs = 30_000,
-): Promise<{ author: { name: string; email: string }; committer: { name: string; email: string } }> {
+export async function readCommitIdentity(mirrorDir: string, sha: string, timeoutMs = 30_000): Promise<CommitIdentity> {
   if (!isObjectId(sha)) throw new BadShaError(sha);
   const outcome = await runGit({ args: ['cat-file', 'commit', sha], cwd: mirrorDir, gitDir: mirrorDir, timeoutMs, maxStdoutBytes: 1 << 20 });
   if (!outcome.ok && !outcome.overflowed) throw new CheckoutFailedError(`reading commit ${sha} from the mirror failed: ${describeGitFailure(outcome)}`);
-  const found: Record<string, { name: string; email: string }> = {};
-  // Headers end at the first blank line; the message, which the pusher controls freely, is never read.
-  for (const line of outcome.stdout.toString('utf8').split('\n')) {
-    if (line === '') break;
-    const m = IDENTITY_LINE.exec(line);
-    if (m && !found[m[1]!]) found[m[1]!] = { name: m[2]!, email: m[3]! };
-  }
-  if (!found['author'] || !found['committer']) throw new CheckoutFailedError(`commit ${sha} has no readable author or committer`);
-  return { author: found['author'], committer: found['committer'] };
+  return parseCommitIdentity(sha, outcome.stdout.toString('utf8'));
 }
 
 // Mirrors this process has already seen git confirm as bare, keyed by directory, with the identity of their

@@ -32,6 +32,8 @@ const sandboxOptions = z
       .refine((u) => u.plan !== u.apply, { message: 'must give plan and apply different uids' }),
     /** Extra host paths every sandbox sees read-only at the same path (e.g. a node install for a wrapper). */
     readOnlyPaths: z.array(absolutePath).default([]),
+    /** One sandbox for a plan job's init, plan and show (true), or one per command, as before sessions (false). */
+    sessions: z.boolean().default(true),
   })
   .strict();
 
@@ -87,11 +89,12 @@ export function providerMirrorDir(engine: EngineConfig, dataDir: string): string
 /** Pure: the sandbox settings for the engine adapter, or null for `engine.sandbox: none`. */
 export function sandboxSettingsFor(engine: EngineConfig, dataDir: string): SandboxSettings | null {
   if (engine.sandbox === 'none') return null;
-  const { users, readOnlyPaths } = engine.sandbox;
+  const { users, readOnlyPaths, sessions } = engine.sandbox;
   const plan = { uid: users.plan, gid: users.group };
   return {
     network: engine.network,
     readOnlyPaths,
+    sessions,
     users: { plan, apply: { uid: users.apply, gid: users.group }, mirror: plan },
     providerMirror: providerMirrorDir(engine, dataDir),
   };

@@ -1,14 +1,16 @@
-// The five engine steps over runEngine: command lines in, domain results or domain errors out.
+// The five engine steps over runEngine (or a session's driver): command lines in, domain results or domain
+// errors out.
 
 import { chmod, mkdtemp, rm, unlink } from 'node:fs/promises';
-import { copyHashed, shareReadOnlyWithSandbox } from '../sandbox/runner-files.ts';
+import { copyHashed, copyHashedOver, shareReadOnlyWithSandbox } from '../sandbox/runner-files.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { classifyEngineFailure } from './classify-failure.ts';
-import type { Engine, EngineCall, EngineSpec, EngineStep } from './engine.ts';
+import type { Engine, EngineCall, EngineSession, EngineSpec, EngineStep, PlanOutcome } from './engine.ts';
+import { createDriverSession } from './engine-session.ts';
 import { buildEngineArgs, interpretPlanExit, parseVersionOutput } from './engine-rules.ts';
 import { EngineFailedError, EngineOutputError, PlanStaleError, StateLockedError, type EngineRunError } from './errors.ts';
-import { runEngine, type RunResult } from './run-engine.ts';
+import { runEngine, type RunRequest, type RunResult } from './run-engine.ts';
 
 /** Turn a non-zero exit into the most specific error its diagnostics support. */
 function failureFor(spec: EngineSpec, step: EngineStep, result: RunResult): EngineRunError {
@@ -22,32 +24,29 @@ function failureFor(spec: EngineSpec, step: EngineStep, result: RunResult): Engi
   return new EngineFailedError({ ...ctx, exitCode: result.exitCode });
 }
 
-/** An Engine bound to one host configuration. */
-export function createEngine(spec: EngineSpec): Engine {
+type RunStep = (req: RunRequest) => Promise<RunResult>;
+
+/** false for ENOENT (rethrows anything else). */
+const missing = (err: unknown): false => {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  throw err;
+};
+
+/**
+ * The job steps over `runStep`. `inSession`: the plan file is the session's placeholder, which its sandbox
+ * sees through a read-only bind of that very file, so the plan's bytes are copied into it, not beside it.
+ */
+function jobSteps(spec: EngineSpec, runStep: RunStep, inSession: boolean) {
   const run = (step: EngineStep, call: EngineCall, planFile?: string, extra: { stdoutFile?: string; captureStdout?: boolean } = {}) =>
-    runEngine({ spec, step, call, args: buildEngineArgs(step, spec, planFile), ...extra });
+    runStep({ spec, step, call, args: buildEngineArgs(step, spec, planFile), ...extra });
 
   return {
-    async version(call = {}) {
-      const scratch = call.cwd && call.homeDir ? undefined : await mkdtemp(join(tmpdir(), 'airlock-engine-version-'));
-      try {
-        const full: EngineCall = { ...call, cwd: call.cwd ?? scratch!, homeDir: call.homeDir ?? join(scratch!, 'home') };
-        const result = await run('version', full, undefined, { captureStdout: true });
-        if (result.exitCode !== 0) throw failureFor(spec, 'version', result);
-        const parsed = parseVersionOutput(result.stdout);
-        if (!parsed) throw new EngineOutputError(`\`${spec.binary} version -json\` did not print JSON with a terraform_version; is engine.binary really ${spec.kind}?`, undefined);
-        return { kind: spec.kind, version: parsed.version, raw: parsed.raw };
-      } finally {
-        if (scratch) await rm(scratch, { recursive: true, force: true });
-      }
-    },
-
-    async init(call) {
+    async init(call: EngineCall): Promise<void> {
       const result = await run('init', call);
       if (result.exitCode !== 0) throw failureFor(spec, 'init', result);
     },
 
-    async plan(call, planFile) {
+    async plan(call: EngineCall, planFile: string): Promise<PlanOutcome> {
       const file = resolve(call.cwd, planFile);
       // In a sandbox the engine writes into its own HOME; the runner then copies the bytes out into a
       // file only it can write, so nothing the sandbox does later can change what gets hashed.
@@ -57,7 +56,10 @@ export function createEngine(spec: EngineSpec): Engine {
       const outcome = interpretPlanExit(result.exitCode);
       if (!outcome) throw failureFor(spec, 'plan', result);
       try {
-        if (spec.sandbox) {
+        // A session's placeholder is filled in place; a session that never started its sandbox made none.
+        if (spec.sandbox && inSession && (await copyHashedOver(written, file).then(() => true, missing))) {
+          await rm(written, { force: true });
+        } else if (spec.sandbox) {
           await rm(file, { force: true });
           await copyHashed(written, file);
           await rm(written, { force: true });
@@ -72,7 +74,7 @@ export function createEngine(spec: EngineSpec): Engine {
       return { ...outcome, durationMs: result.durationMs };
     },
 
-    async showJson(call, planFile, outFile) {
+    async showJson(call: EngineCall, planFile: string, outFile: string): Promise<void> {
       const out = resolve(call.cwd, outFile);
       const file = resolve(call.cwd, planFile);
       // The sandbox reads the runner's hashed copy through a read-only bind.
@@ -88,10 +90,40 @@ export function createEngine(spec: EngineSpec): Engine {
       }
     },
 
-    async apply(call, planFile) {
+    async apply(call: EngineCall, planFile: string): Promise<{ durationMs: number }> {
       const result = await run('apply', call, resolve(call.cwd, planFile));
       if (result.exitCode !== 0) throw failureFor(spec, 'apply', result);
       return { durationMs: result.durationMs };
+    },
+  };
+}
+
+/** An Engine bound to one host configuration. */
+export function createEngine(spec: EngineSpec): Engine {
+  const steps = jobSteps(spec, runEngine, false);
+  return {
+    ...steps,
+
+    async version(call = {}) {
+      const scratch = call.cwd && call.homeDir ? undefined : await mkdtemp(join(tmpdir(), 'airlock-engine-version-'));
+      try {
+        const full: EngineCall = { ...call, cwd: call.cwd ?? scratch!, homeDir: call.homeDir ?? join(scratch!, 'home') };
+        const result = await runEngine({ spec, step: 'version', call: full, args: buildEngineArgs('version', spec), captureStdout: true });
+        if (result.exitCode !== 0) throw failureFor(spec, 'version', result);
+        const parsed = parseVersionOutput(result.stdout);
+        if (!parsed) throw new EngineOutputError(`\`${spec.binary} version -json\` did not print JSON with a terraform_version; is engine.binary really ${spec.kind}?`, undefined);
+        return { kind: spec.kind, version: parsed.version, raw: parsed.raw };
+      } finally {
+        if (scratch) await rm(scratch, { recursive: true, force: true });
+      }
+    },
+
+    session({ planFile }): EngineSession {
+      // Without a sandbox, or with engine.sandbox.session off, there is nothing to share: one process per step.
+      if (!spec.sandbox || spec.sandbox.sessions === false) return { ...steps, close: async () => undefined };
+      const session = createDriverSession(spec, { planFile });
+      const { init, plan, showJson } = jobSteps(spec, (req) => session.run(req), true);
+      return { init, plan, showJson, close: () => session.close() };
     },
   };
 }

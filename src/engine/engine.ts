@@ -84,6 +84,20 @@ export interface Engine {
   plan(call: EngineCall, planFile: string): Promise<PlanOutcome>;
   showJson(call: EngineCall, planFile: string, outFile: string): Promise<void>;
   apply(call: EngineCall, planFile: string): Promise<{ durationMs: number }>;
+  /**
+   * The steps of one job in one sandbox and one network namespace (engine-session.ts), where the host allows
+   * it; otherwise each step gets a sandbox of its own, as from the Engine itself. `planFile` is the runner's
+   * copy of the plan that `show` will read. Always closed by the caller.
+   */
+  session(opts: { planFile: string }): EngineSession;
+}
+
+/** The plan steps of one job sharing one sandbox; `close` ends it and everything in it. */
+export interface EngineSession {
+  init(call: EngineCall): Promise<void>;
+  plan(call: EngineCall, planFile: string): Promise<PlanOutcome>;
+  showJson(call: EngineCall, planFile: string, outFile: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface LockInfo {

@@ -1,7 +1,8 @@
-// Running one engine process: the only code that imports execa or reads its result fields.
-// The child leads its own process group (detached), so a timeout or cancellation can stop the
-// engine together with its providers and anything they started; execa's own `timeout` and
-// `cancelSignal` would kill the direct child only.
+// Running one engine step: the only code that imports execa or reads its result fields. superviseStep
+// watches a step however it was started (its own sandbox here, or a session's driver in
+// engine-session.ts): output, timeout, cancellation, and how it ended. A command of its own leads its own
+// process group (detached), so a timeout or cancellation can stop the engine together with its providers
+// and anything they started; execa's own `timeout` and `cancelSignal` would kill the direct child only.
 
 import { execa } from 'execa';
 import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
@@ -42,80 +43,95 @@ export interface RunResult {
 
 const NOT_FOUND = new Set(['ENOENT', 'EACCES', 'ENOTDIR']);
 
-/** Run one engine command to completion; throws only when it could not run or was stopped. */
-export async function runEngine(req: RunRequest): Promise<RunResult> {
-  const { spec, step, call } = req;
+/** How a step's process ended, as execa or a session driver reports it. */
+export interface StepEnd {
+  exitCode?: number;
+  signal?: string;
+  /** The spawn's error code (ENOENT…) when the process could not start. */
+  code?: string;
+  shortMessage?: string;
+  /** The sandbox did not come up around the command (SandboxStartError), or failed otherwise. */
+  sandboxError?: unknown;
+}
+
+/** One running step, however it was started: its output, its end, and how to stop it. */
+export interface StepHandle {
+  stdout: Readable | null | undefined;
+  stderr: Readable | null | undefined;
+  /** Resolves once the step's process has exited (its stragglers are being or have been killed). */
+  exited: Promise<void>;
+  /** Resolves once the step ended and its output is complete. */
+  ended: Promise<StepEnd>;
+  /** SIGTERM asks the engine to stop; SIGKILL ends everything the step started. */
+  signal(signal: 'SIGTERM' | 'SIGKILL'): void;
+}
+
+/** What the step runs in: a sandbox (and which program starts it), or nothing. */
+export interface StepWall {
+  sandboxed: boolean;
+  launchFile?: string;
+}
+
+/** Checks every step makes before anything starts. */
+export async function checkStepStart(req: RunRequest): Promise<void> {
+  const { step, call } = req;
   if (call.signal?.aborted) throw new EngineKilledError({ step, outputTail: '', signal: undefined, cancelled: true, cause: call.signal.reason });
   await assertDirectory(call.cwd);
+}
+
+/** Run one engine command to completion in a sandbox of its own; throws only when it could not run or was stopped. */
+export async function runEngine(req: RunRequest): Promise<RunResult> {
+  const { spec, call } = req;
+  await checkStepStart(req);
   // Fail closed: every piece of the sandbox is checked before any process exists.
   if (spec.sandbox) await mkdir(call.homeDir, { recursive: true, mode: 0o700 });
   const launch = spec.sandbox ? await prepareEngineSandbox(spec, req) : null;
   const env = buildEngineEnv(spec, call, launch ? SANDBOX_CLI_CONFIG : undefined);
   if (!launch) await prepareHome(call.homeDir, call.cliConfig ?? '');
+  return superviseStep(req, { sandboxed: launch !== null, launchFile: launch?.file }, () => startCommand(req, launch, env));
+}
+
+/**
+ * Start a step (`start`), then watch it: output into lines, log and tails (or into `stdoutFile`), the step's
+ * timeout and the call's cancellation (SIGTERM, then SIGKILL after the grace), and how it ended.
+ */
+export async function superviseStep(req: RunRequest, wall: StepWall, start: () => StepHandle): Promise<RunResult> {
+  const { spec, step, call } = req;
   const log = call.logFile ? await openLog(call.logFile, `$ ${spec.kind} ${req.args.join(' ')}\n`) : undefined;
   const output = createOutputCollector({ onLine: call.onLine, log, captureStdout: req.captureStdout === true });
 
   const started = performance.now();
-  const child = spawnEngine(req, launch, env);
-  let sandbox: StartedSandbox | null = null;
-  let sandboxError: unknown;
-  const sandboxUp = launch
-    ? launch.start(child).then((s) => (sandbox = s), (err: unknown) => {
-        sandboxError = err;
-        signalGroup('SIGKILL');
-      })
-    : Promise.resolve();
-
+  const handle = start();
   let stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
-  function signalGroup(signal: NodeJS.Signals): void {
-    if (child.pid === undefined) return;
-    // In a sandbox the engine is pid 1 of its own PID namespace: SIGTERM goes to it (terraform stops
-    // gracefully); SIGKILL to bwrap's group ends the namespace and everything in it at once.
-    const targets = sandbox && signal !== 'SIGKILL' ? [sandbox.enginePid] : [-child.pid, ...(sandbox ? [sandbox.enginePid] : [])];
-    for (const target of targets) {
-      try {
-        process.kill(target, signal);
-      } catch {
-        // ESRCH: already gone.
-      }
-    }
-  }
   let exited = false;
   const stop = (reason: 'timeout' | 'cancelled' | 'io'): void => {
     // Once the engine has exited on its own, a late timer or abort must not rewrite the outcome.
     if (stopReason || (exited && reason !== 'io')) return;
     stopReason = reason;
-    signalGroup('SIGTERM');
-    graceTimer = setTimeout(() => signalGroup('SIGKILL'), spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+    handle.signal('SIGTERM');
+    graceTimer = setTimeout(() => handle.signal('SIGKILL'), spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   };
   const timeoutMs = spec.timeouts[step];
   const timer = setTimeout(() => stop('timeout'), timeoutMs);
   const onAbort = (): void => stop('cancelled');
-  // Stragglers still in the group (a provider's orphan, a daemon forked by a data source) must not
-  // outlive the step, least of all holding this phase's credentials or our stdout pipe open.
-  child.on('exit', () => {
-    exited = true;
-    signalGroup('SIGKILL');
-  });
+  void handle.exited.then(() => (exited = true));
   call.signal?.addEventListener('abort', onAbort, { once: true });
 
   let ioError: unknown;
   const streams: Array<Promise<unknown>> = [];
-  child.stderr?.on('data', (chunk: Buffer | string) => output.push('stderr', chunk));
-  if (child.stdout && req.stdoutFile) {
+  handle.stderr?.on('data', (chunk: Buffer | string) => output.push('stderr', chunk));
+  if (handle.stdout && req.stdoutFile) {
     const sink = createWriteStream(req.stdoutFile, { mode: 0o600 });
-    streams.push(pipeline(child.stdout as Readable, sink).catch((err: unknown) => {
+    streams.push(pipeline(handle.stdout, sink).catch((err: unknown) => {
       ioError = err;
       stop('io');
     }));
   } else {
-    child.stdout?.on('data', (chunk: Buffer | string) => output.push('stdout', chunk));
+    handle.stdout?.on('data', (chunk: Buffer | string) => output.push('stdout', chunk));
   }
 
-  const result = await child;
-  await sandboxUp;
-  (sandbox as StartedSandbox | null)?.stop();
+  const result = await handle.ended;
   await Promise.all(streams);
   const durationMs = Math.round(performance.now() - started);
   clearTimeout(timer);
@@ -124,8 +140,47 @@ export async function runEngine(req: RunRequest): Promise<RunResult> {
   const { outputTail, stderrTail, stdout } = output.finish();
   await closeLog(log);
 
-  const exitCode = settle({ req, launch: launch !== null, launchFile: launch?.file, result, stopReason, sandboxError, ioError, timeoutMs, outputTail, stderrTail });
+  const exitCode = settle({ req, launch: wall.sandboxed, launchFile: wall.launchFile, result, stopReason, ioError, timeoutMs, outputTail, stderrTail });
   return { exitCode, durationMs, stdout, outputTail, stderrTail };
+}
+
+/** The engine, or bwrap around it, as one process leading its own group. */
+function startCommand(req: RunRequest, launch: SandboxLaunch | null, env: Record<string, string>): StepHandle {
+  const child = spawnEngine(req, launch, env);
+  let sandbox: StartedSandbox | null = null;
+  let sandboxError: unknown;
+  function signal(sig: NodeJS.Signals): void {
+    if (child.pid === undefined) return;
+    // In a sandbox the engine is pid 1 of its own PID namespace: SIGTERM goes to it (terraform stops
+    // gracefully); SIGKILL to bwrap's group ends the namespace and everything in it at once.
+    const targets = sandbox && sig !== 'SIGKILL' ? [sandbox.enginePid] : [-child.pid, ...(sandbox ? [sandbox.enginePid] : [])];
+    for (const target of targets) {
+      try {
+        process.kill(target, sig);
+      } catch {
+        // ESRCH: already gone.
+      }
+    }
+  }
+  const sandboxUp = launch
+    ? launch.start(child).then((s) => (sandbox = s), (err: unknown) => {
+        sandboxError = err;
+        signal('SIGKILL');
+      })
+    : Promise.resolve();
+  // Stragglers still in the group (a provider's orphan, a daemon forked by a data source) must not
+  // outlive the step, least of all holding this phase's credentials or our stdout pipe open.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    signal('SIGKILL');
+    resolve();
+  }));
+  const ended = (async (): Promise<StepEnd> => {
+    const result = await child;
+    await sandboxUp;
+    (sandbox as StartedSandbox | null)?.stop();
+    return { exitCode: result.exitCode, signal: result.signal, code: result.code, shortMessage: result.shortMessage, sandboxError };
+  })();
+  return { stdout: child.stdout as Readable | null, stderr: child.stderr as Readable | null, exited, ended, signal };
 }
 
 /** Start the engine, or bwrap around it, leading its own process group. */
@@ -141,7 +196,7 @@ function spawnEngine(req: RunRequest, launch: SandboxLaunch | null, env: Record<
       // A detached child is not killed by execa when the runner exits; an interrupted apply is left
       // to terraform's own signal handling rather than killed mid-write.
       cleanup: false,
-      stdio: launch ? launch.stdio : (['ignore', 'pipe', 'pipe'] as const),
+      stdio: launch ? (launch.stdio as ['ignore', 'pipe', 'pipe', ...Array<'pipe'>]) : (['ignore', 'pipe', 'pipe'] as const),
       buffer: false,
       reject: false,
     });
@@ -154,9 +209,8 @@ interface Ending {
   req: RunRequest;
   launch: boolean;
   launchFile: string | undefined;
-  result: { exitCode?: number; signal?: string; code?: string; shortMessage?: string };
+  result: StepEnd;
   stopReason: 'timeout' | 'cancelled' | 'io' | undefined;
-  sandboxError: unknown;
   ioError: unknown;
   timeoutMs: number;
   outputTail: string;
@@ -169,14 +223,14 @@ function settle(e: Ending): number {
   const { spec, step, call } = req;
   const ctx = { step, outputTail: e.outputTail };
   // The engine never started: what is on stderr is bwrap's or slirp4netns's own message.
-  if (e.sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${e.sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${e.stderrTail.trim().split('\n').slice(-3).join(' | ')}`, e.sandboxError);
-  if (e.sandboxError) throw e.sandboxError;
+  if (result.sandboxError instanceof SandboxStartError) throw new SandboxStartError(`${result.sandboxError.message.replace(/^the engine sandbox did not start: /, '')}: ${e.stderrTail.trim().split('\n').slice(-3).join(' | ')}`, result.sandboxError);
+  if (result.sandboxError) throw result.sandboxError;
   if (result.exitCode === undefined && result.signal === undefined && NOT_FOUND.has(result.code ?? '')) {
     if (e.launch) throw new SandboxUnavailableError('bwrap', `\`${e.launchFile}\` could not be started (${result.code})`, result);
     throw new EngineNotFoundError(spec.binary, result);
   }
   if (stopReason === 'timeout') throw new EngineTimeoutError({ ...ctx, timeoutMs: e.timeoutMs });
-  // bwrap reports an engine killed by signal N as exit status 128+N.
+  // bwrap (and a session's driver) report an engine killed by signal N as exit status 128+N.
   const signal = result.signal ?? (e.launch ? signalFromStatus(result.exitCode) : undefined);
   if (stopReason === 'cancelled') throw new EngineKilledError({ ...ctx, signal, cancelled: true, cause: call.signal?.reason });
   if (stopReason === 'io') throw new EngineOutputError(`could not write engine ${step} output to ${req.stdoutFile}`, e.ioError);

@@ -107,6 +107,7 @@ export function createPlanJob(deps: PlanJobDeps) {
       const times = await runSteps(steps, ctx, { before: stillWanted, onStep: (step, ms) => deps.onStep?.(run.id, step, ms), onStart: startedStep });
       log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
     } catch (thrown) {
+      await ctx.session?.close();
       await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
       await ctx.lock?.release();
       if (thrown instanceof SupersededError) return;
@@ -116,6 +117,7 @@ export function createPlanJob(deps: PlanJobDeps) {
       }
       await failed(ctx, thrown);
     } finally {
+      await ctx.session?.close();
       await ctx.creds?.release();
       await ctx.lock?.release();
     }

@@ -20,7 +20,7 @@ import { backendFor, networkFor, repoOf, sharedDirsFor, workspaceOf } from '../c
 import type { CredentialProvider, Credentials } from '../credentials/credentials.ts';
 import { writeBackendOverride } from '../engine/backend-override.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
-import type { Engine, EngineCall } from '../engine/engine.ts';
+import type { Engine, EngineCall, EngineSession } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { describeViolation, guardFetchedModules, guardTree, type GuardResult } from '../guard/guard.ts';
 import { guardOptionsFor } from '../guard/options.ts';
@@ -69,6 +69,8 @@ export interface PlanContext {
   /** Held from init until the plan's last engine process exits; revoked by the job in any case. */
   creds: Credentials | null;
   call?: EngineCall;
+  /** init, plan and show in one sandbox; closed by the step that ends the engine's work, and by the job in any case. */
+  session?: EngineSession;
   treeId?: string;
   guarded?: GuardResult;
   guardOptions?: ReturnType<typeof guardOptionsFor>;
@@ -127,9 +129,11 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       const repo = repoOf(config, ctx.run);
       const limits: CheckoutLimits = { ...config.checkout, timeoutMs: config.checkout.timeout, allowSubmodules: config.guard.allowSubmodules };
       await ensureMirror(paths.mirror(repo.name), repo.url);
-      await fetchCommit(paths.mirror(repo.name), repo.url, ctx.run.sha, { timeoutMs: config.checkout.timeout });
-      ctx.treeId = (await exportCommit(paths.mirror(repo.name), ctx.run.sha, ctx.job.tree, limits)).treeId;
-      ctx.run = await recordAttribution({ runs, audit, log: ctx.log }, ctx.run, paths.mirror(repo.name), config.audit.agents);
+      // exportCommit checks that the sha names a commit, in the same git session that reads its tree and author.
+      await fetchCommit(paths.mirror(repo.name), repo.url, ctx.run.sha, { timeoutMs: config.checkout.timeout, checkType: false });
+      const exported = await exportCommit(paths.mirror(repo.name), ctx.run.sha, ctx.job.tree, limits);
+      ctx.treeId = exported.treeId;
+      ctx.run = await recordAttribution({ runs, audit, log: ctx.log }, ctx.run, paths.mirror(repo.name), config.audit.agents, exported.identity);
     },
   };
 
@@ -155,7 +159,8 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       await deps.providersReady;
       ctx.creds = await deps.credentials.forPlan(ctx.run);
       ctx.call!.secrets = ctx.creds.env;
-      await deps.engine.init(ctx.call!);
+      ctx.session = deps.engine.session({ planFile: ctx.job.planFile });
+      await ctx.session.init(ctx.call!);
       // The code init fetched, checked before plan runs it.
       ctx.guarded!.warnings.push(...(await guardFetchedModules(ctx.job.tree, ctx.guardOptions!)).warnings);
     },
@@ -164,10 +169,11 @@ export function createPlanSteps(deps: PlanStepsDeps) {
   const plan: Step<PlanContext> = {
     name: 'plan',
     async run(ctx) {
-      const outcome = await deps.engine.plan(ctx.call!, ctx.job.planFile);
+      const outcome = await ctx.session!.plan(ctx.call!, ctx.job.planFile);
       await ctx.lock?.release(); // a drift check's state read is over: applies may go on
       ctx.lock = null;
       if (outcome.changes) return;
+      await ctx.session!.close();
       await ctx.creds!.release(); // the engine is done with them: revoke before recording
       const engineVersion = await engineVersionOnce(ctx.job.home);
       await deps.transitions.move(ctx.run, {
@@ -186,7 +192,8 @@ export function createPlanSteps(deps: PlanStepsDeps) {
       const { job } = ctx;
       await makeDurable(job.planFile);
       ctx.planSha256 = await sha256File(job.planFile);
-      await deps.engine.showJson(ctx.call!, job.planFile, job.planJson);
+      await ctx.session!.showJson(ctx.call!, job.planFile, job.planJson);
+      await ctx.session!.close(); // nothing of the sandbox outlives the last engine call
       await ctx.creds!.release(); // the last engine call of the plan: revoke before anyone is asked
       ctx.engineVersion = await engineVersionOnce(job.home);
     },

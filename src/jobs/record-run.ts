@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
 import type { Run } from '../run/run.ts';
 import { readCommitIdentity } from '../checkout/mirror.ts';
+import type { CommitIdentity } from '../checkout/checkout.ts';
 import type { RunnerConfig } from '../config/schema.ts';
 import { RECORD_TYPES } from '../audit/audit.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
@@ -18,11 +19,15 @@ export interface RecordRunDeps {
   log: Logger;
 }
 
-/** Attribute the run's head commit to an agent (or to nobody) from `agents`; never fails the plan. */
-export async function recordAttribution(deps: RecordRunDeps, run: Run, mirrorDir: string, agents: AgentMap): Promise<Run> {
-  let identity: Awaited<ReturnType<typeof readCommitIdentity>>;
+/**
+ * Attribute the run's head commit to an agent (or to nobody) from `agents`; never fails the plan. `known`:
+ * the identity the export already read (or why it could not), so no git process is needed for it.
+ */
+export async function recordAttribution(deps: RecordRunDeps, run: Run, mirrorDir: string, agents: AgentMap, known?: CommitIdentity | Error): Promise<Run> {
+  let identity: CommitIdentity;
   try {
-    identity = await readCommitIdentity(mirrorDir, run.sha);
+    if (known instanceof Error) throw known;
+    identity = known ?? (await readCommitIdentity(mirrorDir, run.sha));
   } catch (err) {
     deps.log.warn({ err, runId: run.id }, 'cannot read the commit author; the run is not attributed');
     await deps.audit.append({ type: RECORD_TYPES.attributed, ...describeRun(run), actor: RUNNER_ACTOR, detail: { agent: null, error: (err as Error).message } });

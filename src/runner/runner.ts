@@ -44,6 +44,8 @@ export interface RunnerOptions {
   engine?: Engine;
   /** Injected for tests: how drift checks list the remote's heads (defaults to `git ls-remote`). */
   listHeads?: (url: string, patterns: string[]) => Promise<RemoteHead[]>;
+  /** The watcher asks `git ls-remote` even for `file://` remotes (the watcher benchmark's before side). */
+  listViaGit?: boolean;
   /** Forge report retry pace (tests shorten it); defaults in src/report/reporter.ts. */
   report?: { backoffMs?: number; maxBackoffMs?: number; maxBacklog?: number; maxAttempts?: number };
 }
@@ -154,6 +156,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       return cp.queues.enqueuePlan(id);
     },
     supersede: (id, by) => cp.approvals.supersede(id, by),
+    ...(options.listViaGit ? { listViaGit: true } : {}),
   });
 
   await witness.start();

@@ -8,14 +8,15 @@ import { SandboxStartError, SandboxUnavailableError } from './errors.ts';
 import { readHostFacts, requireTool } from './host.ts';
 import { startSlirp, type RunningNetwork } from './network.ts';
 import { giveTo, shareWithGroup } from './ownership.ts';
+import { DRIVER_FDS, DRIVER_SHELL, DRIVER_STEPS, driverScript } from './driver.ts';
 import {
-  BLOCK_FD,
   buildBwrapArgs,
-  FIRST_DATA_FD,
+  COMMAND_FDS,
+  dropPrivileges,
   identityFiles,
-  INFO_FD,
   resolvConf,
   runsAsHostUser,
+  type FdLayout,
   type HostUser,
   type SandboxRequest,
   type SandboxSettings,
@@ -29,8 +30,11 @@ export interface SpawnedSandbox {
 export interface SandboxLaunch {
   file: string;
   args: string[];
-  /** stdio for the spawn: stdin ignored, stdout/stderr piped, then info, block and one pipe per data file. */
-  stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>];
+  /**
+   * stdio for the spawn. One command: stdin ignored, stdout/stderr piped, then info, block and one pipe per
+   * data file. A driver: stdin (its commands), stdout (its answers), stderr, the steps' pairs, then the same.
+   */
+  stdio: ['ignore' | 'pipe', 'pipe', 'pipe', ...Array<'pipe'>];
   /** The host user the engine runs as, or null when it runs as the runner inside a user namespace. */
   user: HostUser | null;
   /** Feed bwrap, wait for the namespace, start the network, release the engine. */
@@ -51,8 +55,17 @@ function checkUser(user: HostUser, runnerUid: number, phase: string): void {
   }
 }
 
-/** Check every piece and prepare the directories; throws SandboxUnavailableError before anything runs. */
-export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequest): Promise<SandboxLaunch> {
+/** Whether a runner can keep one sandbox for several commands (driver.ts says what makes that safe). */
+export interface DriverOptions {
+  /** The host path of the exec-only copy of the shell (driver-shell.ts). */
+  hostShell: string;
+}
+
+/**
+ * Check every piece and prepare the directories; throws SandboxUnavailableError before anything runs.
+ * With `driver`, the sandbox runs a session's driver (driver.ts) instead of `req.command`.
+ */
+export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequest, driver?: DriverOptions): Promise<SandboxLaunch> {
   const bwrap = await requireTool('bwrap');
   const slirp = req.network === 'slirp4netns' ? await requireTool('slirp4netns') : null;
   const facts = await readHostFacts();
@@ -64,10 +77,16 @@ export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequ
   }
   const identity = user ?? { uid: facts.runnerUid, gid: process.getgid?.() ?? facts.runnerUid };
   const files = { ...identityFiles(identity, req.home), '/etc/resolv.conf': resolvConf(req.network), ...req.files };
-  const full: SandboxRequest = { ...req, files };
-  const args = [...buildBwrapArgs(full, facts, settings, user), ...req.command];
+  const fds: FdLayout = driver ? DRIVER_FDS : COMMAND_FDS;
+  const readOnly = driver ? [...req.readOnly, { source: driver.hostShell, dest: DRIVER_SHELL }] : req.readOnly;
+  const full: SandboxRequest = { ...req, files, readOnly };
+  const start = driver ? { shell: DRIVER_SHELL, script: driverScript(user ? dropPrivileges(facts.setpriv!, user) : []), fds } : undefined;
+  const args = driver ? buildBwrapArgs(full, facts, settings, user, start) : [...buildBwrapArgs(full, facts, settings, user), ...req.command];
   const data = Object.values(files);
-  const stdio: SandboxLaunch['stdio'] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...data.map(() => 'pipe' as const)];
+  const pipes = (n: number) => Array.from({ length: n }, () => 'pipe' as const);
+  const stdio: SandboxLaunch['stdio'] = driver
+    ? ['pipe', 'pipe', 'pipe', ...pipes(2 * DRIVER_STEPS), 'pipe', 'pipe', ...pipes(data.length)]
+    : ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...pipes(data.length)];
 
   return {
     file: bwrap,
@@ -76,11 +95,11 @@ export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequ
     user,
     async start(child) {
       // A sandbox that dies during setup closes these early; the exit is reported, not the EPIPE.
-      for (const stream of child.stdio.slice(INFO_FD)) stream?.on('error', () => undefined);
-      data.forEach((text, i) => (child.stdio[FIRST_DATA_FD + i] as Writable).end(text));
+      for (const stream of child.stdio.slice(fds.info)) stream?.on('error', () => undefined);
+      data.forEach((text, i) => (child.stdio[fds.firstData + i] as Writable).end(text));
       const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new SandboxStartError('bwrap exited before the sandbox was set up'))));
       exited.catch(() => undefined);
-      const pid = await Promise.race([readChildPid(child), exited]);
+      const pid = await Promise.race([readChildPid(child, fds.info), exited]);
       let network: RunningNetwork | null = null;
       if (slirp) {
         // bwrap configures the namespace's loopback itself; slirp4netns joining while it does makes
@@ -88,15 +107,15 @@ export async function prepareSandbox(settings: SandboxSettings, req: SandboxRequ
         await Promise.race([waitForLoopback(pid), exited]);
         network = await startSlirp(slirp, pid, user === null);
       }
-      (child.stdio[BLOCK_FD] as Writable).end('go');
+      (child.stdio[fds.block] as Writable).end('go');
       return { enginePid: pid, stop: () => network?.stop() };
     },
   };
 }
 
 /** bwrap writes `{"child-pid": N}` to its info fd once the namespaces exist. */
-function readChildPid(child: SpawnedSandbox): Promise<number> {
-  const info = child.stdio[INFO_FD] as Readable;
+function readChildPid(child: SpawnedSandbox, fd: number): Promise<number> {
+  const info = child.stdio[fd] as Readable;
   return new Promise((resolve) => {
     let text = '';
     const onData = (chunk: Buffer): void => {

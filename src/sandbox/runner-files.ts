@@ -3,11 +3,11 @@
 // open with O_NOFOLLOW|O_NONBLOCK, insist on a regular file, and copy into runner-owned files.
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, open, rm, type FileHandle } from 'node:fs/promises';
 import { AirlockError } from '../errors.ts';
 import type { SandboxSettings } from './sandbox.ts';
 
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC } = fsConstants;
 
 /** Open a file a sandbox may have written: never a symlink, FIFO or device. */
 export async function openUntrusted(file: string): Promise<FileHandle> {
@@ -45,7 +45,31 @@ export async function readUntrusted(file: string, maxBytes = 1024 * 1024): Promi
  */
 export async function copyHashed(source: string, dest: string): Promise<string> {
   const input = await openUntrusted(source);
-  const output = await open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  return pump(input, await open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).catch(closing(input)));
+}
+
+/**
+ * copyHashed into the runner-owned file already at `dest` (a placeholder a session's sandbox sees through a
+ * read-only bind of that very inode), replacing its bytes. Refused unless it is a regular file of the runner.
+ */
+export async function copyHashedOver(source: string, dest: string): Promise<string> {
+  const input = await openUntrusted(source);
+  const output = await open(dest, O_WRONLY | O_NOFOLLOW | O_NONBLOCK).catch(closing(input));
+  const info = await output.stat();
+  if (!info.isFile() || info.uid !== (process.getuid?.() ?? 0)) {
+    await Promise.all([input.close(), output.close()]);
+    throw new AirlockError('airlock:untrusted-file', `${dest} is not the runner's own file; refusing to write the plan into it`, { hint: 'Re-plan; if it repeats, inspect the job directory.' });
+  }
+  await output.truncate(0);
+  return pump(input, output);
+}
+
+const closing = (handle: FileHandle) => async (err: unknown): Promise<never> => {
+  await handle.close();
+  throw err;
+};
+
+async function pump(input: FileHandle, output: FileHandle): Promise<string> {
   const hash = createHash('sha256');
   try {
     const buffer = Buffer.alloc(1024 * 1024);
@@ -62,6 +86,13 @@ export async function copyHashed(source: string, dest: string): Promise<string> 
     await output.close();
   }
   return hash.digest('hex');
+}
+
+/** An empty runner-owned file at `file` (anything there is replaced), readable by the sandbox users as copyHashed's are. */
+export async function createPlaceholder(file: string, settings: SandboxSettings | null): Promise<void> {
+  await rm(file, { force: true });
+  await (await open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_TRUNC, 0o600)).close();
+  await shareReadOnlyWithSandbox(file, settings);
 }
 
 /**

@@ -23,6 +23,8 @@ export interface SandboxSettings {
   users: Record<SandboxPhase, HostUser>;
   /** The runner-owned provider mirror, read-only in plan and apply sandboxes; absent: no mirror. */
   providerMirror?: string;
+  /** false: every command gets a sandbox of its own, even a job's plan steps (driver.ts); default true. */
+  sessions?: boolean;
 }
 
 export interface Mount {
@@ -72,6 +74,22 @@ export const BLOCK_FD = 4;
 /** The first fd carrying a runner-written file (--ro-bind-data); one per file, in request order. */
 export const FIRST_DATA_FD = 5;
 
+/** Which of bwrap's fds carry what: one command's layout, or a session driver's (driver.ts keeps 3–8 for steps). */
+export interface FdLayout {
+  info: number;
+  block: number;
+  firstData: number;
+}
+export const COMMAND_FDS: FdLayout = { info: INFO_FD, block: BLOCK_FD, firstData: FIRST_DATA_FD };
+
+/** A session's driver in place of one engine command: the shell to run and its script (driver.ts). */
+export interface DriverStart {
+  /** The shell's path inside the sandbox. */
+  shell: string;
+  script: string;
+  fds: FdLayout;
+}
+
 /** Pure: whether the engine runs as a dedicated host user (the runner is root) or as the runner (userns). */
 export function runsAsHostUser(facts: Pick<HostFacts, 'runnerUid'>): boolean {
   return facts.runnerUid === 0;
@@ -114,15 +132,24 @@ export function mountPointDirs(dests: string[], binds: string[]): string[] {
   return [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
 }
 
+/** Pure: setpriv's arguments that drop to the sandbox user with no capabilities (a root runner's engine). */
+export function dropPrivileges(setpriv: string, user: HostUser): string[] {
+  return [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+}
+
 /**
  * Pure: the bwrap argument vector for one request (everything before the engine's own argv). `user` is the
  * host user to drop to when the runner is root; without it bwrap makes an unprivileged user namespace.
+ * With `driver`, the sandbox runs a session's driver instead, which drops privileges for each command.
  */
-export function buildBwrapArgs(req: SandboxRequest, facts: HostFacts, settings: Pick<SandboxSettings, 'readOnlyPaths'>, user: HostUser | null): string[] {
+export function buildBwrapArgs(req: SandboxRequest, facts: HostFacts, settings: Pick<SandboxSettings, 'readOnlyPaths'>, user: HostUser | null, driver?: DriverStart): string[] {
+  const fds = driver?.fds ?? COMMAND_FDS;
   const args = ['--die-with-parent', '--new-session', '--as-pid-1', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup-try', '--hostname', 'airlock-engine'];
   if (user) {
     // Root runner: bwrap stays privileged to mount, and setpriv drops to the sandbox user before the engine starts.
     args.push('--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP');
+    // A driver (root inside, no other capability) must end the sandbox user's processes after each command.
+    if (driver) args.push('--cap-add', 'CAP_KILL');
   } else {
     args.push('--unshare-user', '--disable-userns');
   }
@@ -144,14 +171,16 @@ export function buildBwrapArgs(req: SandboxRequest, facts: HostFacts, settings: 
     ...req.readOnly.map((m) => ['--ro-bind', m.source, m.dest]),
   ].sort((a, b) => depth(a[2]!) - depth(b[2]!));
   for (const m of mounts) args.push(...m);
-  fileDests.forEach((dest, i) => args.push('--perms', '0444', '--ro-bind-data', String(FIRST_DATA_FD + i), dest));
-  args.push('--chdir', req.cwd, '--info-fd', String(INFO_FD));
-  if (req.network === 'slirp4netns') args.push('--block-fd', String(BLOCK_FD));
+  fileDests.forEach((dest, i) => args.push('--perms', '0444', '--ro-bind-data', String(fds.firstData + i), dest));
+  args.push('--chdir', req.cwd, '--info-fd', String(fds.info));
+  if (req.network === 'slirp4netns') args.push('--block-fd', String(fds.block));
   args.push('--');
-  if (user) {
-    if (!facts.setpriv) throw new Error('setpriv is required to drop privileges');
-    args.push(facts.setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--');
+  if (user && !facts.setpriv) throw new Error('setpriv is required to drop privileges');
+  if (driver) {
+    args.push(driver.shell, '-c', driver.script, 'airlock-driver');
+    return args;
   }
+  if (user) args.push(...dropPrivileges(facts.setpriv!, user));
   // bwrap sets PWD after --chdir; the engine's environment is the runner's allowlist and nothing else.
   args.push('/usr/bin/env', '-u', 'PWD', '--');
   return args;

@@ -272,3 +272,28 @@ test('bindings are stored before the run shows as waiting, so a decision right t
   const planning = await s.planned(41);
   assert.equal(await s.refusal(s.service.decide({ decision: 'deny', by: { kind: 'human', id: 'os:root' }, channel: 'terminal', runId: planning.id })), 'run is planning');
 });
+
+test('a slot leaked by a run that stopped waiting never holds a request back, and free slots cost no run reads', async (t) => {
+  const s = await setup(t, { maxPending: 2 });
+  // A crash left both slots claimed for runs that are gone.
+  const gone = { id: `r${'e'.repeat(15)}` };
+  await s.store.claimSlot(gone.id, 2);
+  await s.store.claimSlot(`r${'f'.repeat(15)}`, 2);
+  const reads: string[] = [];
+  const find = s.runs.find.bind(s.runs);
+  s.runs.find = async (id) => {
+    reads.push(id);
+    return find(id);
+  };
+  const run = await s.service.request(await s.planned(61));
+  assert.equal(run.approval?.held, undefined, 'the request went out: the leaked slots were found and freed');
+  assert.deepEqual(s.delivered.map((d) => d.runId), [run.id]);
+  const others = (id: string) => reads.filter((r) => r !== id);
+  assert.deepEqual(others(run.id).sort(), [gone.id, `r${'f'.repeat(15)}`].sort(), 'only the runs holding a slot were read');
+
+  // With a slot free, a request reads no other run to tidy.
+  reads.length = 0;
+  const next = await s.service.request(await s.planned(62));
+  assert.deepEqual(s.delivered.map((d) => d.runId), [run.id, next.id]);
+  assert.deepEqual(others(next.id), []);
+});

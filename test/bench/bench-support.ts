@@ -1,6 +1,9 @@
 // Plumbing every benchmark shares: what a benchmark returns, the machine it ran on, statistics, a runner
 // config written like an operator's, and a scope that tears down every prefix, directory and process.
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { constants as fsConstants, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,6 +138,8 @@ export interface BenchConfigInput {
   approval?: Record<string, unknown>;
   /** false: `engine.sandbox: none`; default: the real sandbox, as the suite runs it (AIRLOCK_TEST_SANDBOX=none turns it off). */
   sandbox?: boolean;
+  /** false: `engine.sandbox.sessions: false`, one sandbox per engine command (the before side of a pair). */
+  sessions?: boolean;
   /** The `metrics` section (e.g. `{ listen: '127.0.0.1:0' }`); absent: metrics off, as by default. */
   metrics?: Record<string, unknown>;
   /** The `traces` section (e.g. `{ otlp: { endpoint } }`); absent: traces off, as by default. */
@@ -149,7 +154,7 @@ export function doubleEngine(env: Record<string, string> = {}) {
 /** A runner config as an operator writes it, saved beside the data dir and read by the real loader. */
 export async function writeBenchConfig(input: BenchConfigInput): Promise<LoadedConfig> {
   const suite = sandboxConfigForTests();
-  const sandbox = input.sandbox === false || suite === 'none' ? 'none' : { readOnlyPaths: [...suite.readOnlyPaths, BENCH_DIR] };
+  const sandbox = input.sandbox === false || suite === 'none' ? 'none' : { readOnlyPaths: [...suite.readOnlyPaths, BENCH_DIR], ...(input.sessions === false ? { sessions: false } : {}) };
   const doc = {
     runner: { id: input.runnerId, dataDir: input.dataDir },
     redis: { url: REDIS_URL, prefix: input.prefix },
@@ -194,6 +199,32 @@ export async function readDoubleLog(file: string): Promise<DoubleInvocation[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as DoubleInvocation);
+}
+
+/**
+ * Where the zero-time engine records its calls (ZERO_ENGINE_LOG): a FIFO in the knob sink's directory, which
+ * every bench sandbox sees read-only. A sandboxed engine cannot write a file of the benchmark's, but it can
+ * write into a FIFO on a read-only mount; this process holds it open (read-write, so it never sees an end)
+ * and collects the lines. Lines are far under PIPE_BUF, so each write arrives whole.
+ */
+export async function engineLogFifo(scope: Scope, label: string): Promise<{ path: string; lines(): string[] }> {
+  const fifo = path.join(knobSink().dir, `zero-engine-${label}-${randomBytes(4).toString('hex')}.fifo`);
+  await new Promise<void>((resolve, reject) => execFile('mkfifo', ['-m', '0666', fifo], (err) => (err ? reject(err) : resolve())));
+  await chmod(fifo, 0o666);
+  const fd = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+  const socket = new Socket({ fd, readable: true, writable: false });
+  const lines: string[] = [];
+  let partial = '';
+  socket.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString('utf8')).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  scope.defer(async () => {
+    socket.destroy();
+    await rm(fifo, { force: true });
+  });
+  return { path: fifo, lines: () => [...lines] };
 }
 
 /** The zero-time /bin/sh engine, copied out executable (a checkout may not keep the mode bit). */

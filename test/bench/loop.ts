@@ -61,6 +61,8 @@ export interface LoopOptions {
   engineBinary?: string;
   metrics?: Record<string, unknown>;
   traces?: Record<string, unknown>;
+  /** false: a sandbox per engine command, as before engine sessions (the comparison). */
+  sessions?: boolean;
 }
 
 export async function startLoop(scope: Scope, label: string, engineEnv: Record<string, string>, opts: LoopOptions = {}): Promise<Loop> {
@@ -79,6 +81,7 @@ export async function startLoop(scope: Scope, label: string, engineEnv: Record<s
     ...(opts.sandbox === false ? { sandbox: false } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.traces ? { traces: opts.traces } : {}),
+    ...(opts.sessions === false ? { sessions: false } : {}),
   });
   const probe = await startProbe(scope, loaded.file, { watch: opts.watch ?? false });
   const redis = connectRedis(loaded.config.redis.url);

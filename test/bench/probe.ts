@@ -21,6 +21,8 @@ export interface Probe {
 
 export interface ProbeOptions {
   watch?: boolean;
+  /** The watcher lists file:// remotes with `git ls-remote` instead of reading them in process. */
+  lsRemote?: boolean;
   /** Write a V8 CPU profile into this directory when the probe exits (node --cpu-prof). */
   cpuProfDir?: string;
 }
@@ -31,7 +33,7 @@ export async function startProbe(scope: Scope, configFile: string, options: Prob
   // BENCH_PROFILE=DIR profiles every runner process of the run.
   const profDir = options.cpuProfDir ?? (process.env['BENCH_PROFILE'] ? path.resolve(process.env['BENCH_PROFILE']) : undefined);
   const execArgv = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
-  const child = fork(PROBE, [configFile, logFile, ...(options.watch === false ? ['--no-watch'] : [])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(PROBE, [configFile, logFile, ...(options.watch === false ? ['--no-watch'] : []), ...(options.lsRemote ? ['--ls-remote'] : [])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 1;
   const pending = new Map<number, { resolve(s: ProbeStats): void; reject(e: Error): void }>();
   let stopped = false;

@@ -2,7 +2,8 @@
 // started with --no-watch), `stats` reports the process's own CPU, its children's CPU, its peak RSS and
 // its event-loop delay since the last `window` (which starts a new measurement window), `stop` stops the
 // runner and exits. Logs go to a file at info level, as a production runner's would.
-// Usage: node --import tsx test/bench/runner-probe.ts CONFIG LOGFILE [--no-watch]
+// Usage: node --import tsx test/bench/runner-probe.ts CONFIG LOGFILE [--no-watch] [--ls-remote]
+// (--ls-remote: the watcher asks git even for file:// remotes, the watcher benchmark's before side)
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -29,7 +30,7 @@ export interface ProbeStats {
 const [configFile, logFile, ...flags] = process.argv.slice(2);
 const loaded = await loadConfig(configFile!);
 const log = createLogger({ level: 'info', pretty: false, destination: pino.destination({ dest: logFile!, sync: true, mkdir: true }) });
-const runner = await startRunner(loaded, { log, watch: !flags.includes('--no-watch') });
+const runner = await startRunner(loaded, { log, watch: !flags.includes('--no-watch'), listViaGit: flags.includes('--ls-remote') });
 // With the ntfy channel, ready means subscribed to the reply topics.
 await (runner as { replies?: { waitConnected(): Promise<void> } | null }).replies?.waitConnected();
 

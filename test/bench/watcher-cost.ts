@@ -1,10 +1,9 @@
 // Watcher cost: one runner process watching 200 repos × 5 PR refs at a 10 s interval, in steady state (every
 // head already known), over 60 s: its own CPU as % of one core, its children's (git) CPU, and its peak RSS.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RunStore } from '../../src/run/run-store.ts';
 import { connectRedis } from '../../src/queue/queues.ts';
-import { makeRepos, round, sleep, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult } from './bench-support.ts';
+import { engineLogFifo, makeRepos, round, sleep, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult } from './bench-support.ts';
 import { cpuBetween, startProbe } from './probe.ts';
 
 const REPOS = 200;
@@ -19,14 +18,14 @@ export const watcherCost: Benchmark = {
   async run(scope): Promise<BenchResult> {
     const root = await scope.tempDir('watcher');
     const { repos, heads } = await makeRepos(root, { copies: REPOS, prs: REFS, files: { 'main.tf': 'resource "terraform_data" "a" {\n  input = "watch"\n}\n' } });
-    const engineLog = path.join(root, 'engine.log');
+    const engineLog = await engineLogFifo(scope, 'watcher');
     const prefix = scope.prefix('watcher');
     const loaded = await writeBenchConfig({
       runnerId: 'watcher',
       dataDir: path.join(root, 'data'),
       prefix,
       repos: repos.map((r) => ({ ...r, pollInterval: INTERVAL })),
-      engine: { binary: await zeroEngine(root), env: { ZERO_ENGINE_LOG: engineLog } },
+      engine: { binary: await zeroEngine(root), env: { ZERO_ENGINE_LOG: engineLog.path } },
     });
 
     // Steady state: every head was already planned, as after a restart of a runner that has caught up.
@@ -56,7 +55,7 @@ export const watcherCost: Benchmark = {
     await probe.stop();
     const cpu = cpuBetween(start, end);
     const peakMB = (end.maxRssKiB * 1024) / 1e6;
-    const plans = (await readFile(engineLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('plan ')).length;
+    const plans = engineLog.lines().filter((l) => l.startsWith('plan ')).length;
     return {
       figures: [
         { figure: 'runner process CPU (% of one core)', value: round(cpu.processPct, 2), unit: '%', goal: '≤ 5 %', met: cpu.processPct <= 5 },

@@ -1,8 +1,12 @@
 #!/bin/sh
 # A zero-time engine for the throughput and watcher benchmarks: answers the runner's five commands at
 # once with canned, valid output, so Airlock's own cost is what gets measured (the node double's start-up,
-# ~80 ms a process, would dominate). ZERO_ENGINE_LOG: a file to append "<command> <cwd>" to per call.
-[ -n "$ZERO_ENGINE_LOG" ] && printf '%s %s\n' "$1" "$PWD" >> "$ZERO_ENGINE_LOG"
+# ~80 ms a process, would dominate). ZERO_ENGINE_LOG: a file or FIFO to append "<command> <cwd>" to per
+# call; in a sandbox, the benchmark's FIFO (bench-support.ts engineLogFifo). A call it cannot record fails,
+# so a log the sandbox hides shows up as failed plans, never as a silent count of zero.
+if [ -n "$ZERO_ENGINE_LOG" ]; then
+  printf '%s %s\n' "$1" "$PWD" >> "$ZERO_ENGINE_LOG" || { printf 'zero-engine: cannot record this call in %s\n' "$ZERO_ENGINE_LOG" >&2; exit 1; }
+fi
 case "$1" in
   version)
     printf '%s\n' '{"terraform_version":"1.11.4-zero","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}' ;;

@@ -84,7 +84,9 @@ test('every shipped runner config is valid', async () => {
 
 test('the engine sandbox is on unless the config says none; its keys are checked', () => {
   const on = parseConfigText(MINIMAL, 'x.yaml');
-  assert.deepEqual(on.engine.sandbox, { users: { plan: 64101, apply: 64102, group: 64100 }, readOnlyPaths: [] });
+  assert.deepEqual(on.engine.sandbox, { users: { plan: 64101, apply: 64102, group: 64100 }, readOnlyPaths: [], sessions: true });
+  assert.deepEqual(parseConfigText('engine:\n  sandbox: { sessions: false }\n', 'x.yaml').engine.sandbox, { ...(on.engine.sandbox as object), sessions: false });
+  assert.match(problem('engine:\n  sandbox: { sessions: sometimes }\n'), /`engine\.sandbox` is invalid.*"sessions":"sometimes"/);
   assert.equal(on.engine.network, 'slirp4netns');
   assert.equal(parseConfigText('engine:\n  sandbox: none\n', 'x.yaml').engine.sandbox, 'none');
   assert.deepEqual(parseConfigText('engine:\n  sandbox: bwrap\n', 'x.yaml').engine.sandbox, on.engine.sandbox);

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -64,6 +65,11 @@ async function attempts(t) {
     attemptSync('signal the runner', () => process.kill(t.runnerPid, 'SIGCONT')),
     await tcpPing('127.0.0.1', t.redisPort),
     await tcpPing('10.0.2.2', t.redisPort),
+    // In a session the sandbox's pid 1 is the driver that will start `show`: reading its environment or
+    // opening its fds (where show's output pipe waits) would be the way to fake what the approver sees.
+    hostname() === 'airlock-engine' && process.pid !== 1
+      ? attemptSync('reach the session driver (pid 1)', () => readFileSync('/proc/1/environ').length >= 0 || readdirSync('/proc/1/fd').length > 0)
+      : { attempt: 'reach the session driver (pid 1)', ok: false, error: 'no driver: not in a session sandbox' },
   ];
   process.stdout.write(`AIRLOCK-HOSTILE ${JSON.stringify(results)}\n`);
 }

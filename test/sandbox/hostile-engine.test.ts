@@ -83,7 +83,8 @@ test('in the sandbox, every escape a hostile plan tries fails', { skip: !sandbox
   assert.notEqual(sandbox, 'none');
   // The hostile script itself must be visible inside, read-only, like the double's directory.
   const { attempts, outsideFile, loop, runId } = await hostileReport(t, { readOnlyPaths: [...(sandbox as { readOnlyPaths: string[] }).readOnlyPaths, path.dirname(HOSTILE)] });
-  assert.equal(attempts.length, 12, JSON.stringify(attempts));
+  assert.equal(attempts.length, 13, JSON.stringify(attempts));
+  assert.match(JSON.stringify(attempts.find((a) => a.attempt === 'reach the session driver (pid 1)')), /EACCES|EPERM/, 'the plan ran in a session and was refused by the kernel');
   const succeeded = attempts.filter((a) => a.ok);
   assert.deepEqual(succeeded, [], `escapes that worked: ${JSON.stringify(succeeded)}`);
   assert.equal(await stat(outsideFile).catch(() => null), null, 'nothing was written outside the job dir');
@@ -95,8 +96,8 @@ test('in the sandbox, every escape a hostile plan tries fails', { skip: !sandbox
 test('negative control: with engine.sandbox none the same attempts succeed', async (t) => {
   const { attempts, outsideFile, loop, runId } = await hostileReport(t, 'none');
   const byName = Object.fromEntries(attempts.map((a) => [a.attempt, a]));
-  // Without a sandbox there is no slirp gateway: that one attempt only means something inside.
-  const meaningful = attempts.filter((a) => !a.attempt.startsWith('tcp 10.0.2.2:'));
+  // Without a sandbox there is no slirp gateway and no session driver: those attempts only mean something inside.
+  const meaningful = attempts.filter((a) => !a.attempt.startsWith('tcp 10.0.2.2:') && !a.attempt.startsWith('reach the session driver'));
   const failed = meaningful.filter((a) => !a.ok);
   assert.deepEqual(failed, [], `without the sandbox these should have worked: ${JSON.stringify(failed)}`);
   assert.ok(byName['read a concurrent apply\'s environ']?.ok, 'the apply secret was readable');
