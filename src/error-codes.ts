@@ -101,6 +101,8 @@ export const ERROR_CODES = {
   'airlock:run-invalid': { retryable: true },
   'airlock:run-not-found': { retryable: true },
   'airlock:superseded': { retryable: true },
+  'airlock:plan-stopped': { retryable: false },
+  'airlock:cancel-refused': { retryable: false },
   // start-up
   'airlock:data-dir-unsafe': { retryable: true },
   'airlock:data-dir-unusable': { retryable: true },

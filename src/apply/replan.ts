@@ -18,7 +18,7 @@ export class ReplanRefusedError extends AirlockError {
 
 /** Pure: why `run` may not be planned again, with what to do instead; null when it may. */
 export function replanProblem(run: Run, latestForPr: string | null, config: Pick<RunnerConfig, 'repos'>): { reason: string; hint: string } | null {
-  if (!isFinal(run.state)) return { reason: `it is ${run.state}, not finished`, hint: `Wait for it to end (\`airlock show ${run.id}\`), or deny it first.` };
+  if (!isFinal(run.state)) return { reason: `it is ${run.state}, not finished`, hint: `Wait for it to end (\`airlock show ${run.id}\`), or cancel it first (\`airlock cancel ${run.id}\`).` };
   if (run.state === 'applied') return { reason: 'it was applied', hint: 'Its changes are in the state; push a new commit to change more.' };
   if (run.replannedBy) return { reason: `it was already replanned as ${run.replannedBy}`, hint: `Replan the newest attempt: \`airlock replan ${run.replannedBy}\`.` };
   if (run.state === 'superseded' || (latestForPr !== null && latestForPr !== run.id)) {

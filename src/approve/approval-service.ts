@@ -4,7 +4,7 @@
 // once; the rest wait, oldest first, and go out as earlier ones are answered.
 import type { Logger } from 'pino';
 import type { RunStore } from '../run/run-store.ts';
-import type { RunTransitions } from '../run/transitions.ts';
+import type { MoveSpec, RunTransitions } from '../run/transitions.ts';
 import type { Actor, Run } from '../run/run.ts';
 import { describeRun, RUNNER_ACTOR } from '../run/describe.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -19,7 +19,6 @@ import type { ApprovalChannel } from './channel.ts';
 import { createPasskeyStep, type PasskeyAssertion, type PasskeyGate, type PasskeyProof } from './passkey-step.ts';
 
 export type { ApprovalChannel, RequestPhase } from './channel.ts';
-
 export type { DecisionInput, RefusalInput } from './decision-rules.ts';
 
 export interface ApprovalServiceDeps {
@@ -29,10 +28,7 @@ export interface ApprovalServiceDeps {
   approvals: ApprovalStore;
   audit: AuditLog;
   channel: ApprovalChannel;
-  /**
-   * `approval.channel` of the runner config. A decision through it is the ordinary path; one through any
-   * other channel (the CLI beside ntfy) bypasses it and is break-glass. Defaults to the channel's name.
-   */
+  /** `approval.channel`: decisions through any other channel (the CLI beside ntfy) are break-glass. */
   configuredChannel?: string;
   ttlMs: number;
   /** How long the second tap of a destructive plan may take after the first. */
@@ -62,7 +58,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
   const configuredChannel = deps.configuredChannel ?? deps.channel.name;
   const isBreakGlass = (input: RefusalInput) => input.channel !== configuredChannel;
 
-  /** The view, or null when it is missing or unusable (the decision is then refused with the reason). */
+  /** The view, or null when missing or unusable (the decision is then refused with the reason). */
   async function viewOrNull(runId: string): Promise<PlanView | null> {
     return deps.planView(runId).catch((err: unknown) => {
       deps.log.error({ err, runId }, 'the plan view cannot be read');
@@ -129,6 +125,15 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
     await passkey.recordFirstStep(run, binding, input.by, proof);
     await send(moved, expiresAt, 'confirm', [binding.approver], input.by, input.via);
     return moved;
+  }
+
+  /** End a run that has not started applying: void its requests so no tap on them can count, and say so. */
+  async function endBeforeApply(runId: string, to: 'superseded' | 'cancelled', patch: Partial<Run>, record: MoveSpec['record'], voidReason: string): Promise<Run | null> {
+    const run = await deps.transitions.move(runId, { from: ['planning', 'awaiting_approval', 'approved'], to, patch, record });
+    if (!run) return null;
+    await deps.approvals.voidRun(runId, voidReason);
+    await finish(run, to);
+    return run;
   }
 
   return {
@@ -245,16 +250,14 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** A newer head replaced this run: void its requests so no tap on them can count. */
     async supersede(runId: string, by: string): Promise<Run | null> {
-      const run = await deps.transitions.move(runId, {
-        from: ['planning', 'awaiting_approval', 'approved'],
-        to: 'superseded',
-        patch: { supersededBy: by },
-        record: { type: 'run.superseded', detail: { supersededBy: by } },
-      });
-      if (!run) return null;
-      await deps.approvals.voidRun(runId, 'the run was superseded by a newer head');
-      await finish(run, 'superseded');
-      return run;
+      const record = { type: 'run.superseded', detail: { supersededBy: by } };
+      return endBeforeApply(runId, 'superseded', { supersededBy: by }, record, 'the run was superseded by a newer head');
+    },
+
+    /** An operator stops a run before its apply (`airlock cancel`); a planning run's job stops at its next step. */
+    async cancel(runId: string, by: Actor, reason?: string): Promise<Run | null> {
+      const cancelled = { by, at: now().toISOString(), ...(reason ? { reason } : {}) };
+      return endBeforeApply(runId, 'cancelled', { cancelled }, { type: 'run.cancelled', actor: by, detail: reason ? { reason } : {} }, 'the run was cancelled by an operator');
     },
 
     /** Tell the approvers how an approved run ended (applied, failed, needs_attention). */

@@ -103,6 +103,17 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
   }
 
   program
+    .command('cancel')
+    .description('stop a run before its apply: planning, awaiting approval or approved (recorded with your OS user)')
+    .argument('<run>', 'run id')
+    .option(...configOption)
+    .option('--reason <text>', 'why, for the audit record and `airlock show`')
+    .action(async (run: string, opts: { config: string; reason?: string }) => {
+      const { cancelCommand, withControlPlane } = await import('./run-commands.ts');
+      code = await withControlPlane(opts.config, (cp) => cancelCommand(cp, output, run, opts));
+    });
+
+  program
     .command('replan')
     .description('plan a finished run\'s head again as a new attempt (operator only: recorded with your OS user)')
     .argument('<run>', 'run id (the newest attempt of its head)')

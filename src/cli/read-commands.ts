@@ -78,6 +78,7 @@ export async function renderRunDetail(cp: RunReader, run: Run, tty: boolean): Pr
     if (run.attention.outputTail) lines.push('  engine output (last lines):', ...run.attention.outputTail.split('\n').slice(-15).map((l) => `    ${visibleText(l)}`));
   }
   if (run.supersededBy) lines.push(`  superseded by ${visibleText(run.supersededBy)}`);
+  if (run.cancelled) lines.push(`  cancelled by ${visibleText(run.cancelled.by.id, 120)} at ${run.cancelled.at}${run.cancelled.reason ? `: ${visibleText(run.cancelled.reason, 600)}` : ''}`);
   if (run.replannedBy) lines.push(`  replanned as ${run.replannedBy}`);
   const records = await readAuditRecords(cp.paths.auditDir, { run: run.id });
   if (records.some((r) => r.detail?.['sandbox'] === 'none')) lines.push(`  WARNING: ${SANDBOX_OFF_WARNING}; this run's engine processes ran that way`);

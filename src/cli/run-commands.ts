@@ -1,4 +1,4 @@
-// `airlock approve`, `deny`, `replan`: deciding and re-planning runs from the runner host, audited.
+// `airlock approve`, `deny`, `cancel`, `replan`: deciding, stopping and re-planning runs, audited.
 // Reading them (`runs`, `show`) is read-commands.ts.
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
@@ -96,6 +96,23 @@ export async function replanCommand(cp: ControlPlane, output: Output, runId: str
   output.out(`replanned run ${previous.id} (${previous.state}) as ${next.id}, attempt ${next.attempt} at ${next.sha.slice(0, 10)}; a runner plans it now (recorded with ${osActor().id})`);
   if (previous.state === 'needs_attention') output.out('  the previous apply may have been partial: the new plan is made against the state as it is now');
   output.out(`  follow it with \`airlock show ${next.id}\``);
+  return 0;
+}
+
+/** `airlock cancel`: stop a run before its apply. An apply already under way is never interrupted. */
+export async function cancelCommand(cp: ControlPlane, output: Output, runId: string, opts: { reason?: string }): Promise<number> {
+  const run = await cp.runs.get(parseRunId(runId, 'airlock cancel RUN'));
+  if ((opts.reason?.length ?? 0) > 1000) throw new AirlockError('airlock:cancel-refused', `--reason is ${opts.reason!.length} characters; at most 1000 are kept`, { hint: 'Give a shorter reason; link to a longer write-up if there is one.' });
+  const cancelled = await cp.approvals.cancel(run.id, osActor(), opts.reason);
+  if (!cancelled) {
+    const now = await cp.runs.get(run.id);
+    const hint = now.state === 'applying'
+      ? 'An apply is never interrupted: it may be half done. Wait for it to end, then read `airlock show`.'
+      : 'Only a run that is planning, awaiting approval or approved (apply not started) can be cancelled.';
+    throw new AirlockError('airlock:cancel-refused', `run ${now.id} is ${now.state}; it cannot be cancelled`, { hint });
+  }
+  const stops = run.state === 'planning' ? '; its plan job stops before its next step' : '; no tap on its requests can count now';
+  output.out(`cancelled run ${cancelled.id} (was ${run.state})${stops} (recorded with ${osActor().id})`);
   return 0;
 }
 

@@ -31,6 +31,13 @@ export class SupersededError extends AirlockError {
   }
 }
 
+/** The run left planning while its job ran (an operator cancelled it, say): the job stops between steps. */
+export class RunMovedOnError extends AirlockError {
+  constructor(runId: string, state: string) {
+    super('airlock:plan-stopped', `run ${runId} is ${state}, no longer planning; its plan job stopped`);
+  }
+}
+
 /** The plan job ended the run; BullMQ must not retry it. */
 export class PlanEndedError extends AirlockError {
   constructor(cause: Error) {
@@ -42,12 +49,15 @@ export function createPlanJob(deps: PlanJobDeps) {
   const { runs, audit, paths } = deps;
   const steps = planProcess(createPlanSteps(deps));
 
-  async function stillLatest(ctx: PlanContext): Promise<void> {
+  /** Between two steps: stop when a newer head took over, or when the run left planning (cancelled, say). */
+  async function stillWanted(ctx: PlanContext): Promise<void> {
     const latest = await runs.latestFor(ctx.run);
     if (latest !== null && latest !== ctx.run.id) {
       await deps.approvals.supersede(ctx.run.id, latest);
       throw new SupersededError(ctx.run.id, latest);
     }
+    const now = await runs.find(ctx.run.id);
+    if (now?.state !== 'planning') throw new RunMovedOnError(ctx.run.id, now?.state ?? 'gone');
   }
 
   /** Record a failure: retried (thrown as is) while attempts remain, else the run ends refused or failed. */
@@ -87,11 +97,15 @@ export function createPlanJob(deps: PlanJobDeps) {
       const log: Logger = deps.log.child({ runId, repo: run.repo, workspace: run.workspace, sha: run.sha });
       const ctx: PlanContext = { run, log, job: paths.job(run.id), attempt, creds: null };
       try {
-        const times = await runSteps(steps, ctx, { before: stillLatest, onStep: (step, ms) => deps.onStep?.(runId, step, ms) });
+        const times = await runSteps(steps, ctx, { before: stillWanted, onStep: (step, ms) => deps.onStep?.(runId, step, ms) });
         log.debug({ steps: stepTimesObject(times) }, 'plan job steps');
       } catch (thrown) {
         await ctx.creds?.release(); // revoked before the outcome is recorded, as on success
         if (thrown instanceof SupersededError) return;
+        if (thrown instanceof RunMovedOnError) {
+          log.info({ state: (await runs.find(runId))?.state }, 'plan job stopped: the run is no longer planning');
+          return;
+        }
         await failed(ctx, thrown);
       } finally {
         await ctx.creds?.release();

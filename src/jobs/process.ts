@@ -3,7 +3,7 @@
 // the audit log and tells subscribers.
 //
 //   sighted     watch/watcher.ts           a new head of a watched ref becomes a run (state planning)
-//   ── plan job (jobs/plan-job.ts runs PLAN_STEPS in order; a newer head stops it between any two) ──
+//   ── plan job (jobs/plan-job.ts runs the steps in order; a newer head or `airlock cancel` stops it between any two) ──
 //   checkout    jobs/plan-steps.ts         fetch the exact sha, export its tree, attribute the commit
 //   guard       guard/guard.ts             refuse what would run code or read files at plan time
 //   init        engine (sandboxed)         with the plan identity's read-only secrets

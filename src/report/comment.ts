@@ -28,6 +28,7 @@ const TITLES: Record<Run['state'], string> = {
   denied: 'Denied',
   expired: 'Expired without a decision',
   superseded: 'Superseded by a newer commit',
+  cancelled: 'Cancelled by an operator',
   needs_attention: 'Needs attention',
 };
 const ICON: Record<string, string> = { pending: '⏳', success: '✅', failure: '❌', error: '⚠️' };

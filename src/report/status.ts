@@ -20,6 +20,8 @@ export const STATUS_OF: Record<RunState, StatusState> = {
   expired: 'failure',
   // A newer head of the PR took over: this commit will never be applied.
   superseded: 'failure',
+  // An operator stopped it before any apply: this commit will not be applied.
+  cancelled: 'failure',
   needs_attention: 'error',
 };
 
@@ -57,6 +59,8 @@ function describe(run: Run): string {
       return `Denied by ${by || 'policy'}`;
     case 'expired':
       return 'No decision before the approval expired';
+    case 'cancelled':
+      return 'Cancelled by an operator before any apply';
     case 'superseded':
       return 'Superseded by a newer commit; not applied';
     case 'needs_attention':

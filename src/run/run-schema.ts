@@ -115,6 +115,7 @@ export const runSchema = z.looseObject({
   attention: z.looseObject({ reason: text(1_000_000), lockId: text(200).optional(), outputTail: text(1_000_000).optional() }).optional(),
   refusal: z.array(text(4096)).optional(),
   supersededBy: runIdSchema.optional(),
+  cancelled: z.looseObject({ by: actor, at: time, reason: text(1000).optional() }).optional(),
   attempt: z.number().int().min(2).max(10_000).optional(),
   replanOf: runIdSchema.optional(),
   replannedBy: runIdSchema.optional(),

@@ -15,6 +15,7 @@ export const RUN_STATES = [
   'denied',
   'expired',
   'superseded',
+  'cancelled',
   'applied',
   'failed',
   'needs_attention',
@@ -25,12 +26,13 @@ export type RunState = (typeof RUN_STATES)[number];
  * Allowed transitions. Beyond the core table: a plan can fail, be superseded while planning, or end
  * `planned` when applies are switched off; an approved run that has not started applying is superseded by
  * a newer head, so nothing older than the PR's head is ever applied. The policy decides some plans without
- * a human: `auto` goes straight to approved, `deny` straight to denied.
+ * a human: `auto` goes straight to approved, `deny` straight to denied. An operator can cancel a run
+ * (`airlock cancel`) up to the point of no return: never once it is applying.
  */
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
-  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded'],
-  awaiting_approval: ['approved', 'denied', 'expired', 'superseded'],
-  approved: ['applying', 'superseded', 'failed'],
+  planning: ['no_changes', 'planned', 'refused', 'awaiting_approval', 'approved', 'denied', 'failed', 'superseded', 'cancelled'],
+  awaiting_approval: ['approved', 'denied', 'expired', 'superseded', 'cancelled'],
+  approved: ['applying', 'superseded', 'failed', 'cancelled'],
   applying: ['applied', 'failed', 'needs_attention'],
   no_changes: [],
   planned: [],
@@ -38,6 +40,7 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   denied: [],
   expired: [],
   superseded: [],
+  cancelled: [],
   applied: [],
   failed: [],
   needs_attention: [],
@@ -113,6 +116,8 @@ export interface Run {
   attention?: { reason: string; lockId?: string; outputTail?: string };
   refusal?: string[];
   supersededBy?: string;
+  /** An operator stopped the run before its apply (`airlock cancel`): who, when and why. */
+  cancelled?: { by: Actor; at: string; reason?: string };
   /**
    * Which plan of this head this is: absent (1) for the sighting, 2 and up for each `airlock replan`.
    * Not the queue's retry count (`plan.started` detail.attempt).

@@ -15,13 +15,16 @@ const ALLOWED: Array<[RunState, RunState]> = [
   ['planning', 'denied'],
   ['planning', 'failed'],
   ['planning', 'superseded'],
+  ['planning', 'cancelled'],
   ['awaiting_approval', 'approved'],
   ['awaiting_approval', 'denied'],
   ['awaiting_approval', 'expired'],
   ['awaiting_approval', 'superseded'],
+  ['awaiting_approval', 'cancelled'],
   ['approved', 'applying'],
   ['approved', 'superseded'],
   ['approved', 'failed'],
+  ['approved', 'cancelled'],
   ['applying', 'applied'],
   ['applying', 'failed'],
   ['applying', 'needs_attention'],
@@ -47,9 +50,13 @@ test('no state leads back to applying except approved, and applying is never re-
   assert.equal(canTransition('applying', 'approved'), false);
 });
 
+test('an apply under way can never be cancelled', () => {
+  assert.equal(canTransition('applying', 'cancelled'), false);
+});
+
 test('final states have no way out', () => {
   for (const s of FINAL_STATES) for (const to of RUN_STATES) assert.equal(canTransition(s, to), false, `${s} → ${to}`);
-  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'superseded']);
+  assert.deepEqual([...FINAL_STATES].sort(), ['applied', 'cancelled', 'denied', 'expired', 'failed', 'needs_attention', 'no_changes', 'planned', 'refused', 'superseded']);
 });
 
 test('run ids are derived from (repo, workspace, sha) only', () => {

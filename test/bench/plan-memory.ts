@@ -42,7 +42,7 @@ export const planMemory: Benchmark = {
     const { repos, heads } = await makeRepos(root, { copies: variants.length, prs: 1, files: { 'main.tf': 'resource "terraform_data" "a" {\n  input = "zero"\n}\n' } });
     const head = heads[0]!;
 
-    const rows = [];
+    const rows: Array<{ variant: string; atRestRssMB: number; atRestPeakMB: number; peakMB: number; afterRssMB: number; planMs: number; readyMs: number }> = [];
     const figures: Figure[] = [];
     for (const [i, v] of variants.entries()) {
       const repo = repos[i]!;
