@@ -13,8 +13,8 @@ import { RunStore } from '../../src/run/run-store.ts';
 import { git } from '../git-fixtures.ts';
 import { median, round, sleep, writeBenchConfig, zeroEngine, type Benchmark, type BenchResult, type Figure, type Scope } from './bench-support.ts';
 import { BASE_COMMIT, prepareVariants, procMemory, startRunnerProcess, type Variant } from './cli-variants.ts';
-const CLI_REPS = Number(process.env['BENCH_STARTUP_REPS'] ?? 7);
-const RUNNER_REPS = Number(process.env['BENCH_STARTUP_RUNNER_REPS'] ?? 3);
+const CLI_REPS = Number(process.env['BENCH_STARTUP_REPS'] ?? 5);
+const RUNNER_REPS = Number(process.env['BENCH_STARTUP_RUNNER_REPS'] ?? 2);
 /** How long a started runner rests (watching one repo every second) before its RSS is read. */
 const IDLE_MS = 3_000;
 const SEEDED_RUNS = 5;
