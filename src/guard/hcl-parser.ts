@@ -41,6 +41,9 @@ function startParser(): ChildProcess {
   // Neither the process nor its channel keeps the runner alive; the parser exits when the channel closes.
   child.unref();
   child.channel?.unref();
+  // A parser that ended between calls is replaced at the next one; a call in flight hears of it itself.
+  child.on('exit', () => worker === child && (worker = null));
+  child.on('error', () => worker === child && stopWorker('stuck'));
   return child;
 }
 

@@ -21,11 +21,13 @@ const SEEDED_RUNS = 5;
 const GOAL_WALL_MS = 250;
 const GOAL_IDLE_MB = 80;
 
-// Written to fd 3 at exit: the process's own peak RSS.
-const PEAK_PRELOAD = `data:text/javascript,${encodeURIComponent("import { writeSync } from 'node:fs'; process.on('exit', () => { try { writeSync(3, JSON.stringify(process.resourceUsage().maxRSS)); } catch {} });")}`;
+// Written to fd 3 at exit: the process's own peak RSS and CPU time (user + system, µs). CPU time hardly
+// moves with the machine's load, wall time does: on a busy machine, CPU is the figure to compare.
+const PEAK_PRELOAD = `data:text/javascript,${encodeURIComponent("import { writeSync } from 'node:fs'; process.on('exit', () => { try { const u = process.resourceUsage(); writeSync(3, JSON.stringify([u.maxRSS, u.userCPUTime + u.systemCPUTime])); } catch {} });")}`;
 
 interface Sample {
   wallMs: number;
+  cpuMs: number;
   peakMB: number;
 }
 
@@ -45,7 +47,8 @@ function measure(args: string[], env: Record<string, string | undefined>): Promi
     child.once('close', (code) => {
       const wallMs = performance.now() - started;
       if (code !== 0 || err !== '') return reject(new Error(`node ${args.join(' ')} exited ${code}: ${err.slice(0, 500)}`));
-      resolve({ wallMs, peakMB: MB(Number(peak)) });
+      const [maxRssKiB, cpuUs] = JSON.parse(peak) as [number, number];
+      resolve({ wallMs, cpuMs: cpuUs / 1000, peakMB: MB(maxRssKiB) });
     });
   });
 }
@@ -65,6 +68,7 @@ async function runnerAtRest(scope: Scope, v: Variant, configFile: string, nodeFl
 function figuresFor(label: string, samples: Record<string, Sample[]>, goal?: { ms: number }): Figure[] {
   const wall = (n: string) => (samples[n]?.length ? median(samples[n]!.map((s) => s.wallMs)) : null);
   const peak = (n: string) => (samples[n]?.length ? median(samples[n]!.map((s) => s.peakMB)) : null);
+  const cpu = (n: string) => (samples[n]?.length ? round(median(samples[n]!.map((s) => s.cpuMs))) : 'n/a');
   const b = wall('build');
   const before = wall('before');
   return [
@@ -72,6 +76,7 @@ function figuresFor(label: string, samples: Record<string, Sample[]>, goal?: { m
     { figure: `${label}: wall, source through tsx`, value: wall('source') === null ? null : round(wall('source')!), unit: 'ms' },
     { figure: `${label}: wall, before (${BASE_COMMIT} through tsx)`, value: before === null ? null : round(before), unit: 'ms' },
     { figure: `${label}: wall, build ÷ before`, value: b !== null && before ? round(b / before, 3) : null, unit: '×' },
+    { figure: `${label}: CPU (user + sys), build / source / before`, value: cpu('build') === 'n/a' ? null : (cpu('build') as number), unit: `ms / ${cpu('source')} ms / ${cpu('before')} ms` },
     { figure: `${label}: peak RSS, build / source / before`, value: peak('build') === null ? null : round(peak('build')!), unit: `MB / ${peak('source') === null ? 'n/a' : round(peak('source')!)} MB / ${peak('before') === null ? 'n/a' : round(peak('before')!)} MB` },
   ];
 }
@@ -127,7 +132,7 @@ export const startup: Benchmark = {
     const figures: Figure[] = [
       ...figuresFor('`airlock --help`', samples['help']!, { ms: GOAL_WALL_MS }),
       ...figuresFor(`\`airlock runs\` (${SEEDED_RUNS} runs in Redis)`, samples['runs']!, { ms: GOAL_WALL_MS }),
-      { figure: '`node -e 0` (the floor): wall / peak RSS', value: round(median(nodeFloor.map((s) => s.wallMs))), unit: `ms / ${round(median(nodeFloor.map((s) => s.peakMB)))} MB` },
+      { figure: '`node -e 0` (the floor): wall / CPU / peak RSS', value: round(median(nodeFloor.map((s) => s.wallMs))), unit: `ms / ${round(median(nodeFloor.map((s) => s.cpuMs)))} ms / ${round(median(nodeFloor.map((s) => s.peakMB)))} MB` },
       { figure: `runner at rest (${IDLE_MS / 1000} s after start), RSS, build (median of ${RUNNER_REPS})`, value: restMedian('build', 'rssMB'), unit: 'MB', goal: `≤ ${GOAL_IDLE_MB} MB`, met: (restMedian('build', 'rssMB') ?? Infinity) <= GOAL_IDLE_MB },
       { figure: 'runner at rest, RSS, source through tsx', value: restMedian('source', 'rssMB'), unit: 'MB' },
       { figure: `runner at rest, RSS, before (${BASE_COMMIT} through tsx)`, value: restMedian('before', 'rssMB'), unit: 'MB' },
@@ -138,12 +143,12 @@ export const startup: Benchmark = {
       figures,
       data: {
         baseCommit: hasBefore ? BASE_COMMIT : null,
-        cli: Object.fromEntries(Object.entries(samples).map(([c, byVariant]) => [c, Object.fromEntries(Object.entries(byVariant).map(([v, s]) => [v, s.map((x) => ({ wallMs: round(x.wallMs), peakMB: round(x.peakMB) }))]))])),
+        cli: Object.fromEntries(Object.entries(samples).map(([c, byVariant]) => [c, Object.fromEntries(Object.entries(byVariant).map(([v, s]) => [v, s.map((x) => ({ wallMs: round(x.wallMs), cpuMs: round(x.cpuMs), peakMB: round(x.peakMB) }))]))])),
         runnerAtRest: Object.fromEntries(Object.entries(rest).map(([k, s]) => [k, s.map((x) => ({ readyMs: round(x.readyMs), rssMB: round(x.rssMB), hwmMB: round(x.hwmMB) }))])),
       },
       notes: [
         `before = the tree at ${BASE_COMMIT} (git archive), run through its own bin.js (tsx registered at run time, every command's modules imported up front); source = today's src/ through tsx (AIRLOCK_FROM_SOURCE=1), i.e. the lazy imports without the build; build = today's dist/, built at the start of this benchmark, run by the same bin.js. ${hasBefore ? '' : `This clone lacks ${BASE_COMMIT}: no before figures. `}`,
-        `Each CLI figure is the median of ${CLI_REPS} runs after one warm-up, variants interleaved in a rotating order; wall = spawn → exit as seen from the benchmark; peak RSS = the process's maxRSS (a one-line preload writes it at exit, for every variant). \`runs\` reads ${SEEDED_RUNS} finished runs from the shared Redis under a fresh prefix.`,
+        `Each CLI figure is the median of ${CLI_REPS} runs after one warm-up, variants interleaved in a rotating order; wall = spawn → exit as seen from the benchmark; CPU = the process's user + system time and peak RSS = its maxRSS (a one-line preload writes both at exit, for every variant). On a loaded machine wall time stretches with the load (see the \`node -e 0\` floor) and CPU time much less: compare CPU there. \`runs\` reads ${SEEDED_RUNS} finished runs from the shared Redis under a fresh prefix.`,
         `Runner at rest: \`airlock start\` with one repo (no pull requests, polled every second), the sandbox as the suite runs it and the zero-time engine; RSS is VmRSS ${IDLE_MS / 1000} s after the \`runner started\` log line. The --max-semi-space-size=4 row caps V8's young generation at 2 × 4 MB (default 2 × 16 MB).`,
       ],
     };
