@@ -1,7 +1,6 @@
 // `airlock audit verify|show|tail|check`: reading the audit chains on the runner host. None of them
 // needs Redis or writes anything; `verify --file` does not even need a config.
 import { stat } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
 import type { AuditRecord } from '../audit/audit.ts';
 import { agentForApprover } from '../audit/attribution.ts';
 import { checkChain, type ChainRecord } from '../audit/check.ts';
@@ -140,11 +139,4 @@ export function renderRecordLine(r: AuditRecord, where = String(r.seq).padStart(
     .map((k) => `${k}=${visibleText(String(r.detail![k]), 160)}`)
     .join(' ');
   return `${where}  ${r.time}  ${r.type.padEnd(22)} ${r.actor.kind}:${visibleText(r.actor.id, 80)}${r.run ? `  ${r.run}` : ''}${detail ? `  ${detail}` : ''}`;
-}
-
-/** commander argument parser for a positive integer option. */
-export function parsePositiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive whole number, got ${JSON.stringify(value)}`);
-  return n;
 }

@@ -16,7 +16,8 @@ import { deleteKeysUnder } from '../runner/delete-prefix.ts';
 import { startRunner, type Runner } from '../runner/runner.ts';
 import { demoSandbox, ENGINE_DOUBLE, findRealEngine, makeDemoRemote, redisAnswers, startPrivateRedis } from './demo-env.ts';
 import type { Output } from './output.ts';
-import { decideRun, renderRunDetail } from './run-commands.ts';
+import { renderRunDetail } from './read-commands.ts';
+import { decideRun } from './run-commands.ts';
 
 export interface DemoOptions {
   configFile: string;

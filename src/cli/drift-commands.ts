@@ -10,17 +10,10 @@ import { visibleText } from '../lib/untrusted-text.ts';
 import { scrubber } from '../log/scrub.ts';
 import { createDriftQueue } from '../queue/drift-queue.ts';
 import { connectRedis, redisTargetFor } from '../queue/redis-connection.ts';
-import { RUN_KINDS, type RunKind } from '../run/run.ts';
-import { probeRedis } from '../runner/preflight.ts';
-import { osActor, withControlPlane } from './run-commands.ts';
+import { probeRedis } from '../runner/redis-probe.ts';
+import { osActor } from './actor.ts';
+import { withControlPlane } from './run-commands.ts';
 import { renderJson, type Output } from './output.ts';
-
-/** `--kind` of `airlock runs`: pr, drift or nothing. */
-export function runKindOption(value: string | undefined): RunKind | undefined {
-  if (value === undefined) return undefined;
-  if ((RUN_KINDS as readonly string[]).includes(value)) return value as RunKind;
-  throw new AirlockError('airlock:bad-option', `--kind ${JSON.stringify(value.slice(0, 40))} is not a run kind`, { hint: `Use one of: ${RUN_KINDS.join(', ')}.` });
-}
 
 /** The one target WORKSPACE names: `repo/workspace`, or a workspace name only one repo has. */
 export function pickTarget(config: Pick<RunnerConfig, 'repos'>, name: string): DriftTarget {

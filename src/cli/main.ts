@@ -2,17 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { loadConfig } from '../config/load.ts';
-import { createLogger } from '../log/logger.ts';
-import { startRunner } from '../runner/runner.ts';
-import { auditTarget, checkAudit, parsePositiveInt, showAuditRun, tailAudit, verifyAudit } from './audit-commands.ts';
-import { runDemo } from './demo.ts';
-import { renderChecks, runDoctor } from './doctor.ts';
+import { addPasskeyCommands } from './passkey-tree.ts';
+import { parsePositiveInt, runKindOption } from './options.ts';
 import { processOutput, reportError, type Output } from './output.ts';
-import { addPasskeyCommands, verifyApprovals } from './passkey-commands.ts';
-import { driftCommand, runKindOption } from './drift-commands.ts';
-import { cancelCommand, decideRun, listRuns, replanCommand, showRun, withControlPlane, withRunReader } from './run-commands.ts';
 
+// Each command loads its own modules when it runs (`await import()`), so `airlock --help` loads commander
+// and little else, `airlock runs` no queue, engine or forge client, and only `start` the whole runner.
 const DEFAULT_CONFIG = process.env['AIRLOCK_CONFIG'] ?? 'runners/airlock.yaml';
 // Shipped with the package, so `airlock demo` works from any directory.
 const DEMO_CONFIG = fileURLToPath(new URL('../../runners/demo.yaml', import.meta.url));
@@ -35,6 +30,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .description('run the runner: watch repos, plan every new head, apply approved plans')
     .option(...configOption)
     .action(async (opts: { config: string }) => {
+      const [{ loadConfig }, { createLogger }, { startRunner }] = await Promise.all([import('../config/load.ts'), import('../log/logger.ts'), import('../runner/runner.ts')]);
       const loaded = await loadConfig(opts.config);
       const log = createLogger({ level: loaded.config.log.level });
       const runner = await startRunner(loaded, { log });
@@ -53,6 +49,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--approve', 'approve without asking, even in a terminal')
     .option('--deny', 'deny without asking')
     .action(async (opts: { config: string; approve?: boolean; deny?: boolean }) => {
+      const { runDemo } = await import('./demo.ts');
       code = await runDemo({ configFile: opts.config, output, decision: opts.approve ? 'approve' : opts.deny ? 'deny' : undefined });
     });
 
@@ -63,6 +60,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--json', 'machine-readable output')
     .option('--kind <kind>', 'only runs of this kind: pr or drift')
     .action(async (opts: { config: string; json?: boolean; kind?: string }) => {
+      const { listRuns, withRunReader } = await import('./read-commands.ts');
       const kind = runKindOption(opts.kind);
       code = await withRunReader(opts.config, (reader) => listRuns(reader, output, opts.json === true, kind));
     });
@@ -75,6 +73,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--now', 'queue a drift check of WORKSPACE now (the runner plans it like a scheduled one)')
     .option('--json', 'machine-readable output')
     .action(async (workspace: string | undefined, opts: { config: string; now?: boolean; json?: boolean }) => {
+      const { driftCommand } = await import('./drift-commands.ts');
       code = await driftCommand(opts.config, output, workspace, opts);
     });
 
@@ -85,6 +84,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--json', 'machine-readable output')
     .action(async (run: string, opts: { config: string; json?: boolean }) => {
+      const { showRun, withRunReader } = await import('./read-commands.ts');
       code = await withRunReader(opts.config, (reader) => showRun(reader, output, run, opts.json === true));
     });
 
@@ -97,6 +97,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
       .option('--confirm', 'give the second confirmation a destructive plan needs')
       .option('-y, --yes', 'do not ask before approving')
       .action(async (run: string, opts: { config: string; confirm?: boolean; yes?: boolean }) => {
+        const { decideRun, withControlPlane } = await import('./run-commands.ts');
         code = await withControlPlane(opts.config, (cp) => decideRun(cp, output, run, decision, opts));
       });
   }
@@ -108,6 +109,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--reason <text>', 'why, for the audit record and `airlock show`')
     .action(async (run: string, opts: { config: string; reason?: string }) => {
+      const { cancelCommand, withControlPlane } = await import('./run-commands.ts');
       code = await withControlPlane(opts.config, (cp) => cancelCommand(cp, output, run, opts));
     });
 
@@ -118,6 +120,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option(...configOption)
     .option('--reason <text>', 'why, for the audit record')
     .action(async (run: string, opts: { config: string; reason?: string }) => {
+      const { replanCommand, withControlPlane } = await import('./run-commands.ts');
       code = await withControlPlane(opts.config, (cp) => replanCommand(cp, output, run, opts));
     });
 
@@ -132,7 +135,9 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--require-proof', 'with --approvals: exit 1 when an apply rests on an approval no passkey proves')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config: string; file?: string; against?: string; json?: boolean; approvals?: boolean; requireProof?: boolean }) => {
-      code = opts.approvals ? await verifyApprovals(output, await auditTarget(opts), opts) : await verifyAudit(output, opts);
+      const { auditTarget, verifyAudit } = await import('./audit-commands.ts');
+      if (!opts.approvals) code = await verifyAudit(output, opts);
+      else code = await (await import('./passkey-commands.ts')).verifyApprovals(output, await auditTarget(opts), opts);
     });
   audit
     .command('show')
@@ -142,7 +147,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--file <path>', 'a chain file or an audit directory')
     .option('--json', 'the records as stored, one JSON object a line')
     .action(async (opts: { config: string; file?: string; run: string; json?: boolean }) => {
-      code = await showAuditRun(output, opts);
+      code = await (await import('./audit-commands.ts')).showAuditRun(output, opts);
     });
   audit
     .command('tail')
@@ -152,7 +157,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('-n, --lines <n>', 'how many records', (v) => parsePositiveInt(v, '--lines'), 20)
     .option('--json', 'the records as stored, one JSON object a line')
     .action(async (opts: { config: string; file?: string; lines: number; json?: boolean }) => {
-      code = await tailAudit(output, opts);
+      code = await (await import('./audit-commands.ts')).tailAudit(output, opts);
     });
   audit
     .command('check')
@@ -161,7 +166,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .option('--file <path>', 'a chain file or an audit directory')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config: string; file?: string; json?: boolean }) => {
-      code = await checkAudit(output, opts);
+      code = await (await import('./audit-commands.ts')).checkAudit(output, opts);
     });
 
   addPasskeyCommands(program, output, configOption, (c) => (code = c));
@@ -171,6 +176,7 @@ export async function main(argv: string[], output: Output = processOutput()): Pr
     .description('check the config, Redis, the engine, the data dir and the repos; say how to fix each problem')
     .option(...configOption)
     .action(async (opts: { config: string }) => {
+      const { renderChecks, runDoctor } = await import('./doctor.ts');
       code = renderChecks(await runDoctor(opts.config), output);
     });
 

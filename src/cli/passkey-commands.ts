@@ -3,7 +3,6 @@
 // public key, so the chains alone can re-verify every passkey approval offline.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
 import type { PasskeyConfig } from '../approve/passkey/config.ts';
 import { buildApprovalPage } from '../approve/passkey/page.ts';
 import { readRegistration, registrationLink } from '../approve/passkey/registration.ts';
@@ -17,7 +16,7 @@ import { AirlockError } from '../errors.ts';
 import { scrubber } from '../log/scrub.ts';
 import { visibleText } from '../lib/untrusted-text.ts';
 import { renderJson, type Output } from './output.ts';
-import { osActor } from './run-commands.ts';
+import { osActor } from './actor.ts';
 
 function passkeyConfig(loaded: LoadedConfig): PasskeyConfig {
   const config = loaded.config.approval.passkey;
@@ -40,6 +39,25 @@ async function withCliAudit<T>(loaded: LoadedConfig, fn: (audit: AuditLog) => Pr
   } finally {
     await audit.close();
   }
+}
+
+/** `passkey page`: the static approval page, written to `out`. */
+export async function writePasskeyPage(output: Output, opts: { config: string; out: string }): Promise<number> {
+  const loaded = await loadConfig(opts.config);
+  const config = passkeyConfig(loaded);
+  const ntfy = loaded.config.approval.ntfy;
+  if (!ntfy) throw new AirlockError('airlock:passkey-not-configured', 'the page answers on ntfy: set `approval.channel: ntfy` and `approval.ntfy`', { hint: 'See runners/example.yaml.' });
+  await writeFile(opts.out, await buildApprovalPage(ntfy.url), { mode: 0o644 });
+  output.out(`wrote ${opts.out}: host it as ${config.origin}${config.page}`);
+  return 0;
+}
+
+/** `passkey register`: the link that has an approver's device create a passkey. */
+export async function printRegistrationLink(output: Output, opts: { config: string; approver: string }): Promise<number> {
+  const loaded = await loadConfig(opts.config);
+  const { url } = registrationLink(passkeyConfig(loaded), approverOf(loaded, opts.approver));
+  output.out(`Open this on ${opts.approver}'s device, then import the file it gives with \`airlock passkey add --approver ${opts.approver} FILE\`:\n${url}`);
+  return 0;
 }
 
 /** `passkey add`: check a registration file from the page and store its key for the approver (audited). */
@@ -98,52 +116,4 @@ export async function verifyApprovals(output: Output, target: string, opts: { js
     output.out(`${proofs.length - bad.length} of ${proofs.length} passkey signature(s) verify; ${applies.length - unproven.length} of ${applies.length} apply(s) rest on a proven approval`);
   }
   return bad.length > 0 || chainsBad.length > 0 || (opts.requireProof && unproven.length > 0) ? 1 : 0;
-}
-
-/** Add the `passkey` command group. */
-export function addPasskeyCommands(program: Command, output: Output, configOption: readonly [string, string, string], setCode: (code: number) => void): void {
-  const passkey = program.command('passkey').description('passkey (WebAuthn) approvals: the approval page, registering and listing keys');
-  passkey
-    .command('page')
-    .description('write the static approval page to host on `approval.passkey.origin`')
-    .option(...configOption)
-    .option('-o, --out <file>', 'where to write it', 'airlock-approve.html')
-    .action(async (opts: { config: string; out: string }) => {
-      const loaded = await loadConfig(opts.config);
-      const config = passkeyConfig(loaded);
-      const ntfy = loaded.config.approval.ntfy;
-      if (!ntfy) throw new AirlockError('airlock:passkey-not-configured', 'the page answers on ntfy: set `approval.channel: ntfy` and `approval.ntfy`', { hint: 'See runners/example.yaml.' });
-      await writeFile(opts.out, await buildApprovalPage(ntfy.url), { mode: 0o644 });
-      output.out(`wrote ${opts.out}: host it as ${config.origin}${config.page}`);
-    });
-  passkey
-    .command('register')
-    .description("print a link that has an approver's device create a passkey")
-    .requiredOption('--approver <name>', 'the approver (approval.ntfy.approvers[].name)')
-    .option(...configOption)
-    .action(async (opts: { config: string; approver: string }) => {
-      const loaded = await loadConfig(opts.config);
-      const { url } = registrationLink(passkeyConfig(loaded), approverOf(loaded, opts.approver));
-      output.out(`Open this on ${opts.approver}'s device, then import the file it gives with \`airlock passkey add --approver ${opts.approver} FILE\`:\n${url}`);
-    });
-  passkey
-    .command('add')
-    .description('import a registration file from the approval page (audited)')
-    .requiredOption('--approver <name>', 'the approver the key is for')
-    .argument('<file>', 'the registration file')
-    .option(...configOption)
-    .action(async (file: string, opts: { config: string; approver: string }) => setCode(await addPasskey(output, { ...opts, file })));
-  passkey
-    .command('list')
-    .description('registered passkeys, per approver')
-    .option(...configOption)
-    .option('--json', 'machine-readable output')
-    .action(async (opts: { config: string; json?: boolean }) => setCode(await listPasskeys(output, opts)));
-  passkey
-    .command('remove')
-    .description('forget a passkey (audited)')
-    .requiredOption('--approver <name>', 'the approver')
-    .argument('<credential-id>', 'as `airlock passkey list` shows it')
-    .option(...configOption)
-    .action(async (credentialId: string, opts: { config: string; approver: string }) => setCode(await removePasskey(output, { ...opts, credentialId })));
 }

@@ -1,8 +1,12 @@
 // A workspace's drift schedule: when to plan the default branch's head to find what changed outside of
 // Airlock. The cron expression is checked here with the scheduler's own library, so a typo fails at load.
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { duration } from '../lib/zod-units.ts';
+
+// cron-parser (and luxon under it) loads only for a config that schedules drift checks.
+let parser: typeof import('cron-parser').CronExpressionParser | undefined;
+const cronParser = () => (parser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser);
 
 const CRON_HINT = 'must be a cron expression like "0 */6 * * *" (minute hour day-of-month month day-of-week, optionally a leading seconds field)';
 
@@ -14,7 +18,7 @@ const cron = z
     const fields = text.trim().split(/\s+/).length;
     if (fields < 5 || fields > 6) return void ctx.addIssue({ code: 'custom', message: `${CRON_HINT}; got ${fields} fields` });
     try {
-      CronExpressionParser.parse(text, { tz: 'UTC' });
+      cronParser().parse(text, { tz: 'UTC' });
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `${CRON_HINT}: ${(err as Error).message}` });
     }

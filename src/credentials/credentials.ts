@@ -4,7 +4,8 @@
 // This file holds the types and the pure rules; vault-client.ts is the only node-vault user,
 // provider.ts holds the per-job effects, errors.ts the error codes.
 import type { Run } from '../run/run.ts';
-import { deniedEngineEnvReason } from '../engine/engine.ts';
+// The pure rule itself, not the engine's surface, which would load the engine adapter (execa) with the config.
+import { deniedEngineEnvReason } from '../engine/engine-env.ts';
 
 export type Phase = 'plan' | 'apply';
 

@@ -3,7 +3,8 @@
 // VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_PREFIX and VAULT_SKIP_VERIFY from the runner's
 // environment, and would keep X-Vault-Token in a shared headers object between identities.
 import { Agent } from 'node:http';
-import nodeVault from 'node-vault';
+import { createRequire } from 'node:module';
+import type NodeVault from 'node-vault';
 import type { Scrubber } from '../log/scrub.ts';
 import { classifyVaultFailure, type VaultContext, type VaultError } from './errors.ts';
 
@@ -44,9 +45,13 @@ export interface VaultSession {
   revokeSelf(): Promise<void>;
 }
 
-type Client = ReturnType<typeof nodeVault>;
+type Client = ReturnType<typeof NodeVault>;
+
+// node-vault and its HTTP stack (~20 MB) load at the first Vault call, not with every runner: most have no Vault.
+let nodeVault: typeof NodeVault | undefined;
 
 function newClient(endpoint: VaultEndpoint, token: string): Client {
+  nodeVault ??= createRequire(import.meta.url)('node-vault') as typeof NodeVault;
   const client = nodeVault({
     apiVersion: 'v1',
     endpoint: endpoint.address,
@@ -56,7 +61,7 @@ function newClient(endpoint: VaultEndpoint, token: string): Client {
     // restarted in between would fail the next job with ECONNRESET.
     requestOptions: { httpAgent: new Agent({ keepAlive: false }), agentOptions: { keepAlive: false }, ...(endpoint.ca ? { ca: endpoint.ca } : {}) },
     rpDefaults: { strictSSL: true, timeout: endpoint.timeoutMs },
-  } as Parameters<typeof nodeVault>[0]);
+  } as Parameters<typeof NodeVault>[0]);
   // Options that are empty fall back to the environment inside node-vault; set them after construction.
   client.endpoint = endpoint.address.replace(/\/$/, '');
   client.token = token;

@@ -1,8 +1,12 @@
-// The one user of @cdktf/hcl2json (HashiCorp's HCL parser compiled to WebAssembly), through a worker
-// thread (hcl-worker.mjs): a parse blocks its thread, ~0.1-2 s for a few hundred KB of HCL, and the
-// module instantiates ~7 MB of WebAssembly (~250 ms, ~100 MB of memory, measured on node 20). The thread
-// starts on the first guard run, not at start-up, and stops after a minute without work.
-import { Worker } from 'node:worker_threads';
+// The one user of @cdktf/hcl2json (HashiCorp's HCL parser compiled to WebAssembly), through a process of
+// its own (hcl-worker.mjs): a parse blocks its thread, ~0.1-2 s for a few hundred KB of HCL, and the
+// module instantiates ~7 MB of WebAssembly (~250 ms, ~70 MB of memory, measured on node 20). It starts on
+// the first guard run, not at start-up, and ends after a minute without work. A child process rather than
+// a worker thread: a thread's memory stays in the runner's RSS even after it ends (measured: 113 MB with
+// the thread, 109 MB after terminate(), from 45 MB), and every spawn the runner makes costs more the
+// bigger it is; a process gives all of it back when it exits.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** One node of an HCL expression as the parser reports it. */
 export interface ExpressionNode {
@@ -15,29 +19,44 @@ export interface ExpressionNode {
 const PARSE_TIMEOUT_MS = 60_000;
 const IDLE_MS = 60_000;
 
-let worker: Worker | null = null;
+const PARSER = fileURLToPath(new URL('./hcl-worker.mjs', import.meta.url));
+
+let worker: ChildProcess | null = null;
 let idle: NodeJS.Timeout | undefined;
 let nextId = 0;
-// One call at a time: the thread parses sequentially anyway, and each deadline then measures one parse.
+// One call at a time: the parser works sequentially anyway, and each deadline then measures one parse.
 let queue: Promise<unknown> = Promise.resolve();
 
-function stopWorker(): void {
+/** Idle: close the channel, and the parser exits. Stuck: kill it. */
+function stopWorker(how: 'idle' | 'stuck' = 'idle'): void {
   clearTimeout(idle);
-  void worker?.terminate();
+  if (how === 'stuck') worker?.kill('SIGKILL');
+  else if (worker?.connected) worker.disconnect();
   worker = null;
+}
+
+/** The parser process: no loader flags of the runner (tsx in tests), no environment (nothing it needs), stderr kept for a crash. */
+function startParser(): ChildProcess {
+  const child = fork(PARSER, [], { execArgv: [], env: {}, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+  // Neither the process nor its channel keeps the runner alive; the parser exits when the channel closes.
+  child.unref();
+  child.channel?.unref();
+  // A parser that ended between calls is replaced at the next one; a call in flight hears of it itself.
+  child.on('exit', () => worker === child && (worker = null));
+  child.on('error', () => worker === child && stopWorker('stuck'));
+  return child;
 }
 
 function call<T>(op: 'parse' | 'template', filename: string, text: string): Promise<T> {
   const run = async (): Promise<T> => {
     clearTimeout(idle);
-    worker ??= new Worker(new URL('./hcl-worker.mjs', import.meta.url));
-    worker.unref();
+    worker ??= startParser();
     const current = worker;
     const id = ++nextId;
     try {
       return await new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
-          stopWorker();
+          stopWorker('stuck');
           reject(new Error(`the HCL parser did not answer within ${PARSE_TIMEOUT_MS / 1000} s`));
         }, PARSE_TIMEOUT_MS);
         const done = () => {
@@ -57,19 +76,19 @@ function call<T>(op: 'parse' | 'template', filename: string, text: string): Prom
           if (worker === current) worker = null;
           reject(new Error(`the HCL parser failed: ${err.message}`));
         };
-        const onExit = (code: number) => {
+        const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
           done();
           if (worker === current) worker = null;
-          reject(new Error(`the HCL parser stopped (exit code ${code})`));
+          reject(new Error(`the HCL parser stopped (${code === null ? `signal ${signal}` : `exit code ${code}`})`));
         };
         current.on('message', onMessage);
         current.on('error', onError);
         current.on('exit', onExit);
-        current.postMessage({ id, op, filename, text });
+        current.send({ id, op, filename, text }, (err) => err && onError(err));
       });
     } finally {
       if (worker !== null) {
-        idle = setTimeout(stopWorker, IDLE_MS);
+        idle = setTimeout(() => stopWorker('idle'), IDLE_MS);
         idle.unref();
       }
     }

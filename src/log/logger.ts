@@ -1,6 +1,7 @@
 // The root logger: JSON lines for machines, pretty in a TTY; every string passes the scrubber first.
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type Pretty from 'pino-pretty';
 import { colorAllowed } from './color.ts';
 import { scrubber as defaultScrubber, type Scrubber } from './scrub.ts';
 
@@ -32,7 +33,9 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const scrubber = options.scrubber ?? defaultScrubber;
   const usePretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
-  const destination = usePretty
+  // pino-pretty loads only for a terminal: a runner under systemd writes JSON lines and never needs it.
+  const pretty = usePretty ? (createRequire(import.meta.url)('pino-pretty') as typeof Pretty) : null;
+  const destination = pretty
     ? pretty({ colorize: colorAllowed(), translateTime: 'HH:MM:ss', ignore: 'pid,hostname', destination: (options.destination as NodeJS.WritableStream | undefined) ?? 1, sync: true })
     : ((options.destination as DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: true }));
   return pino(

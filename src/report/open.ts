@@ -5,7 +5,6 @@ import type { Scrubber } from '../log/scrub.ts';
 import type { ForgeConfig, ReportSlice } from './config.ts';
 import type { Forge } from './forge.ts';
 import { createGiteaForge } from './gitea.ts';
-import { createGitHubForge } from './github.ts';
 
 export interface OpenedForge {
   repo: string;
@@ -18,7 +17,8 @@ export interface OpenedForge {
 export async function openForge(config: ForgeConfig, configFile: string, scrubber: Scrubber): Promise<Forge> {
   const token = await readTokenFile(resolveTokenFile(config.tokenFile, configFile), scrubber, `the ${config.kind} token`);
   const target = { apiUrl: config.apiUrl, owner: config.owner, name: config.name, token };
-  return config.kind === 'github' ? createGitHubForge(target) : createGiteaForge(target);
+  // @octokit/rest loads only for a GitHub forge.
+  return config.kind === 'github' ? (await import('./github.ts')).createGitHubForge(target) : createGiteaForge(target);
 }
 
 /** Every configured forge; a bad token file throws (coded airlock:token-file) so the runner does not start half-configured. */

@@ -23,7 +23,6 @@ import { runnerPaths, type RunnerPaths } from '../run/paths.ts';
 import { openTraces } from '../trace/open.ts';
 import { newTraceparent, untraced } from '../trace/trace.ts';
 import { isConnectionError } from './redis-health.ts';
-import { reportKey } from './report-wiring.ts';
 
 export interface ControlPlaneOptions {
   log: Logger;
@@ -157,24 +156,3 @@ function observeAppends(audit: AuditLog, observer: NonNullable<ControlPlaneOptio
 }
 
 export type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
-
-/** What the read-only commands need: runs and the audit directory. Opens no chain, no queue, no lock. */
-export interface RunReader {
-  paths: Pick<RunnerPaths, 'auditDir' | 'job'>;
-  runs: Pick<RunStore, 'get' | 'find' | 'list'>;
-  /** What was last reported to the forge for a run (JSON of ReportOutcome), or null. */
-  reported?: (runId: string) => Promise<string | null>;
-}
-
-/** A reader over a runner's runs for `runs` and `show`: it creates nothing on disk and writes nothing to Redis. */
-export async function openRunReader(loaded: LoadedConfig): Promise<RunReader & { close(): void }> {
-  const redis = connectRedis(await redisTargetFor(loaded, scrubber));
-  redis.on('error', () => undefined);
-  return {
-    paths: runnerPaths(loaded.config.runner.dataDir),
-    runs: new RunStore(redis, loaded.config.redis.prefix),
-    // Read only where a repo reports to a forge: otherwise there is nothing to read.
-    ...(loaded.config.repos.some((r) => r.forge) ? { reported: (runId: string) => redis.get(reportKey(loaded.config.redis.prefix, runId)) } : {}),
-    close: () => redis.disconnect(),
-  };
-}

@@ -2,17 +2,14 @@
 // cannot work exits at once with a coded error that says what to do, instead of looking healthy to
 // systemd while it retries forever. `airlock doctor` runs the same checks.
 import { access, constants as fsConstants, mkdir, stat } from 'node:fs/promises';
-import { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config/load.ts';
 import { dataDirProblem } from '../config/data-dir.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
-import { maskUrl } from '../watch/ls-remote.ts';
 import { scrubber } from '../log/scrub.ts';
-import { redisOptions, redisTargetFor, type RedisTarget } from '../queue/redis-connection.ts';
-import { evictionProblem, readEvictionPolicy } from '../queue/redis-policy.ts';
-
-const REDIS_CONNECT_TIMEOUT_MS = 3000;
+import { redisTargetFor } from '../queue/redis-connection.ts';
+import { evictionProblem } from '../queue/redis-policy.ts';
+import { probeRedis } from './redis-probe.ts';
 
 /** Create the data dir if needed and make sure only the runner can use it; returns a one-line description. */
 export async function checkDataDir(dir: string): Promise<string> {
@@ -34,38 +31,6 @@ export async function checkDataDir(dir: string): Promise<string> {
     throw new AirlockError('airlock:data-dir-unsafe', `${dir} has mode ${(s.mode & 0o777).toString(8)}; plan files and state inside embed secrets`, { hint: `chmod 700 ${dir}` });
   }
   return `${dir} (mode 700)`;
-}
-
-export interface RedisProbe {
-  /** `maxmemory-policy`, or null when this user may not read it (neither CONFIG GET nor INFO). */
-  policy: string | null;
-}
-
-/** Connect once, without retrying, and read the eviction policy; throws `airlock:redis-unreachable`. */
-export async function probeRedis(target: RedisTarget, configFile = 'the runner config'): Promise<RedisProbe> {
-  const { url } = target;
-  const redis = new Redis(...redisOptions(target, { lazyConnect: true, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false }));
-  // ioredis rejects connect() with "Connection is closed."; the reason is in the error event.
-  let cause: Error | null = null;
-  redis.on('error', (err: Error) => (cause ??= err));
-  try {
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (err) {
-      const reason = (cause ?? (err as Error)).message;
-      const auth = /WRONGPASS|NOAUTH|NOPERM/.test(reason);
-      throw new AirlockError('airlock:redis-unreachable', `cannot reach Redis at ${maskUrl(url)}: ${reason}`, {
-        cause: cause ?? err,
-        hint: auth
-          ? `check \`redis.username\` and the password in \`redis.passwordFile\` (${configFile}) against the runner's ACL user in redis.conf, then run \`airlock doctor\``
-          : `start Redis or fix \`redis.url\` in ${configFile}, then run \`airlock doctor\``,
-      });
-    }
-    return { policy: await readEvictionPolicy(redis) };
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Run `version -json` through the configured engine; returns "terraform 1.11.4". */

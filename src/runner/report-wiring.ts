@@ -9,13 +9,9 @@ import { createReporter, type Reporter, type ReportOutcome } from '../report/rep
 import type { RunStore } from '../run/run-store.ts';
 import type { RunTransitions } from '../run/transitions.ts';
 import type { ControlPlane } from './control-plane.ts';
+import { reportKey } from './run-reader.ts';
 
 const REPORT_TTL_S = 30 * 24 * 3600;
-
-/** Where `airlock show` finds what was last reported for a run. */
-export function reportKey(prefix: string, runId: string): string {
-  return `${prefix}:report:${runId}`;
-}
 
 export interface ReportWiring {
   reporter: Reporter;

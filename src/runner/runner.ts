@@ -25,7 +25,6 @@ import { backendFor, networkFor, sharedDirsFor, workspaceOf } from '../config/wo
 import { doNotRetry, startWorkers } from '../queue/queues.ts';
 import { createWatcher } from '../watch/watcher.ts';
 import { openControlPlane, type ControlPlane } from './control-plane.ts';
-import { createRunnerMetrics } from './metrics-wiring.ts';
 import { preflight } from './preflight.ts';
 import { wireReporting } from './report-wiring.ts';
 import { isConnectionError, watchRedisHealth } from './redis-health.ts';
@@ -64,8 +63,9 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   await prepareEngineSandbox(config, log);
   // The mirror fill runs in the background; plans wait for it before their first `init`.
   const providersReady = config.engine.sandbox === 'none' ? Promise.resolve() : fillProviderMirror(config, engine, log).then(() => undefined);
-  // Metrics only when `metrics.listen` is set: then every hook below counts, and nothing else changes.
-  const metrics = config.metrics.listen === undefined ? null : createRunnerMetrics(config.metrics, { log, scrubberSize: () => scrubber.size });
+  // Metrics only when `metrics.listen` is set: then every hook below counts, and nothing else changes
+  // (prom-client loads only then).
+  const metrics = config.metrics.listen === undefined ? null : (await import('./metrics-wiring.ts')).createRunnerMetrics(config.metrics, { log, scrubberSize: () => scrubber.size });
   const cp: ControlPlane = await openControlPlane(loaded, { log, writer: 'runner', ...(metrics ? { onAuditAppend: metrics.onAuditAppend } : {}) });
   await metrics?.serve(cp).catch(async (err: unknown) => {
     await cp.close();

@@ -10,12 +10,14 @@ import { decision } from './decision.ts';
 import { detection } from './detection.ts';
 import { overhead } from './overhead.ts';
 import { passkeyVerify } from './passkey-verify.ts';
+import { planMemory } from './plan-memory.ts';
 import { mirrorInit } from './mirror-init.ts';
 import { renderPlainTable, tableRows, updateMarkdown, type ResultsFile } from './report.ts';
+import { startup } from './startup.ts';
 import { throughput } from './throughput.ts';
 import { watcherCost } from './watcher-cost.ts';
 
-const BENCHMARKS: Benchmark[] = [overhead, mirrorInit, detection, decision, throughput, watcherCost, bigPlans, passkeyVerify];
+const BENCHMARKS: Benchmark[] = [overhead, mirrorInit, detection, decision, throughput, watcherCost, bigPlans, passkeyVerify, startup, planMemory];
 const RESULTS = path.join(BENCH_DIR, 'results.json');
 const MARKDOWN = path.join(BENCH_DIR, 'BENCHMARKS.md');
 

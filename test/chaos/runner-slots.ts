@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { BIN } from '../support/cli-process.ts';
+import { BIN, FROM_SOURCE } from '../support/cli-process.ts';
 import { configYaml } from '../support/harness.ts';
 
 export interface SlotSpec {
@@ -33,7 +33,7 @@ export class RunnerSlot {
 
   /** Start the runner; resolves true once it logged `runner started`, false if it exited first or took too long. */
   start(timeoutMs = 90_000): Promise<boolean> {
-    const child = spawn(process.execPath, [BIN, 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'start', '--config', this.file], { env: { ...process.env, ...FROM_SOURCE }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.starts++;
     let seen = '';

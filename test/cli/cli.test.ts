@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.ts';
 import type { Output } from '../../src/cli/output.ts';
 import { configFixture } from '../support/config-fixture.ts';
 import { sandboxedTests } from '../support/engine-under-test.ts';
+import { FROM_SOURCE } from '../support/cli-process.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -115,7 +116,7 @@ test('the README demo command runs to an applied plan without a terminal, from a
   // Outside the checkout: the demo finds its own runners/demo.yaml.
   const cwd = await tempDir('demo-cwd');
   t.after(() => removeDir(cwd));
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd, timeout: 150_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'demo'], { cwd, env: { ...process.env, ...FROM_SOURCE }, timeout: 150_000 });
   assert.match(stdout, /run r[0-9a-f]{15}: awaiting_approval/);
   assert.match(stdout, /\+\s+terraform_data\.vm/);
   assert.match(stdout, /approval\.granted\s+by human:os:/);

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writeChain } from '../audit/chain-fixture.ts';
+import { FROM_SOURCE } from '../support/cli-process.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
 const run = promisify(execFile);
@@ -34,7 +35,7 @@ describe('backups', () => {
     await writeFile(path.join(data, 'jobs/r1/plan.tfplan'), 'plan with values');
     const state = path.join(data, 'state/infra/default/terraform.tfstate');
     await writeFile(state, JSON.stringify({ version: 4, serial: 3, lineage: 'l-1', resources: [] }));
-    const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, DATA_DIR: data, DEST: path.join(dir, 'backups'), CONFIG: path.join(dir, 'none.yaml'), AIRLOCK: `${process.execPath} ${path.join(ROOT, 'src/cli/bin.js')}` };
+    const env = { ...FROM_SOURCE, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, DATA_DIR: data, DEST: path.join(dir, 'backups'), CONFIG: path.join(dir, 'none.yaml'), AIRLOCK: `${process.execPath} ${path.join(ROOT, 'src/cli/bin.js')}` };
     const archive = (await run('sh', [path.join(DEPLOY, 'backup.sh'), 'home'], { env })).stdout.trim();
     const listing = (await run('tar', ['-tzf', archive])).stdout;
     assert.match(listing, /\.\/state\/infra\/default\/terraform\.tfstate/);

@@ -1,6 +1,7 @@
 // The guard's rules on real files: each construct is refused with its rule id, file and block address;
 // a safe configuration passes; lenient mode turns file-function findings into warnings.
 import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { guardSchema } from '../../src/guard/config.ts';
 import { describeViolation, guardTree, GuardRefusedError, inspectTree, type GuardViolation } from '../../src/guard/guard.ts';
@@ -152,4 +153,34 @@ describe('guard: the HCL parser', () => {
     // On the main thread the WebAssembly parse is one synchronous block and no timer could fire.
     assert.ok(ticks > 0, 'the event loop ran while the file was parsed');
   });
+
+  it('runs in a child process, whose memory is not ours; one that died between parses is replaced', async () => {
+    await parseHcl('warm.tf', 'locals {}\n');
+    const [pid] = await parserPids();
+    assert.ok(pid, 'a parser process, child of this one');
+    process.kill(pid, 'SIGKILL');
+    // Gone, and reaped by this process (a zombie keeps its /proc entry until then).
+    while (await stat(`/proc/${pid}`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 20));
+    const before = process.memoryUsage.rss();
+    // A fresh parser instantiates its ~7 MB of WebAssembly (~70 MB of memory) in its own process.
+    const parsed = await parseHcl('after.tf', 'resource "terraform_data" "x" {}\n');
+    assert.deepEqual(Object.keys(parsed['resource'] as object), ['terraform_data']);
+    assert.ok(process.memoryUsage.rss() - before < 40e6, `this process grew by ${Math.round((process.memoryUsage.rss() - before) / 1e6)} MB`);
+    const [again] = await parserPids();
+    assert.ok(again && again !== pid, 'a new parser process');
+  });
 });
+
+/** Processes of the HCL parser whose parent is this process (Linux /proc). */
+async function parserPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('hcl-worker.mjs')) pids.push(Number(entry));
+  }
+  return pids;
+}

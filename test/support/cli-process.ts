@@ -1,11 +1,14 @@
 // The `airlock` command as its own OS process, as an operator runs it: `node src/cli/bin.js …`, with no
-// terminal attached (stdin and stdout are pipes).
+// terminal attached (stdin and stdout are pipes). AIRLOCK_FROM_SOURCE=1: the launcher runs src/ through
+// tsx, so a test runs the code it reads, never a dist/ built earlier (test/cli/build.test.ts runs the build).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'src/cli/bin.js');
+/** The environment every `airlock` process of the tests gets. */
+export const FROM_SOURCE = { AIRLOCK_FROM_SOURCE: '1' };
 
 export interface CliResult {
   code: number | null;
@@ -23,7 +26,7 @@ export interface CliOptions {
 
 /** Start `airlock ARGS` without waiting for it. */
 export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...FROM_SOURCE, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Run `airlock ARGS` to its end; kills it after `timeoutMs` (default 120 s) so a hang fails the test. */
@@ -45,7 +48,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 
 /** Run a shell command line with a pseudo-terminal (util-linux script), so the CLI sees a TTY. */
 export function withTerminal(command: string, env: Record<string, string | undefined> = {}) {
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...FROM_SOURCE, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

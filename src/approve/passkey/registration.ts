@@ -4,7 +4,7 @@
 // The attestation statement is "none" (passkeys rarely carry another): what binds the key to the approver
 // is the operator importing the file for that approver, and the challenge naming that approver.
 import { randomBytes } from 'node:crypto';
-import { verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { RegistrationResponseJSON, VerifiedRegistrationResponse } from '@simplewebauthn/server';
 import { registrationChallenge } from './challenge.ts';
 import { pageUrl, type PasskeyConfig } from './config.ts';
 import { PasskeyError } from './errors.ts';
@@ -43,7 +43,9 @@ export async function readRegistration(text: string, approver: string, config: P
   if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce)) throw new PasskeyError('registration', 'the file has no registration nonce');
   const response = file['response'] as RegistrationResponseJSON | undefined;
   if (!response || typeof response !== 'object' || typeof response.id !== 'string' || !/^[A-Za-z0-9_-]{16,1366}$/.test(response.id)) throw new PasskeyError('registration', 'the file has no credential');
-  let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  // Loaded here, by the one command that registers a key, not with every process that imports this file.
+  const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
+  let result: VerifiedRegistrationResponse;
   try {
     result = await verifyRegistrationResponse({
       response,

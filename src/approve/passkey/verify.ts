@@ -3,7 +3,6 @@
 // signature itself, over COSE keys of every algorithm a passkey may use, is checked by
 // @simplewebauthn/server, a maintained library (Node >= 20), rather than by hand-rolled COSE parsing.
 import { timingSafeEqual } from 'node:crypto';
-import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { sha256 } from './challenge.ts';
 import { PasskeyError } from './errors.ts';
 import type { PasskeyAssertion } from './reply.ts';
@@ -85,6 +84,8 @@ export function checkAssertionFacts(assertion: PasskeyAssertion, credential: Reg
 /** Verify an assertion completely: the named checks, then the signature over authenticatorData ‖ sha256(clientDataJSON). */
 export async function verifyAssertion(assertion: PasskeyAssertion, credential: RegisteredPasskey, expected: AssertionExpectation): Promise<VerifiedAssertion> {
   const { counter } = checkAssertionFacts(assertion, credential, expected);
+  // Loaded at the first signature to check, not with every process that imports the passkey code.
+  const { verifyAuthenticationResponse } = await import('@simplewebauthn/server');
   let verified = false;
   try {
     const result = await verifyAuthenticationResponse({
