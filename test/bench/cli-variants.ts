@@ -32,7 +32,7 @@ async function checkoutBefore(scope: Scope): Promise<string | null> {
 
 /** Build dist/ from today's sources, and the variants to compare (no `before` when the commit is missing). */
 export async function prepareVariants(scope: Scope, names: Array<Variant['name']> = ['before', 'source', 'build']): Promise<Variant[]> {
-  await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'scripts/build.mjs'), '--quiet']);
+  await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'deploy/build.mjs'), '--quiet']);
   const bin = path.join(REPO_ROOT, 'src/cli/bin.js');
   const beforeDir = names.includes('before') ? await checkoutBefore(scope) : null;
   const all: Variant[] = [

@@ -24,7 +24,7 @@ interface Result {
 async function copyCheckout(t: TestContext): Promise<string> {
   const dir = await tempDir('build');
   t.after(() => removeDir(dir));
-  for (const part of ['package.json', 'scripts', 'src', 'runners', 'test/doubles']) await cp(path.join(ROOT, part), path.join(dir, part), { recursive: true });
+  for (const part of ['package.json', 'deploy/build.mjs', 'src', 'runners', 'test/doubles']) await cp(path.join(ROOT, part), path.join(dir, part), { recursive: true });
   await symlink(await realpath(path.join(ROOT, 'node_modules')), path.join(dir, 'node_modules'));
   return dir;
 }
@@ -42,7 +42,7 @@ function run(file: string, args: string[], opts: { cwd?: string; env?: Record<st
 const airlock = (dir: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) => run(path.join(dir, 'src/cli/bin.js'), args, opts);
 
 async function build(dir: string): Promise<void> {
-  const r = await run(path.join(dir, 'scripts/build.mjs'), []);
+  const r = await run(path.join(dir, 'deploy/build.mjs'), []);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /airlock build: \d+ modules and \d+ other files from src\/ to dist/);
 }

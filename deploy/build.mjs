@@ -6,7 +6,7 @@
 // worker, the passkey page) are copied beside their modules. dist/ sits at the same depth as src/, so
 // every `new URL('../../runners/…', import.meta.url)` in the sources still finds its file.
 //
-// Usage: node scripts/build.mjs [--outdir DIR] [--quiet]
+// Usage: node deploy/build.mjs [--outdir DIR] [--quiet]
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
