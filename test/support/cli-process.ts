@@ -1,14 +1,30 @@
 // The `airlock` command as its own OS process, as an operator runs it: `node src/cli/bin.js …`, with no
-// terminal attached (stdin and stdout are pipes). AIRLOCK_FROM_SOURCE=1: the launcher runs src/ through
-// tsx, so a test runs the code it reads, never a dist/ built earlier (test/cli/build.test.ts runs the build).
+// terminal attached (stdin and stdout are pipes). A test runs the code it reads: the built dist/ only when
+// it is newer than every source (`npm test` builds first), else the sources through tsx
+// (AIRLOCK_FROM_SOURCE=1), never a dist/ built earlier. test/cli/build.test.ts tests the launcher itself.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'src/cli/bin.js');
-/** The environment every `airlock` process of the tests gets. */
-export const FROM_SOURCE = { AIRLOCK_FROM_SOURCE: '1' };
+/** Whether dist/ holds a build newer than every file under src/ (the launcher's own test, bin.js). */
+function buildIsCurrent(): boolean {
+  let startedAt: unknown;
+  try {
+    startedAt = (JSON.parse(readFileSync(path.join(ROOT, 'dist/build.json'), 'utf8')) as { startedAt?: unknown }).startedAt;
+  } catch {
+    return false;
+  }
+  if (typeof startedAt !== 'number') return false;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? newer(path.join(dir, e.name)) : e.isFile() && statSync(path.join(dir, e.name)).mtimeMs > startedAt));
+  return !newer(path.join(ROOT, 'src'));
+}
+
+/** The environment every `airlock` process of the tests gets: the current build's quicker start, or the sources. */
+export const FROM_SOURCE: Record<string, string> = buildIsCurrent() ? {} : { AIRLOCK_FROM_SOURCE: '1' };
 
 export interface CliResult {
   code: number | null;
