@@ -8,6 +8,7 @@ import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { checkDataDir as checkRunnerDataDir } from '../runner/preflight.ts';
+import { checkRedisData } from '../runner/data-loss-doctor.ts';
 import { engineSpecFor } from '../engine/spec.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
@@ -68,7 +69,7 @@ async function checkSandbox({ config }: LoadedConfig): Promise<Check[]> {
   return probeSandbox(config);
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber)];
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, (loaded) => checkRedisData(loaded), checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber)];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

@@ -120,4 +120,7 @@ export const runSchema = z.looseObject({
   replannedBy: runIdSchema.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   driftSlot: time.optional(),
+  restored: z
+    .looseObject({ at: time, lastRecord: z.looseObject({ type: text(100), time, seq: count }), recordedState: z.enum(RUN_STATES) })
+    .optional(),
 });

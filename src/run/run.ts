@@ -126,6 +126,8 @@ export interface Run {
   kind?: RunKind;
   /** The drift schedule's slot (or the time of `airlock drift`) this run checks; drift runs only. */
   driftSlot?: string;
+  /** Stored again from the audit chain after Redis lost its data (restore-rules.ts): when, and from which record. */
+  restored?: { at: string; lastRecord: { type: string; time: string; seq: number }; recordedState: RunState };
 }
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(RUN_STATES.filter((s) => TRANSITIONS[s].length === 0));

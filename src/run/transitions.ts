@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { describeRun, RUNNER_ACTOR, type RunDescription } from './describe.ts';
 import type { RunStore } from './run-store.ts';
 import type { Actor, Run, RunState } from './run.ts';
+import type { RestoredRun } from './restore-rules.ts';
 
 /** Where a move's record goes: the audit log, as the transitions need it. */
 export interface RunRecordSink {
@@ -89,6 +90,25 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
       }
       emit({ run: moved, from, to: spec.to, type: spec.record?.type ?? `run.${spec.to}`, actor });
       return moved;
+    },
+
+    /**
+     * Store again a run that Redis lost (restore-rules.ts), then its `run.restored` record; subscribers hear
+     * it as a move from the state the chain left it in. Null when Redis already has a newer account of it.
+     */
+    async restore(restored: RestoredRun, detail: Record<string, unknown> = {}): Promise<'created' | 'replaced' | null> {
+      const { run, recordedState, last, seenAt } = restored;
+      const outcome = await deps.runs.restore(run, seenAt, Date.parse(last.time));
+      if (!outcome) return null;
+      const note = run.error?.message ?? run.attention?.reason;
+      await deps.audit.append({
+        type: 'run.restored',
+        ...describeRun(run),
+        actor: RUNNER_ACTOR,
+        detail: { state: run.state, recordedState, lastRecord: { type: last.type, time: last.time, seq: last.seq }, ...(run.state !== recordedState && note ? { note } : {}), ...detail },
+      });
+      emit({ run, from: recordedState, to: run.state, type: 'run.restored', actor: RUNNER_ACTOR });
+      return outcome;
     },
 
     /** Hear of every move from now on; returns the unsubscribe. */

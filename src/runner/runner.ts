@@ -35,6 +35,8 @@ import { replyWindowMs } from '../approve/open-channel.ts';
 import { failInterruptedPlan } from '../jobs/recovery.ts';
 import type { RemoteHead } from '../watch/ls-remote.ts';
 import { startDrift } from './drift-wiring.ts';
+import { createDataLossGuard, watchForDataLoss } from './data-loss.ts';
+import { lossGraceLeft } from './redis-epoch.ts';
 
 export interface RunnerOptions {
   log: Logger;
@@ -69,7 +71,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
   const { paths, runs, audit } = cp;
-  const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
+  // Redis that lost its data is noticed before anything reads it (data-loss.ts), and again on every return.
+  let driftChecks: { scheduleAll(): Promise<unknown> } | null = null;
+  const dataLoss = createDataLossGuard({ cp, log, afterRestore: async () => void (await driftChecks?.scheduleAll()) });
+  const lossWatch = watchForDataLoss(dataLoss, log);
+  const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log, lossWatch.onBack);
   const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
   // Outcomes go to the forge from the transitions, best effort; a bad token file stops the start here.
   const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs, redis: cp.redis, log, reporterOptions: options.report }).catch(async (err: unknown) => {
@@ -153,6 +159,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
   });
 
   await witness.start();
+  await dataLoss.check('start');
   await reconcile();
   await sweepJobDirs();
   const workers = await startWorkers({
@@ -191,9 +198,13 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     onError: (err, where) => (isConnectionError(err) ? log.debug({ err, where }, 'worker connection error') : log.error({ err, where }, 'worker error')),
     log,
   });
-  if (options.watch !== false) watcher.start();
+  // Right after a loss, other runners may still be restoring their runs: a cold watcher waits for them.
+  const grace = options.watch === false ? 0 : await lossGraceLeft(cp.redis, config.redis.prefix);
+  if (grace > 0) log.warn({ event: 'redis.loss_grace', waitMs: grace }, `Redis lost its data moments ago: first poll in ${Math.ceil(grace / 1000)}s, once running runners have restored their runs`);
+  const watchTimer = options.watch === false ? null : grace > 0 ? setTimeout(() => watcher.start(), grace) : (watcher.start(), null);
   // Drift schedules: one delayed job per slot, shared by every runner on this Redis.
   const drift = await startDrift(cp, { log, ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
+  driftChecks = drift.checks;
   // Replies come back over streams this process opens; nothing listens on a port.
   const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
@@ -218,9 +229,12 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     reporting,
     sweepJobDirs,
     reconcile,
+    dataLoss,
     async stop(): Promise<void> {
       clearInterval(sweeper);
       clearInterval(heldSender);
+      if (watchTimer) clearTimeout(watchTimer);
+      lossWatch.stop();
       await replies?.stop();
       await watcher.stop();
       await drift.stop();

@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { BIN } from '../support/cli-process.ts';
 import { configYaml } from '../support/harness.ts';
+import { runnerEntry } from './runner-bundle.ts';
 
 export interface SlotSpec {
   root: string;
@@ -32,8 +32,8 @@ export class RunnerSlot {
   }
 
   /** Start the runner; resolves true once it logged `runner started`, false if it exited first or took too long. */
-  start(timeoutMs = 90_000): Promise<boolean> {
-    const child = spawn(process.execPath, [BIN, 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  async start(timeoutMs = 90_000): Promise<boolean> {
+    const child = spawn(process.execPath, [await runnerEntry(), 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.starts++;
     let seen = '';
@@ -81,7 +81,9 @@ export async function makeSlot(spec: SlotSpec, id: string): Promise<RunnerSlot> 
   await mkdir(path.dirname(dataDir), { recursive: true });
   const doc = parse(configYaml({ runnerId: id, remoteUrl: spec.remoteUrl, dataDir, prefix: spec.prefix, engineEnv: spec.engineEnv })) as Record<string, Record<string, unknown>>;
   doc['redis']!['url'] = spec.redisUrl;
-  doc['log'] = { level: 'info' };
+  // The double needs no network: no slirp4netns per engine process (the sandbox is otherwise the same).
+  doc['engine']!['network'] = 'none';
+  doc['log'] = { level: process.env['CHAOS_LOG_LEVEL'] ?? 'info' };
   const file = path.join(spec.root, id, 'runner.yaml');
   await writeFile(file, stringify(doc));
   return new RunnerSlot(id, file, dataDir);
