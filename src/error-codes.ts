@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   'airlock:audit-corrupt': { retryable: true },
   'airlock:audit-locked': { retryable: true },
   'airlock:audit-missing': { retryable: true },
+  'airlock:audit-unwritable': { retryable: true },
   'airlock:audit-write-failed': { retryable: true },
   // audit witness
   'airlock:witness-publish': { retryable: true },

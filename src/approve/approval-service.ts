@@ -170,6 +170,8 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** Apply a human decision; throws ApprovalRefusedError (after auditing it) when it may not count. */
     async decide(input: DecisionInput): Promise<Run> {
+      // A decision that cannot be recorded is not taken, and consumes nothing: the request stays open.
+      await deps.audit.assertWritable?.();
       const tokenHash = input.token === undefined ? null : hashToken(input.token);
       const peek = tokenHash ? await deps.approvals.peek(tokenHash) : null;
       if (peek?.foreign !== undefined) return refuse(null, input, `the nonce was issued by runner ${peek.foreign}, so only it can take the decision`);

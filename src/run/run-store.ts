@@ -220,6 +220,16 @@ export class RunStore {
     throw new AirlockError('airlock:run-contended', `run ${id} kept changing under us; gave up after 20 attempts`);
   }
 
+  /**
+   * Put `previous` back over `moved` if nobody changed the run since (its version is still `moved`'s):
+   * a move whose audit record could not be written did not happen. Transitions only.
+   */
+  async undoMove(moved: Run, previous: Run): Promise<boolean> {
+    const stored = { ...previous, version: moved.version + 1 };
+    const ok = await this.redis.eval(COMPARE_AND_SET, 1, this.#key('run', moved.id), String(moved.version), stored.state, String(stored.version), this.#serialise(stored));
+    return ok === 1;
+  }
+
   /** Move a run to `to` if its current state allows it; null when it is already elsewhere. Transitions only. */
   async moveIf(id: string, from: readonly RunState[], to: RunState, patch: Partial<Run> = {}): Promise<Run | null> {
     return this.moveWhere(id, to, (run) => (from.includes(run.state) ? patch : null));

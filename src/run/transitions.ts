@@ -65,15 +65,23 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
     }
   }
 
+  async function undo(moved: Run, before: Run, err: unknown): Promise<void> {
+    const undone = await deps.runs.undoMove(moved, before).catch(() => false);
+    const fields = { err, runId: moved.id, from: before.state, to: moved.state, undone };
+    deps.log.error(fields, undone ? 'a move was undone: its audit record could not be written' : 'a move whose audit record could not be written could not be undone (the run changed meanwhile)');
+  }
+
   return {
     /** Move the run if the spec allows it; null when it is elsewhere (then nothing happens, unless `evenIfUnmoved`). */
     async move(run: Run | string, spec: MoveSpec): Promise<Run | null> {
       const id = typeof run === 'string' ? run : run.id;
       const allowed = typeof spec.from === 'function' ? spec.from : (r: Run) => (spec.from as readonly RunState[]).includes(r.state);
       let from: RunState | null = null;
+      let before: Run | null = null;
       const moved = await deps.runs.moveWhere(id, spec.to, (current) => {
         if (!allowed(current)) return null;
         from = current.state;
+        before = current;
         return typeof spec.patch === 'function' ? spec.patch(current) : (spec.patch ?? {});
       });
       const described = moved ?? (spec.record?.evenIfUnmoved && typeof run !== 'string' ? run : null);
@@ -81,7 +89,13 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
       if (spec.record && described) {
         const subject = spec.record.describe ? spec.record.describe(described) : described;
         const detail = typeof spec.record.detail === 'function' ? spec.record.detail(described) : spec.record.detail;
-        await deps.audit.append({ type: spec.record.type, ...describeRun(subject), actor, ...(detail ? { detail } : {}) });
+        try {
+          await deps.audit.append({ type: spec.record.type, ...describeRun(subject), actor, ...(detail ? { detail } : {}) });
+        } catch (err) {
+          // Not on the record, so it did not happen: the run goes back to where it was (a full disk, say).
+          if (moved && before) await undo(moved, before, err);
+          throw err;
+        }
       }
       if (!moved || from === null) return null;
       if (spec.log) {

@@ -36,13 +36,20 @@ export function createWatcher(deps: WatcherDeps) {
   const inFlight = new Set<Promise<unknown>>();
   const limit = createLimiter(deps.maxConcurrentPolls ?? DEFAULT_MAX_CONCURRENT_POLLS);
   let stopped = false;
+  let paused = false;
+  // Runs created whose `run.sighted` record could not be written: written at the next sighting.
+  const unrecorded = new Set<string>();
 
   async function sight(repo: RepoConfig, head: RemoteHead, seenAt: number): Promise<void> {
     const pr = prNumberFromRef(head.ref);
     for (const ws of repo.workspaces) {
       const result = await deps.runs.create({ repo: repo.name, ref: head.ref, pr, sha: head.sha, workspace: ws.name, seenAt });
-      if (result.created) {
-        await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest } });
+      // delete() takes the retry for one sighting only, even when two polls of the head run at once.
+      if (result.created || unrecorded.delete(result.run.id)) {
+        await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest } }).catch((err: unknown) => {
+          unrecorded.add(result.run.id);
+          throw err;
+        });
         deps.log.info({ runId: result.run.id, repo: repo.name, workspace: ws.name, ref: head.ref, sha: head.sha }, 'new head');
       }
       if (result.previous) await deps.supersede(result.previous, result.run.id);
@@ -64,7 +71,7 @@ export function createWatcher(deps: WatcherDeps) {
       try {
         // A poll still queued when the watcher stops never starts: stop() must not wait for a whole round.
         const listed = await limit(async () => {
-          if (stopped) return null;
+          if (stopped || paused) return null;
           // Taken when the listing starts, not when it was queued: replicas order sightings by it.
           seenAt = Date.now();
           return listHeads(repo.url, repo.refs);
@@ -125,6 +132,14 @@ export function createWatcher(deps: WatcherDeps) {
         };
         void loop();
       }
+    },
+
+    /** Skip polls until resume() (the audit chain cannot be written: nothing new is sighted meanwhile). */
+    pause(): void {
+      paused = true;
+    },
+    resume(): void {
+      paused = false;
     },
 
     /** Stop polling and wait for polls under way, so nothing writes after the runner closes. */
