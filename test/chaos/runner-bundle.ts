@@ -1,9 +1,10 @@
 // The runner processes of the campaign run the same sources as `node src/cli/bin.js`, compiled once per
 // campaign into one ES module by esbuild (the compiler tsx itself uses) instead of file by file through
-// tsx's loader at every start. Loading the CLI through tsx costs seconds of CPU per process, and the
-// campaign starts hundreds of runners. Each module keeps its own `import.meta.url`, so files it reads
-// beside itself (the HCL worker, the passkey page, package.json) are the same files. Packages stay
-// external and resolve from the worktree's node_modules. `CHAOS_BUNDLE=0` runs bin.js instead.
+// tsx's loader at every start. Loading the CLI through tsx cost about 2.6 s of CPU per process; the
+// bundle with its packages about 1.1 s (module resolution and a thousand small files are most of the
+// rest), and the campaign starts many runners. Each of our modules keeps its own `import.meta.url`, so
+// files it reads beside itself (the HCL worker, the passkey page, package.json) are the same files.
+// Packages that load files or workers of their own stay external. `CHAOS_BUNDLE=0` runs bin.js instead.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +23,15 @@ export function runnerEntry(): Promise<string> {
   return built;
 }
 
+type Main = (argv: string[], output: { out(s: string): void; err(s: string): void; isTTY: boolean }) => Promise<number>;
+
+/** The CLI's `main`, from the same bundle the runners run (the driver's decisions use it in-process). */
+export async function bundledMain(): Promise<Main> {
+  const entry = await runnerEntry();
+  const module = entry === BIN ? await import('../../src/cli/main.ts') : ((await import(pathToFileURL(path.join(OUT_DIR, 'main.mjs')).href)) as { main: Main });
+  return module.main;
+}
+
 async function build(): Promise<string> {
   const esbuild = await import('esbuild');
   await mkdir(OUT_DIR, { recursive: true });
@@ -32,9 +42,11 @@ async function build(): Promise<string> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    packages: 'external',
+    external: ['@cdktf/hcl2json', 'pino-pretty', 'thread-stream', 'pino-abstract-transport'],
+    // CommonJS packages inside an ES module bundle still call require() for node's own modules.
+    banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
     outfile: tmp,
-    logLevel: 'warning',
+    logLevel: 'error',
     plugins: [
       {
         name: 'own-import-meta-url',

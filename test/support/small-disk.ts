@@ -28,6 +28,7 @@ export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<Sm
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=700`, 'tmpfs', dir]);
   const fillers: string[] = [];
+  let mounted = true;
   const freeBytes = async () => {
     const s = await statfs(dir);
     return s.bavail * s.bsize;
@@ -53,6 +54,8 @@ export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<Sm
       for (const f of fillers.splice(0)) await rm(f, { force: true });
     },
     async unmount() {
+      if (!mounted) return;
+      mounted = false;
       await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
     },
   };
