@@ -130,6 +130,8 @@ export class Driver {
       return;
     }
     if (!this.phone && !this.configFor(run.plan!.runnerId ?? '')) return; // try again at the next tick
+    // The run shows as waiting a moment before its request reaches the phone: tap once it is there.
+    if (this.phone && !(await this.requestOn(run.id, 'alice', 'approve'))) return;
     this.decisions.set(key(run), d);
     await this.give(run, d);
   }
@@ -177,9 +179,14 @@ export class Driver {
     await this.tapOn(run.id, 'alice', /Confirm/, 'confirm');
   }
 
-  private async tapOn(runId: string, approver: 'alice' | 'bob', label: string | RegExp, phase: 'approve' | 'confirm'): Promise<void> {
+  /** The newest request (or confirmation) for `runId` on an approver's phone. */
+  private async requestOn(runId: string, approver: 'alice' | 'bob', phase: 'approve' | 'confirm'): Promise<NtfyEvent | undefined> {
     const messages = await this.phone!.notifications(approver).catch(() => [] as NtfyEvent[]);
-    const request = messages.filter((m) => (m.actions?.length ?? 0) > 0 && String(m.message).includes(`run ${runId}`) && (phase === 'confirm') === String(m.title).startsWith('Confirm')).at(-1);
+    return messages.filter((m) => (m.actions?.length ?? 0) > 0 && String(m.message).includes(`run ${runId}`) && (phase === 'confirm') === String(m.title).startsWith('Confirm')).at(-1);
+  }
+
+  private async tapOn(runId: string, approver: 'alice' | 'bob', label: string | RegExp, phase: 'approve' | 'confirm'): Promise<void> {
+    const request = await this.requestOn(runId, approver, phase);
     const button = request?.actions?.find((a) => (typeof label === 'string' ? a.label === label : label.test(a.label)));
     if (button) await this.phone!.tap(button).catch(() => undefined);
   }

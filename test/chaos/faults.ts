@@ -16,12 +16,26 @@ import { sleep, type Invocation, type World } from './world.ts';
 // Long enough for a phase to come on a loaded host.
 const TRIGGER_MS = 45_000;
 
-/** Poll `check` every `everyMs` until it returns a value, or null after `ms`. */
-async function poll<T>(check: () => Promise<T | null | undefined>, ms = TRIGGER_MS, everyMs = 20): Promise<T | null> {
+/** Once the world has been settled this long, a phase that has not come will not come: the fault is skipped. */
+const IDLE_MS = 3000;
+
+/**
+ * Poll `check` every `everyMs` until it returns a value, or null after `ms` or once `world` has been
+ * settled (every head final or waiting, nothing left to decide) for IDLE_MS.
+ */
+async function poll<T>(check: () => Promise<T | null | undefined>, ms = TRIGGER_MS, everyMs = 20, world?: World): Promise<T | null> {
   const deadline = Date.now() + ms;
+  let idleSince: number | null = null;
+  let lastLook = 0;
   while (Date.now() < deadline) {
     const v = await check().catch(() => null);
     if (v !== null && v !== undefined) return v;
+    if (world && Date.now() - lastLook > 500) {
+      lastLook = Date.now();
+      const runs = await world.driver.snapshot();
+      idleSince = runs && world.settled(runs) ? (idleSince ?? Date.now()) : null;
+      if (idleSince !== null && Date.now() - idleSince > IDLE_MS) return null;
+    }
     await sleep(everyMs);
   }
   return null;
@@ -36,7 +50,7 @@ async function nextInvocation(world: World, command: 'plan' | 'apply'): Promise<
       if (slot?.alive) return { inv, slot };
     }
     return null;
-  });
+  }, TRIGGER_MS, 20, world);
 }
 
 /** Wait for `phase` to be under way and return the runner doing it (or any live one for `now`). */
@@ -57,23 +71,21 @@ async function reach(world: World, phase: Phase | 'now', index: number): Promise
         if (slot.alive && size > (before.get(file)?.size ?? 0)) return slot;
       }
       return null;
-    }, TRIGGER_MS, 5);
+    }, TRIGGER_MS, 5, world);
   }
   // decision: the runner that planned a run, while that run's decision is being given.
   const delayMs = Math.floor(keyed(world.scenario.seed, `decision-delay:${index}`) * 400);
-  return new Promise<RunnerSlot | null>((resolve) => {
-    const timer = setTimeout(() => {
-      world.driver.onDeciding = null;
-      resolve(null);
-    }, TRIGGER_MS);
-    world.driver.onDeciding = (run: Run) => {
-      const slot = world.slots.find((s) => s.id === run.plan?.runnerId && s.alive);
-      if (!slot) return;
-      world.driver.onDeciding = null;
-      clearTimeout(timer);
-      setTimeout(() => resolve(slot), delayMs);
-    };
-  });
+  let chosen: RunnerSlot | null = null;
+  world.driver.onDeciding = (run: Run) => {
+    const slot = world.slots.find((s) => s.id === run.plan?.runnerId && s.alive);
+    if (!slot) return;
+    world.driver.onDeciding = null;
+    chosen = slot;
+  };
+  const slot = await poll(async () => chosen, TRIGGER_MS, 20, world);
+  world.driver.onDeciding = null;
+  if (slot) await sleep(delayMs);
+  return slot;
 }
 
 async function kill(world: World, fault: Extract<Fault, { kind: 'kill' }>, slot: RunnerSlot): Promise<void> {

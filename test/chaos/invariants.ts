@@ -49,7 +49,7 @@ export async function checkWorld(world: World, opts: { withoutRogues?: boolean; 
   }
   const applies = (await world.invocations('apply')).filter((inv) => !(opts.withoutRogues && isRogue(inv)));
   v.push(...checkApplies(applies, records, world.wipes));
-  v.push(...checkRecordedApplies(applies, records, world));
+  v.push(...checkRecordedApplies(applies, records));
   v.push(...checkDecisions(world, records));
   v.push(...checkOneDecision(records));
   v.push(...(await checkRedisLoss(world, chained)));
@@ -91,22 +91,16 @@ export function checkApplies(applies: Invocation[], records: AuditRecord[], wipe
 
 /**
  * Invariant 6: nothing is applied that is not on the record first. Every engine apply follows an
- * `apply.started` of its plan on a verified chain, and none started while its runner's audit disk was full
- * unless that record was written before the disk filled.
+ * `apply.started` of its plan on a verified chain; a chain that could not take that record (a full or
+ * read-only disk) leaves the run approved, and nothing runs.
  */
-export function checkRecordedApplies(applies: Invocation[], records: AuditRecord[], world: Pick<World, 'fullDisks' | 'slotOf'>): Violation[] {
+export function checkRecordedApplies(applies: Invocation[], records: AuditRecord[]): Violation[] {
   const v: Violation[] = [];
   for (const inv of applies) {
     if (!inv.planSha256) continue;
-    const started = records.filter((r) => r.type === RECORD_TYPES.applyStarted && r.plan?.sha256 === inv.planSha256 && r.time <= inv.time);
-    if (started.length === 0) {
+    if (!records.some((r) => r.type === RECORD_TYPES.applyStarted && r.plan?.sha256 === inv.planSha256 && r.time <= inv.time)) {
       v.push({ invariant: 'full-disk', detail: `plan ${inv.planSha256.slice(0, 12)} applied at ${inv.time} with no apply.started of it on the record` });
-      continue;
     }
-    const slot = world.slotOf(inv.cwd)?.id;
-    const at = inv.startedAtMs ?? Date.parse(inv.time);
-    const full = world.fullDisks.find((w) => w.slot === slot && w.from <= at && at <= w.to);
-    if (full && !started.some((r) => Date.parse(r.time) < full.from)) v.push({ invariant: 'full-disk', detail: `plan ${inv.planSha256.slice(0, 12)} applied while ${slot}'s audit disk was full` });
   }
   return v;
 }

@@ -21,6 +21,8 @@ export interface IterationResult {
   applies: number;
   /** Runs in the world at the end of the round. */
   runs: number;
+  /** Where this round's heads ended: state → count. */
+  states: Record<string, number>;
   ms: number;
   notes: string[];
   /** Where the world's files were kept (--keep, or a failing round). */
@@ -134,6 +136,7 @@ async function runRound(world: World, seed: number, opts: RunOptions, reported: 
     recoveryMs: world.recoveryMs,
     applies: (await world.invocations('apply')).length - appliesBefore,
     runs: world.finalRuns?.length ?? 0,
+    states: (world.finalRuns ?? []).filter((r) => world.roundShas.has(r.sha)).reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.state]: (acc[r.state] ?? 0) + 1 }), {}),
     ms: Date.now() - t0,
     notes: [...world.notes],
     ...(error ? { error } : {}),
@@ -144,7 +147,7 @@ export function describe(r: IterationResult): string {
   const w = r.scenario.world;
   const v = r.violations.length ? ` VIOLATIONS ${r.violations.map((x) => x.invariant).join(',')}` : '';
   const head = `seed ${r.seed} [world ${w.key}: ${w.runners} runner(s), redis ${w.redis}, ${w.channel}${w.vault ? ', vault' : ''}${w.disk ? ', small disks' : ''}]`;
-  const lines = [`${head} fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`];
+  const lines = [`${head} fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), runs ${Object.entries(r.states).map(([k, n]) => `${k}:${n}`).join(' ') || '-'}, recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`];
   for (const x of r.violations) lines.push(`  ${x.invariant}: ${x.detail}`);
   if (r.violations.length || r.error) lines.push(`  ${r.notes.join('; ')}`);
   return lines.join('\n');

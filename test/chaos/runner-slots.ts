@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chaosConfig, toYaml } from './support.ts';
 import { mountSmallDisk, type SmallDisk } from '../support/small-disk.ts';
-import { trackMount } from './mounts.ts';
+import { trackChild, trackMount } from './reaper.ts';
 import { runnerEntry } from './runner-bundle.ts';
 
 export interface SlotSpec {
@@ -56,7 +56,7 @@ export class RunnerSlot {
 
   /** Start the runner; resolves true once it logged `runner started`, false if it exited first or took too long. */
   async start(timeoutMs = 90_000): Promise<boolean> {
-    const child = spawn(process.execPath, [await runnerEntry(), 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = trackChild(spawn(process.execPath, [await runnerEntry(), 'start', '--config', this.file], { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.child = child;
     this.starts++;
     let seen = '';

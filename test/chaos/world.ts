@@ -55,6 +55,8 @@ export class World {
   finalRuns: Run[] | null = null;
   recoveryMs: number | null = null;
   roundStartedAt = 0;
+  /** Heads pushed in this round. */
+  roundShas = new Set<string>();
   #nextPr = 1;
   #pushes = 0;
   #invocations: Invocation[] = [];
@@ -128,6 +130,7 @@ export class World {
     const sha = await pushCommit(this.remote, { 'main.tf': TF_TWO.replace('"one"', `"one-${pr}-${n}"`) }, { refs: [`refs/pull/${pr}/head`] });
     this.heads.set(pr, sha);
     this.pushed.push(sha);
+    this.roundShas.add(sha);
     return sha;
   }
 
@@ -199,6 +202,7 @@ export class World {
     this.finalRuns = null;
     this.recoveryMs = null;
     this.roundStartedAt = Date.now();
+    this.roundShas = new Set();
     for (let i = 0; i < scenario.heads; i++) await this.push(this.newPr());
   }
 
