@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   'airlock:bad-against': { retryable: true },
   'airlock:bad-run-id': { retryable: true },
   // Redis
+  'airlock:redis-data-lost': { retryable: true },
   'airlock:redis-evicts': { retryable: true },
   'airlock:redis-record-invalid': { retryable: true },
   'airlock:redis-unreachable': { retryable: true },
@@ -40,6 +41,7 @@ export const ERROR_CODES = {
   'airlock:audit-corrupt': { retryable: true },
   'airlock:audit-locked': { retryable: true },
   'airlock:audit-missing': { retryable: true },
+  'airlock:audit-unwritable': { retryable: true },
   'airlock:audit-write-failed': { retryable: true },
   // audit witness
   'airlock:witness-publish': { retryable: true },

@@ -164,6 +164,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
 
     /** Apply a human decision; throws ApprovalRefusedError (after auditing it) when it may not count. */
     async decide(input: DecisionInput): Promise<Run> {
+      await deps.audit.assertWritable?.(); // unrecordable: not taken, nothing consumed, request stays open
       const tokenHash = input.token === undefined ? null : hashToken(input.token);
       const peek = tokenHash ? await deps.approvals.peek(tokenHash) : null;
       if (peek?.foreign !== undefined) return refuse(null, input, `the nonce was issued by runner ${peek.foreign}, so only it can take the decision`);
@@ -243,7 +244,7 @@ export function createApprovalService(deps: ApprovalServiceDeps) {
       return endBeforeApply(runId, 'superseded', isRunId(by) ? { supersededBy: by } : { supersededReason: by.slice(0, 500) }, record, 'the run was superseded by a newer head');
     },
 
-    /** An operator stops a run before its apply (`airlock cancel`); a planning run's job stops at its next step. */
+    /** An operator stops a run before its apply (`airlock cancel`); a planning job stops at its next step. */
     async cancel(runId: string, by: Actor, reason?: string): Promise<Run | null> {
       const cancelled = { by, at: now().toISOString(), ...(reason ? { reason } : {}) };
       return endBeforeApply(runId, 'cancelled', { cancelled }, { type: 'run.cancelled', actor: by, detail: reason ? { reason } : {} }, 'the run was cancelled by an operator');

@@ -34,6 +34,8 @@ export interface ApprovalChannel {
   deliver(run: Run, requests: Array<{ approver: string | null; token: string }>, expiresAt: Date, phase: RequestPhase, text: ApprovalText): Promise<void>;
   /** Tell the humans what became of a request (approved, denied, expired, superseded, applied, …). */
   announce?(run: Run, outcome: string): Promise<void>;
+  /** One message about the runner itself, not a run (Redis lost its data, say). */
+  notice?(title: string, message: string): Promise<void>;
   /** Start hearing replies, for a channel whose decisions come back by itself (ntfy); absent otherwise. */
   listen?(deps: ListenDeps): ReplyListener;
 }

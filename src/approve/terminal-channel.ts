@@ -18,5 +18,8 @@ export function createTerminalChannel(log: Logger): ApprovalChannel {
     async announce(run: Run, outcome: string) {
       log.info({ runId: run.id, outcome }, `run ${run.id}: ${outcome}`);
     },
+    async notice(title: string, message: string) {
+      log.warn({ event: 'channel.notice', title }, message);
+    },
   };
 }

@@ -3,18 +3,20 @@
 // while a write is on its way to disk are sealed together and share the next fsync (group commit);
 // none of them resolves before that fsync has returned.
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { access, chmod, mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Actor } from '../run/run.ts';
 import type { Scrubber } from '../log/scrub.ts';
 import { GENESIS, RUNNER_ACTOR, sealRecord, toJsonData, type AuditInput, type AuditRecord, type ChainHead } from './audit.ts';
-import { AuditClosedError, AuditCorruptError, AuditWriteFailedError } from './errors.ts';
+import { AuditClosedError, AuditCorruptError, AuditUnwritableError, AuditWriteFailedError } from './errors.ts';
 import { acquireChainLock, releaseChainLock } from './lock-file.ts';
 import { endOfLastLine, recoverTornTail, syncDir } from './torn-tail.ts';
 import { parseRecord } from './verify.ts';
 
 // A batch is one write() and one fsync; cap it so one slow batch cannot grow without bound.
 const MAX_BATCH_RECORDS = 512;
+/** Below this much free space the chain is treated as full: decisions stop before a write fails. */
+export const AUDIT_MIN_FREE_BYTES = 1024 * 1024;
 
 export interface AuditLogOptions {
   scrubber: Scrubber;
@@ -38,6 +40,9 @@ export class AuditLog {
   #pending: Pending[] = [];
   #flushing: Promise<void> | null = null;
   #failed: Error | null = null;
+  #failedAt: string | null = null;
+  /** Appends refused since the failure, the unacknowledged batch first (heal() records them). */
+  #lost: Array<{ type: string; run: string | null }> = [];
   #closed = false;
 
   private constructor(
@@ -52,7 +57,11 @@ export class AuditLog {
   static async open(file: string, options: AuditLogOptions): Promise<AuditLog> {
     const dir = path.dirname(file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await acquireChainLock(file, options.lockWaitMs ?? 0);
+    await acquireChainLock(file, options.lockWaitMs ?? 0).catch(async (err: unknown) => {
+      // A full or read-only disk says so by name, with what to do, rather than as a bare errno.
+      if (!['ENOSPC', 'EROFS', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      throw new AuditUnwritableError(file, (await spaceProblem(dir)) ?? (err as Error).message);
+    });
     try {
       const torn = await recoverTornTail(file);
       const existed = await stat(file).then(() => true, () => false);
@@ -92,7 +101,10 @@ export class AuditLog {
   /** Append one record; resolves only after the bytes are on disk (fsync). Records pass through the scrubber. */
   append(input: AuditInput): Promise<AuditRecord> {
     if (this.#closed) return Promise.reject(new AuditClosedError(this.file));
-    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#failed) {
+      if (this.#lost.length < 1000) this.#lost.push({ type: input.type, run: input.run });
+      return Promise.reject(this.#failed);
+    }
     let clean: AuditInput;
     try {
       clean = scrubInput(this.scrubber, isRunnerActor(input.actor) ? { ...input, actor: this.runnerActor } : input);
@@ -130,7 +142,10 @@ export class AuditLog {
         // After a failed write or fsync the file's end is unknown: acknowledge nothing more. A restart
         // moves any partial line aside and continues from the last complete record.
         this.#failed = new AuditWriteFailedError(this.file, err);
-        for (const p of [...batch, ...this.#pending.splice(0)]) p.reject(this.#failed);
+        this.#failedAt = new Date().toISOString();
+        const rejected = [...batch, ...this.#pending.splice(0)];
+        this.#lost = rejected.map((p) => ({ type: p.input.type, run: p.input.run }));
+        for (const p of rejected) p.reject(this.#failed);
         break;
       }
       this.#head = head;
@@ -139,12 +154,73 @@ export class AuditLog {
     }
   }
 
+  /** The failure that stopped appends, or null while they are accepted. */
+  get failure(): Error | null {
+    return this.#failed;
+  }
+
+  /** Why a record cannot be appended now (a failed write, a full or read-only disk), or null when it can. */
+  async writableProblem(): Promise<string | null> {
+    if (this.#closed) return 'the audit log is closed';
+    if (this.#failed) return this.#failed.message;
+    return spaceProblem(path.dirname(this.file));
+  }
+
+  /** Throw AuditUnwritableError unless a record can be appended now (before anything is decided). */
+  async assertWritable(): Promise<void> {
+    const problem = await this.writableProblem();
+    if (problem) throw new AuditUnwritableError(this.file, problem);
+  }
+
+  /**
+   * After a failed write, once the disk can take records again: cut the file back to its acknowledged
+   * size (the bytes after it were never acknowledged), check the head, and accept appends again with an
+   * `audit.resumed` record naming what was refused. False while that cannot be done yet.
+   */
+  async heal(): Promise<boolean> {
+    if (!this.#failed) return !this.#closed;
+    if (this.#closed || (await spaceProblem(path.dirname(this.file)))) return false;
+    const failed = this.#failed;
+    try {
+      await this.handle.truncate(this.#bytes);
+      await this.handle.sync();
+      const head = await readHead(this.file, this.#bytes);
+      if (head.seq !== this.#head.seq || head.hash !== this.#head.hash) return false;
+    } catch {
+      return false;
+    }
+    this.#failed = null;
+    const refused = this.#lost.splice(0);
+    const failedAt = this.#failedAt;
+    this.#failedAt = null;
+    await this.append({
+      type: 'audit.resumed',
+      run: null,
+      actor: RUNNER_ACTOR,
+      detail: { failedAt, error: failed.message, refused: refused.slice(0, 100), refusedCount: refused.length },
+    }).catch(() => undefined);
+    return this.#failed === null;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     while (this.#flushing) await this.#flushing;
     await this.handle.close();
     await releaseChainLock(this.file);
+  }
+}
+
+/** Why `dir` cannot take audit records now: read-only, or less than AUDIT_MIN_FREE_BYTES free; null when it can. */
+export async function spaceProblem(dir: string): Promise<string | null> {
+  try {
+    await access(dir, constants.W_OK);
+    const fs = await statfs(dir);
+    const free = fs.bavail * fs.bsize;
+    return free < AUDIT_MIN_FREE_BYTES ? `only ${Math.floor(free / 1024)} KiB free on the audit directory's file system; at least ${AUDIT_MIN_FREE_BYTES / 1024} KiB are kept for records` : null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EROFS' ? 'the audit directory is on a read-only file system' : `the audit directory cannot be written (${code ?? (err as Error).message})`;
   }
 }
 

@@ -32,3 +32,12 @@ export class AuditClosedError extends AirlockError {
     super('airlock:audit-closed', `audit log ${file} is closed`);
   }
 }
+
+/** The audit chain cannot take a record now (a failed write, a full or read-only disk): nothing is decided or applied. */
+export class AuditUnwritableError extends AirlockError {
+  constructor(file: string, problem: string) {
+    super('airlock:audit-unwritable', `the audit chain ${file} cannot be written now (${problem}); nothing was decided, approved or applied`, {
+      hint: 'Free space on the audit directory (`airlock doctor` checks it). The request stays open: decide again once the chain can be written; the runner resumes by itself.',
+    });
+  }
+}

@@ -10,6 +10,10 @@ import { checkVault } from '../credentials/doctor-checks.ts';
 import { createEngine } from '../engine/engine.ts';
 import { AirlockError } from '../errors.ts';
 import { checkDataDir as checkRunnerDataDir } from '../runner/preflight.ts';
+import { checkRedisData } from '../runner/data-loss-doctor.ts';
+import { existsSync } from 'node:fs';
+import { spaceProblem } from '../audit/audit-log.ts';
+import { runnerPaths } from '../run/paths.ts';
 import { engineSpecFor } from '../engine/spec.ts';
 import { probeSandbox } from '../engine/sandbox-probe.ts';
 import { listRemoteHeads, maskUrl } from '../watch/ls-remote.ts';
@@ -22,7 +26,16 @@ type CheckFn = (loaded: LoadedConfig) => Promise<Check[]>;
 
 async function checkDataDir({ config }: LoadedConfig): Promise<Check[]> {
   try {
-    return [{ name: 'data dir', ok: true, detail: await checkRunnerDataDir(config.runner.dataDir) }];
+    const detail = await checkRunnerDataDir(config.runner.dataDir);
+    // A chain that cannot take records stops every decision (invariant 6 of the fault campaign).
+    const auditDir = runnerPaths(config.runner.dataDir).auditDir;
+    const problem = await spaceProblem(existsSync(auditDir) ? auditDir : config.runner.dataDir);
+    return [
+      { name: 'data dir', ok: true, detail },
+      problem
+        ? { name: 'audit dir', ok: false, detail: `${auditDir}: ${problem}; the runner pauses plans, decisions and applies until records can be written`, fix: 'free space on that file system (or remount it read-write); the runner resumes by itself' }
+        : { name: 'audit dir', ok: true, detail: `${auditDir}: writable, with room for records` },
+    ];
   } catch (err) {
     return [failed('data dir', err)];
   }
@@ -75,7 +88,7 @@ function checkTraceExport(loaded: LoadedConfig): Promise<Check[]> {
   return checkTraces(loaded.config.traces, { readSecret: (file, what) => readTokenFile(resolveTokenFile(file, loaded.file), scrubber, what), scrub: (text) => scrubber.scrubString(text) });
 }
 
-const CHECKS: CheckFn[] = [checkDataDir, checkRedis, checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber), checkTraceExport];
+const CHECKS: CheckFn[] = [checkDataDir, checkRedis, (loaded) => checkRedisData(loaded), checkSandbox, checkEngine, checkRepos, checkApplies, checkNtfy, checkVault, (loaded) => checkForges(loaded, scrubber), checkTraceExport];
 
 /** Run every check against a config file. */
 export async function runDoctor(configFile: string): Promise<Check[]> {

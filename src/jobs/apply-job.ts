@@ -24,6 +24,7 @@ import { readUntrusted } from '../sandbox/runner-files.ts';
 import { sandboxAuditDetail } from '../engine/config.ts';
 import type { NetworkMode, SandboxSettings } from '../sandbox/sandbox.ts';
 import type { WorkspaceLocks } from '../apply/workspace-lock.ts';
+import { untilRecorded, whenWritable } from './until-recorded.ts';
 
 export interface ApplyStepsDeps {
   runnerId: string;
@@ -56,6 +57,8 @@ export interface ApplyStepsDeps {
   traceJob?: TraceJob;
   /** Looks for the run's approval on the audit chains themselves (audit/approval-on-record.ts). */
   approvalOnRecord?(run: Run): Promise<{ ok: true; chain: string; seq: number } | { ok: false; reason: string }>;
+  /** Why the audit chain cannot take a record now, or null: nothing is applied that cannot be recorded. */
+  auditWritable?(): Promise<string | null>;
 }
 
 const TAIL_BYTES = 4096;
@@ -78,6 +81,7 @@ export function applyPreconditionFailure(run: Run, planFileSha256: string | null
 
 export function createApplySteps(deps: ApplyStepsDeps) {
   const { runs } = deps;
+  const gate = { writableProblem: deps.auditWritable ?? (async () => null), log: deps.log };
 
   async function outputTail(run: Run): Promise<string> {
     const text = await readFile(deps.paths.job(run.id).applyLog, 'utf8').catch(() => '');
@@ -153,6 +157,8 @@ export function createApplySteps(deps: ApplyStepsDeps) {
       return;
     }
     if (onRecord?.ok) log.info({ approval: { chain: onRecord.chain, seq: onRecord.seq } }, 'approval found on the audit chain');
+    // Nothing starts that could not be recorded: the run stays approved until the chain takes records.
+    await whenWritable({ ...gate, log }, `the apply of ${run.id}`);
 
     // lock
     const lock = await deps.locks.acquire(run.repo, run.workspace, `${deps.runnerId}@${thisHost}:${process.pid} apply ${run.id}`, deps.workspaceLockWaitMs);
@@ -166,12 +172,14 @@ export function createApplySteps(deps: ApplyStepsDeps) {
       creds = await deps.credentials.forApply(run).catch((err: unknown) => refuseWithoutCredentials(run, err, log));
       if (!creds) return;
       // the point of no return: from here on a crash means needs_attention, never a second apply
-      const applying = await deps.transitions.move(run, {
-        from: ['approved'],
-        to: 'applying',
-        patch: { apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid } },
-        record: { type: 'apply.started', detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } },
-      });
+      const applying = await untilRecorded({ ...gate, log }, `the apply of ${run.id}`, () =>
+        deps.transitions.move(run, {
+          from: ['approved'],
+          to: 'applying',
+          patch: { apply: { startedAt: new Date().toISOString(), fence: lock.fence, runnerId: deps.runnerId, host: thisHost, pid: process.pid } },
+          record: { type: 'apply.started', detail: { fence: lock.fence, ...sandboxAuditDetail(deps.sandbox !== null) } },
+        }),
+      );
       if (!applying) {
         log.warn('run left approved before the apply started; nothing applied');
         return;
@@ -198,12 +206,15 @@ export function createApplySteps(deps: ApplyStepsDeps) {
           },
           dir.planFile,
         ).finally(() => creds?.release()); // revoked as soon as the engine exits, before the run is recorded
-        ended = await deps.transitions.move(applying, {
-          from: ['applying'],
-          to: 'applied',
-          patch: { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } },
-          record: { type: 'apply.finished', detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence }, evenIfUnmoved: true },
-        });
+        // The engine has run: its outcome waits for the chain rather than go unrecorded.
+        ended = await untilRecorded({ ...gate, log }, `the outcome of ${run.id}`, () =>
+          deps.transitions.move(applying, {
+            from: ['applying'],
+            to: 'applied',
+            patch: { apply: { ...applying.apply!, finishedAt: new Date().toISOString() } },
+            record: { type: 'apply.finished', detail: { outcome: 'applied', durationMs: result.durationMs, fence: lock.fence }, evenIfUnmoved: true },
+          }),
+        );
         log.info({ durationMs: result.durationMs }, 'applied');
       } catch (thrown) {
         const err = toError(thrown);
@@ -212,12 +223,14 @@ export function createApplySteps(deps: ApplyStepsDeps) {
         const message = deps.scrubber.scrubString(err.message);
         const tail = deps.scrubber.scrubString(engineOutputTail(err) ?? '');
         const attention = lockInfo?.id ? { attention: { reason: message, lockId: lockInfo.id, outputTail: await outputTail(applying) } } : {};
-        ended = await deps.transitions.move(applying, {
-          from: ['applying'],
-          to: 'failed',
-          patch: { error: { code, message, ...(tail ? { tail } : {}) }, ...attention },
-          record: { type: 'apply.failed', detail: { code, message, lockId: lockInfo?.id ?? null }, evenIfUnmoved: true },
-        });
+        ended = await untilRecorded({ ...gate, log }, `the outcome of ${run.id}`, () =>
+          deps.transitions.move(applying, {
+            from: ['applying'],
+            to: 'failed',
+            patch: { error: { code, message, ...(tail ? { tail } : {}) }, ...attention },
+            record: { type: 'apply.failed', detail: { code, message, lockId: lockInfo?.id ?? null }, evenIfUnmoved: true },
+          }),
+        );
         log.error({ err, code }, 'apply failed');
       }
       if (ended) await end(ended);

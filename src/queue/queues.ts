@@ -180,6 +180,13 @@ export async function startWorkers(options: WorkerOptions) {
   await Promise.all([plan.waitUntilReady(), apply.waitUntilReady(), control.waitUntilReady()]);
 
   return {
+    /** Take no new job until resume() (jobs under way go on); for a chain that cannot be written. */
+    async pause(): Promise<void> {
+      await Promise.all([plan.pause(true), apply.pause(true), control.pause(true)]);
+    },
+    resume(): void {
+      for (const w of [plan, apply, control]) w.resume();
+    },
     async close(): Promise<void> {
       await Promise.all([plan.close(), apply.close(), control.close()]);
       for (const c of connections) c.disconnect();

@@ -131,4 +131,7 @@ export const runSchema = z.looseObject({
   traceparent: z.string().regex(TRACEPARENT_PATTERN, 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)').optional(),
   driftNotice: z.looseObject({ outcome: z.enum(['notified', 'suppressed']), reason: text(1000), fingerprint: hex64 }).optional(),
   driftLock: z.looseObject({ whenLocked: z.enum(['skip', 'wait']), outcome: z.enum(['waited', 'skipped']), holder: text(300).nullable(), waitedMs: count }).optional(),
+  restored: z
+    .looseObject({ at: time, lastRecord: z.looseObject({ type: text(100), time, seq: count }), recordedState: z.enum(RUN_STATES) })
+    .optional(),
 });

@@ -38,6 +38,22 @@ redis.call('HSET', KEYS[4], 'run', ARGV[7])
 return 'created'
 `;
 
+// A run stored again from the audit chain after Redis lost its data: only where there is none, or where
+// another runner restored it from older records and nobody has touched it since (version 1). The PR's
+// newest-run pointer is set only if it is missing or older, so a head seen since the loss stays newest.
+const RESTORE = `
+local cur = redis.call('HMGET', KEYS[1], 'version', 'restoredFrom')
+if cur[1] then
+  if cur[1] ~= '1' or not cur[2] or tonumber(cur[2]) >= tonumber(ARGV[5]) then return 0 end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'version', '1', 'doc', ARGV[2], 'restoredFrom', ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local prevAt = tonumber(redis.call('HGET', KEYS[3], 'seenAt') or '-1')
+if prevAt < tonumber(ARGV[3]) then redis.call('HSET', KEYS[3], 'run', ARGV[4], 'seenAt', ARGV[3]) end
+if cur[1] then return 2 end
+return 1
+`;
+
 export type AttemptOutcome = 'created' | 'changed' | 'exists' | 'not-latest';
 
 export interface NewRun {
@@ -208,6 +224,16 @@ export class RunStore {
     throw new AirlockError('airlock:run-contended', `run ${id} kept changing under us; gave up after 20 attempts`);
   }
 
+  /**
+   * Put `previous` back over `moved` if nobody changed the run since (its version is still `moved`'s):
+   * a move whose audit record could not be written did not happen. Transitions only.
+   */
+  async undoMove(moved: Run, previous: Run): Promise<boolean> {
+    const stored = { ...previous, version: moved.version + 1 };
+    const ok = await this.redis.eval(COMPARE_AND_SET, 1, this.#key('run', moved.id), String(moved.version), stored.state, String(stored.version), this.#serialise(stored));
+    return ok === 1;
+  }
+
   /** Move a run to `to` if its current state allows it; null when it is already elsewhere. Transitions only. */
   async moveIf(id: string, from: readonly RunState[], to: RunState, patch: Partial<Run> = {}): Promise<Run | null> {
     return this.moveWhere(id, to, (run) => (from.includes(run.state) ? patch : null));
@@ -231,6 +257,26 @@ export class RunStore {
       previous.id,
       next.id,
     )) as AttemptOutcome;
+  }
+
+  /**
+   * Store `run` (version 1, a final state) again after Redis lost its data; `recordAt` orders what two
+   * runners know of one run (the later record wins while nobody has changed the run). Restore rules only.
+   */
+  async restore(run: Run, seenAt: number, recordAt: number): Promise<'created' | 'replaced' | null> {
+    const res = (await this.redis.eval(
+      RESTORE,
+      3,
+      this.#key('run', run.id),
+      this.#key('runs'),
+      this.#key('latest', Buffer.from(supersedeKey(run)).toString('base64url')),
+      run.state,
+      this.#serialise({ ...run, version: 1 }),
+      String(seenAt),
+      run.id,
+      String(recordAt),
+    )) as number;
+    return res === 1 ? 'created' : res === 2 ? 'replaced' : null;
   }
 
   /** Newest first. */

@@ -145,6 +145,8 @@ export interface Run {
   driftNotice?: DriftNotice;
   /** Drift runs that found the workspace lock held: whether they waited for it or skipped the slot. */
   driftLock?: DriftLockOutcome;
+  /** Stored again from the audit chain after Redis lost its data (restore-rules.ts): when, and from which record. */
+  restored?: { at: string; lastRecord: { type: string; time: string; seq: number }; recordedState: RunState };
 }
 
 /** Quiet by default: the same drift (fingerprint of addresses, actions and attribute paths) is told once. */

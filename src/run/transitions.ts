@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { describeRun, RUNNER_ACTOR, type RunDescription } from './describe.ts';
 import type { RunStore } from './run-store.ts';
 import type { Actor, Run, RunState } from './run.ts';
+import type { RestoredRun } from './restore-rules.ts';
 
 /** Where a move's record goes: the audit log, as the transitions need it. */
 export interface RunRecordSink {
@@ -64,15 +65,23 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
     }
   }
 
+  async function undo(moved: Run, before: Run, err: unknown): Promise<void> {
+    const undone = await deps.runs.undoMove(moved, before).catch(() => false);
+    const fields = { err, runId: moved.id, from: before.state, to: moved.state, undone };
+    deps.log.error(fields, undone ? 'a move was undone: its audit record could not be written' : 'a move whose audit record could not be written could not be undone (the run changed meanwhile)');
+  }
+
   return {
     /** Move the run if the spec allows it; null when it is elsewhere (then nothing happens, unless `evenIfUnmoved`). */
     async move(run: Run | string, spec: MoveSpec): Promise<Run | null> {
       const id = typeof run === 'string' ? run : run.id;
       const allowed = typeof spec.from === 'function' ? spec.from : (r: Run) => (spec.from as readonly RunState[]).includes(r.state);
       let from: RunState | null = null;
+      let before: Run | null = null;
       const moved = await deps.runs.moveWhere(id, spec.to, (current) => {
         if (!allowed(current)) return null;
         from = current.state;
+        before = current;
         return typeof spec.patch === 'function' ? spec.patch(current) : (spec.patch ?? {});
       });
       const described = moved ?? (spec.record?.evenIfUnmoved && typeof run !== 'string' ? run : null);
@@ -80,7 +89,13 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
       if (spec.record && described) {
         const subject = spec.record.describe ? spec.record.describe(described) : described;
         const detail = typeof spec.record.detail === 'function' ? spec.record.detail(described) : spec.record.detail;
-        await deps.audit.append({ type: spec.record.type, ...describeRun(subject), actor, ...(detail ? { detail } : {}) });
+        try {
+          await deps.audit.append({ type: spec.record.type, ...describeRun(subject), actor, ...(detail ? { detail } : {}) });
+        } catch (err) {
+          // Not on the record, so it did not happen: the run goes back to where it was (a full disk, say).
+          if (moved && before) await undo(moved, before, err);
+          throw err;
+        }
       }
       if (!moved || from === null) return null;
       if (spec.log) {
@@ -89,6 +104,25 @@ export function createRunTransitions(deps: RunTransitionsDeps) {
       }
       emit({ run: moved, from, to: spec.to, type: spec.record?.type ?? `run.${spec.to}`, actor });
       return moved;
+    },
+
+    /**
+     * Store again a run that Redis lost (restore-rules.ts), then its `run.restored` record; subscribers hear
+     * it as a move from the state the chain left it in. Null when Redis already has a newer account of it.
+     */
+    async restore(restored: RestoredRun, detail: Record<string, unknown> = {}): Promise<'created' | 'replaced' | null> {
+      const { run, recordedState, last, seenAt } = restored;
+      const outcome = await deps.runs.restore(run, seenAt, Date.parse(last.time));
+      if (!outcome) return null;
+      const note = run.error?.message ?? run.attention?.reason;
+      await deps.audit.append({
+        type: 'run.restored',
+        ...describeRun(run),
+        actor: RUNNER_ACTOR,
+        detail: { state: run.state, recordedState, lastRecord: { type: last.type, time: last.time, seq: last.seq }, ...(run.state !== recordedState && note ? { note } : {}), ...detail },
+      });
+      emit({ run, from: recordedState, to: run.state, type: 'run.restored', actor: RUNNER_ACTOR });
+      return outcome;
     },
 
     /** Hear of every move from now on; returns the unsubscribe. */

@@ -27,8 +27,8 @@ export function isConnectionError(err: unknown): boolean {
   return (code !== undefined && CONNECTION_ERRORS.has(code)) || CONNECTION_MESSAGES.test(err.message);
 }
 
-/** Follow one connection's state and log each change, until `stop()` (before the connection is closed). */
-export function watchRedisHealth(redis: Redis, url: string, log: Logger): { state(): RedisHealth; stop(): void } {
+/** Follow one connection's state and log each change, until `stop()` (before the connection is closed); `onBack` hears each return. */
+export function watchRedisHealth(redis: Redis, url: string, log: Logger, onBack?: () => void): { state(): RedisHealth; stop(): void } {
   let state: RedisHealth = 'up';
   let stopped = false;
   let since = Date.now();
@@ -48,6 +48,7 @@ export function watchRedisHealth(redis: Redis, url: string, log: Logger): { stat
       log.warn({ ...fields, delayMs: detail.delayMs }, 'reconnecting to Redis; retrying until it answers (the next line is when it is back)');
     } else if (was !== 'up') {
       log.info({ ...fields, downMs: Date.now() - since }, `Redis is back after ${Math.round((Date.now() - since) / 1000)}s`);
+      onBack?.();
     }
     reason = 'the connection closed';
   };

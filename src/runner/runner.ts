@@ -35,6 +35,10 @@ import { replyWindowMs } from '../approve/open-channel.ts';
 import { failInterruptedPlan } from '../jobs/recovery.ts';
 import type { RemoteHead } from '../watch/ls-remote.ts';
 import { startDrift } from './drift-wiring.ts';
+import { createDataLossGuard, watchForDataLoss } from './data-loss.ts';
+import { lossGraceLeft } from './redis-epoch.ts';
+import { watchAuditDisk } from './audit-guard.ts';
+import { untilRecorded } from '../jobs/until-recorded.ts';
 
 export interface RunnerOptions {
   log: Logger;
@@ -72,7 +76,11 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     throw err;
   });
   const { paths, runs, audit } = cp;
-  const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log);
+  // Redis that lost its data is noticed before anything reads it (data-loss.ts), and again on every return.
+  let driftChecks: { scheduleAll(): Promise<unknown> } | null = null;
+  const dataLoss = createDataLossGuard({ cp, log, afterRestore: async () => void (await driftChecks?.scheduleAll()) });
+  const lossWatch = watchForDataLoss(dataLoss, log);
+  const redisHealth = watchRedisHealth(cp.redis, config.redis.url, log, lossWatch.onBack);
   const credentials = createCredentialProvider(config, { log, scrubber, audit, spentDir: path.join(paths.dataDir, 'vault-unwrapped') });
   // Outcomes go to the forge from the transitions, best effort; a bad token file stops the start here.
   const reporting = await wireReporting(loaded, { transitions: cp.transitions, runs, redis: cp.redis, log, reporterOptions: options.report }).catch(async (err: unknown) => {
@@ -113,6 +121,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
       }),
     approvalOnRecord: (run) => approvalLookup.find(run),
     traceJob: (kind, run, work) => cp.traces.job(kind, run, work),
+    auditWritable: () => audit.writableProblem(),
     ...(metrics ? { onRefused: metrics.onRefused } : {}),
   });
 
@@ -159,7 +168,12 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     ...(options.listViaGit ? { listViaGit: true } : {}),
   });
 
+  // A chain that cannot take records pauses the runner (audit-guard.ts); watcher and workers exist below.
+  const gate = { writableProblem: () => audit.writableProblem(), log };
+  const paused: { pause(): unknown; resume(): unknown }[] = [];
+  const auditGuard = watchAuditDisk({ audit, log, pause: async () => void (await Promise.all(paused.map((p) => p.pause()))), resume: async () => void (paused.forEach((p) => p.resume()), sendHeld()) });
   await witness.start();
+  await dataLoss.check('start');
   await reconcile();
   await sweepJobDirs();
   const workers = await startWorkers({
@@ -172,7 +186,8 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     plan: async (runId, attempt) => {
       const started = performance.now();
       try {
-        await planSteps.plan(runId, attempt);
+        // A plan whose record the chain refused starts again once it can take records (until-recorded.ts).
+        await untilRecorded(gate, `the plan of ${runId}`, () => planSteps.plan(runId, attempt));
       } catch (err) {
         // A run that is not there (or whose record was quarantined) will not appear by trying again.
         throw err instanceof PlanEndedError || hasCode(err, 'airlock:run-not-found') ? doNotRetry(err as Error) : err;
@@ -187,7 +202,7 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     apply: (runId) => applySteps.apply(runId),
     planStalledOut: async (runId) => void (await failInterruptedPlan({ transitions: cp.transitions }, runId)),
     expire: async (runId) => {
-      const run = await cp.approvals.expire(runId);
+      const run = await untilRecorded(gate, `the expiry of ${runId}`, () => cp.approvals.expire(runId));
       if (run && isFinal(run.state)) await removeJobDir(runId);
     },
     applyStalled: async (runId) => {
@@ -198,13 +213,19 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     onError: (err, where) => (isConnectionError(err) ? log.debug({ err, where }, 'worker connection error') : log.error({ err, where }, 'worker error')),
     log,
   });
-  if (options.watch !== false) watcher.start();
+  paused.push(watcher, workers);
+  await auditGuard.check();
+  // Right after a loss, other runners may still be restoring their runs: a cold watcher waits for them.
+  const grace = options.watch === false ? 0 : await lossGraceLeft(cp.redis, config.redis.prefix);
+  if (grace > 0) log.warn({ event: 'redis.loss_grace', waitMs: grace }, `Redis lost its data moments ago: first poll in ${Math.ceil(grace / 1000)}s, once running runners have restored their runs`);
+  const watchTimer = options.watch === false ? null : grace > 0 ? setTimeout(() => watcher.start(), grace) : (watcher.start(), null);
   // Drift schedules: one delayed job per slot, shared by every runner on this Redis.
   const drift = await startDrift(cp, { log, status: driftStatus, sighted: (id) => reporting?.sighted(id), ...(options.listHeads ? { listHeads: options.listHeads } : {}) });
+  driftChecks = drift.checks;
   // Replies come back over streams this process opens; nothing listens on a port.
   const replies = cp.channel.listen?.({ approvals: cp.approvals, findRun: (id) => cp.approvals.shownRun(id), ownsReply: (nonce) => ownsReply(cp, nonce), log, redis: cp.redis, prefix: config.redis.prefix, replyWindowMs: replyWindowMs(loaded) }) ?? null;
   // Requests held back by approval.maxPending go out as slots free (decisions taken in the CLI included).
-  const sendHeld = () => void cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed'));
+  const sendHeld = () => void (auditGuard.paused() ? null : cp.approvals.sendHeld().catch((err) => log.warn({ err }, 'sending held approval requests failed')));
   sendHeld();
   const heldSender = setInterval(sendHeld, 10_000);
   heldSender.unref();
@@ -225,9 +246,13 @@ export async function startRunner(loaded: LoadedConfig, options: RunnerOptions) 
     reporting,
     sweepJobDirs,
     reconcile,
+    dataLoss,
     async stop(): Promise<void> {
       clearInterval(sweeper);
       clearInterval(heldSender);
+      if (watchTimer) clearTimeout(watchTimer);
+      lossWatch.stop();
+      auditGuard.stop();
       await replies?.stop();
       await watcher.stop();
       await drift.stop();

@@ -52,6 +52,10 @@ export function createWatcher(deps: WatcherDeps) {
   const inFlight = new Set<Promise<unknown>>();
   const limit = createLimiter(deps.maxConcurrentPolls ?? DEFAULT_MAX_CONCURRENT_POLLS);
   let stopped = false;
+  let paused = false;
+  // Runs created whose `run.sighted` record could not be written: written at the next sighting.
+  const unrecorded = new Set<string>();
+
   // Repos by URL, each URL listed once per round for all its repos' patterns.
   const byUrl = new Map<string, RepoConfig[]>();
   for (const repo of deps.repos) byUrl.set(repo.url, [...(byUrl.get(repo.url) ?? []), repo]);
@@ -64,7 +68,7 @@ export function createWatcher(deps: WatcherDeps) {
   async function listOnce(url: string, repos: RepoConfig[]): Promise<{ listing: RemoteListing; seenAt: number } | null> {
     // A poll still queued when the watcher stops never starts: stop() must not wait for a whole round.
     return limit(async () => {
-      if (stopped) return null;
+      if (stopped || paused) return null;
       // Taken when the listing starts, not when it was queued: replicas order sightings by it.
       const seenAt = Date.now();
       return { listing: await list(url, [...new Set(repos.flatMap((r) => [...r.refs, ...driftRefsOf(r)]))]), seenAt };
@@ -75,8 +79,12 @@ export function createWatcher(deps: WatcherDeps) {
     const pr = prNumberFromRef(head.ref);
     for (const ws of repo.workspaces) {
       const result = await deps.runs.create({ repo: repo.name, ref: head.ref, pr, sha: head.sha, workspace: ws.name, seenAt });
-      if (result.created) {
-        await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest } });
+      // delete() takes the retry for one sighting only, even when two polls of the head run at once.
+      if (result.created || unrecorded.delete(result.run.id)) {
+        await deps.audit.append({ type: 'run.sighted', ...describeRun(result.run), actor: RUNNER_ACTOR, detail: { latest: result.latest } }).catch((err: unknown) => {
+          unrecorded.add(result.run.id);
+          throw err;
+        });
         deps.log.info({ runId: result.run.id, repo: repo.name, workspace: ws.name, ref: head.ref, sha: head.sha }, 'new head');
       }
       if (result.previous) await deps.supersede(result.previous, result.run.id);
@@ -213,6 +221,14 @@ export function createWatcher(deps: WatcherDeps) {
         };
         void loop();
       });
+    },
+
+    /** Skip polls until resume() (the audit chain cannot be written: nothing new is sighted meanwhile). */
+    pause(): void {
+      paused = true;
+    },
+    resume(): void {
+      paused = false;
     },
 
     /** Stop polling and wait for polls under way, so nothing writes after the runner closes. */

@@ -13,6 +13,7 @@ import { verifyChainFile } from '../../src/audit/verify-files.ts';
 import { hasCode } from '../../src/errors.ts';
 import { Scrubber } from '../../src/log/scrub.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
+import { canMount, mountSmallDisk } from '../support/small-disk.ts';
 import { readLines, sampleInput, writeChain } from './chain-fixture.ts';
 
 const CANARY = 'canary-audit-5e1f0c9d-not-a-secret';
@@ -167,4 +168,51 @@ test('a complete but unreadable last line is not guessed at: opening refuses wit
   await assert.rejects(AuditLog.open(file, { scrubber: new Scrubber() }), (err) => hasCode(err, 'airlock:audit-corrupt'));
   // The lock is released after a refused open.
   await assert.rejects(readFile(`${file}.lock`), { code: 'ENOENT' });
+});
+
+test('a full disk: the write is refused and nothing after it acknowledged; once space returns the chain is cut back to what was acknowledged and goes on', { skip: !canMount() && 'mounts a small tmpfs (root only)' }, async (t) => {
+  const root = await tempDir('audit-full');
+  const disk = await mountSmallDisk(path.join(root, 'audit'), 2 * 1024 * 1024);
+  t.after(async () => {
+    await disk.unmount();
+    await removeDir(root);
+  });
+  const file = path.join(disk.dir, 'r1.jsonl');
+  const log = await AuditLog.open(file, { scrubber: new Scrubber() });
+  await log.append(sampleInput(1));
+  await log.append(sampleInput(2));
+  const acknowledged = log.bytes;
+  assert.equal(await log.writableProblem(), null);
+
+  await disk.fill();
+  assert.match((await log.writableProblem()) ?? '', /KiB free/);
+  // A record big enough not to fit: the write fails part way, with ENOSPC.
+  const big = { ...sampleInput(3), detail: { blob: 'x'.repeat(256 * 1024) } };
+  await assert.rejects(log.append(big), (err: Error) => hasCode(err, 'airlock:audit-write-failed') && /ENOSPC/.test(err.message));
+  await assert.rejects(log.append(sampleInput(4)), (err: Error) => hasCode(err, 'airlock:audit-write-failed'), 'nothing more is acknowledged');
+  await assert.rejects(log.assertWritable(), (err: Error) => hasCode(err, 'airlock:audit-unwritable'));
+  assert.equal(await log.heal(), false, 'no healing while the disk is full');
+
+  await disk.free();
+  assert.equal(await log.heal(), true);
+  await log.append(sampleInput(5));
+  await log.close();
+  const records = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+  assert.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4]);
+  assert.equal(records[2]!.type, 'audit.resumed');
+  assert.deepEqual((records[2]!.detail?.['refused'] as Array<{ type: string }>).map((r) => r.type), [big.type, sampleInput(4).type]);
+  assert.ok(records[2]!.detail?.['failedAt']);
+  assert.equal((await verifyChainFile(file)).ok, true);
+  assert.ok((await stat(file)).size > acknowledged);
+});
+
+test('a full disk at open: a clear coded error naming the audit directory, not a bare errno', { skip: !canMount() && 'mounts a small tmpfs (root only)' }, async (t) => {
+  const root = await tempDir('audit-full-open');
+  const disk = await mountSmallDisk(path.join(root, 'audit'), 1024 * 1024);
+  t.after(async () => {
+    await disk.unmount();
+    await removeDir(root);
+  });
+  await disk.fill();
+  await assert.rejects(AuditLog.open(path.join(disk.dir, 'r1-cli.jsonl'), { scrubber: new Scrubber() }), (err: Error) => hasCode(err, 'airlock:audit-unwritable') && /KiB free on the audit directory/.test(err.message));
 });

@@ -4,32 +4,48 @@
 //   npm run chaos -- --seed 1234                      (replay one iteration; its files are kept)
 //   npm run chaos -- --break duplicate-apply          (a negative control: must report violations)
 import { parseArgs } from 'node:util';
-import { runIteration, type IterationResult } from './iteration.ts';
+import { runWorld, type IterationResult } from './iteration.ts';
 import { INVARIANTS } from './invariants.ts';
-import { BREAKS, faultLabel, type Break } from './scenario.ts';
+import { BREAKS, WORLD_ROUNDS, type Break } from './scenario.ts';
+import { canMount } from '../support/small-disk.ts';
 
 export interface CampaignOptions {
   seeds: number[];
   minutes: number;
   breaks: Break[];
   keep: boolean;
+  /** Worlds run at once. */
+  parallel: number;
   log: (line: string) => void;
+}
+
+/** Consecutive seeds of one world, in order. */
+export function groupByWorld(seeds: number[]): number[][] {
+  const groups: number[][] = [];
+  for (const seed of seeds) {
+    const last = groups.at(-1);
+    if (last && Math.floor(last[0]! / WORLD_ROUNDS) === Math.floor(seed / WORLD_ROUNDS)) last.push(seed);
+    else groups.push([seed]);
+  }
+  return groups;
 }
 
 export async function runCampaign(opts: CampaignOptions): Promise<IterationResult[]> {
   const results: IterationResult[] = [];
   const deadline = Date.now() + opts.minutes * 60_000;
-  for (const seed of opts.seeds) {
-    if (Date.now() >= deadline) break;
-    const r = await runIteration(seed, { breaks: opts.breaks, keep: opts.keep });
-    results.push(r);
-    const v = r.violations.length ? ` VIOLATIONS ${r.violations.map((x) => x.invariant).join(',')}` : '';
-    opts.log(`seed ${seed}: ${r.scenario.runners} runner(s), redis ${r.scenario.redis}, fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`);
-    for (const x of r.violations) opts.log(`  ${x.invariant}: ${x.detail}`);
-    if (r.violations.length || r.error) opts.log(`  ${r.notes.filter((n) => !n.startsWith('---')).join('; ')}`);
-    if (r.root) opts.log(`  files kept in ${r.root}`);
-  }
-  return results;
+  const queue = groupByWorld(opts.seeds);
+  const world = { canMount: canMount() };
+  const worker = async () => {
+    for (let group = queue.shift(); group && Date.now() < deadline; group = queue.shift()) {
+      try {
+        results.push(...(await runWorld(group, { breaks: opts.breaks, keep: opts.keep, deadline, world, log: opts.log })));
+      } catch (err) {
+        opts.log(`world of seeds ${group[0]}..${group.at(-1)}: HARNESS ERROR ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  return results.sort((a, b) => a.seed - b.seed);
 }
 
 function percentile(values: number[], p: number): number | null {
@@ -66,8 +82,11 @@ export function table(results: IterationResult[], elapsedMs: number): string {
   const recovery = results.map((r) => r.recoveryMs).filter((x): x is number => x !== null);
   const errors = results.filter((r) => r.error).length;
   const perMin = results.length / (elapsedMs / 60_000);
-  const byRedis = ['shared', 'aof-always', 'aof-everysec', 'none'].map((m) => `${m} ${results.filter((r) => r.scenario.redis === m).length}`).join(', ');
-  const byRunners = [1, 2, 3].map((n) => `${n}: ${results.filter((r) => r.scenario.runners === n).length}`).join(', ');
+  const count = (f: (r: IterationResult) => boolean) => results.filter(f).length;
+  const byRedis = ['shared', 'aof-always', 'aof-everysec', 'none'].map((m) => `${m} ${count((r) => r.scenario.world.redis === m)}`).join(', ');
+  const byRunners = [1, 2, 3].map((n) => `${n}: ${count((r) => r.scenario.world.runners === n)}`).join(', ');
+  const worlds = new Set(results.map((r) => r.scenario.world.key)).size;
+  const channels = `terminal ${count((r) => r.scenario.world.channel === 'terminal')}, ntfy ${count((r) => r.scenario.world.channel === 'ntfy')}; with Vault ${count((r) => r.scenario.world.vault)}; with small audit disks ${count((r) => r.scenario.world.disk)}`;
   return [
     head,
     rule,
@@ -75,8 +94,8 @@ export function table(results: IterationResult[], elapsedMs: number): string {
     `| **all iterations** | ${results.reduce((n, r) => n + r.fired.length, 0)} | ${results.reduce((n, r) => n + r.skipped.length, 0)} | ${totals.join(' | ')} |`,
     '',
     `iterations: ${results.length} (${results.filter((r) => r.violations.length > 0).length} with violations, ${errors} with harness errors) in ${(elapsedMs / 60_000).toFixed(1)} min, ${perMin.toFixed(2)} iterations/min`,
-    `redis: ${byRedis}; runners at start: ${byRunners}; engine applies: ${results.reduce((n, r) => n + r.applies, 0)}; runs: ${results.reduce((n, r) => n + r.runs, 0)}`,
-    `after Redis lost every key (${results.filter((r) => r.scenario.redis === 'none' && r.fired.includes('redis-crash(none)')).length} iterations): ${results.reduce((n, r) => n + r.forgotten, 0)} PR heads left with no run (not planned again, nothing applied)`,
+    `worlds: ${worlds} (up to ${WORLD_ROUNDS} iterations each); iterations by redis: ${byRedis}; by runners at start: ${byRunners}; by approval channel: ${channels}`,
+    `engine applies: ${results.reduce((n, r) => n + r.applies, 0)}; iterations with Redis losing every key: ${count((r) => r.fired.includes('redis-crash(none)'))}`,
     `recovery (last fault over → every head final or waiting): p50 ${percentile(recovery, 50) ?? '-'} ms, max ${recovery.length ? Math.max(...recovery) : '-'} ms`,
   ].join('\n');
 }
@@ -88,6 +107,7 @@ async function cli(): Promise<number> {
       'base-seed': { type: 'string' },
       iterations: { type: 'string', default: '1000' },
       minutes: { type: 'string', default: '60' },
+      parallel: { type: 'string', default: '1' },
       break: { type: 'string', multiple: true, default: [] },
       keep: { type: 'boolean', default: false },
     },
@@ -102,10 +122,11 @@ async function cli(): Promise<number> {
   const single = values.seed !== undefined;
   const base = values['base-seed'] !== undefined ? int('base-seed', values['base-seed']) : single ? int('seed', values.seed!) : Date.now() % 1_000_000_000;
   const count = single ? 1 : int('iterations', values.iterations!);
-  const seeds = Array.from({ length: count }, (_, i) => base + i);
-  console.log(single ? `replaying seed ${base}` : `chaos campaign: base seed ${base}, up to ${count} iterations or ${values.minutes} minutes${breaks.length ? `, BREAKS ${breaks.join(',')}` : ''}`);
+  // A negative control runs each seed in a world of its own: the breakage must not leak into other rounds.
+  const seeds = Array.from({ length: count }, (_, i) => (breaks.length ? (base + i) * WORLD_ROUNDS : base + i));
+  console.log(single ? `replaying seed ${base} (its world, this round only)` : `chaos campaign: base seed ${base}, up to ${count} iterations or ${values.minutes} minutes, ${values.parallel} world(s) at once${breaks.length ? `, BREAKS ${breaks.join(',')}` : ''}`);
   const t0 = Date.now();
-  const results = await runCampaign({ seeds, minutes: Number(values.minutes), breaks, keep: values.keep === true || single, log: (l) => console.log(l) });
+  const results = await runCampaign({ seeds, minutes: Number(values.minutes), breaks, keep: values.keep === true || single, parallel: int('parallel', values.parallel!), log: (l) => console.log(l) });
   console.log('\n' + table(results, Date.now() - t0));
   const bad = results.some((r) => r.violations.length > 0 || r.error);
   return breaks.length ? (results.some((r) => r.violations.length > 0) ? 0 : 1) : bad ? 1 : 0;
@@ -116,5 +137,3 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // Connections of the in-process CLI may linger; the campaign is over.
   process.exit();
 }
-
-export { faultLabel };

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, redisAnswers } from '../../src/cli/demo-env.ts';
+import { trackChild } from './reaper.ts';
 
 export type Persistence = 'aof-always' | 'aof-everysec' | 'none';
 
@@ -42,7 +43,7 @@ export async function startChaosRedis(persistence: Persistence): Promise<ChaosRe
       return child !== null;
     },
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persist], { stdio: 'ignore' });
+      child = trackChild(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persist], { stdio: 'ignore' }));
       await new Promise<void>((resolve, reject) => {
         child!.once('error', reject);
         child!.once('spawn', () => resolve());

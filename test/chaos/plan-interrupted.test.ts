@@ -7,17 +7,19 @@ import { test } from 'node:test';
 import { engineForTests } from '../support/engine-under-test.ts';
 import { fire } from './faults.ts';
 import { checkWorld } from './invariants.ts';
-import type { Scenario } from './scenario.ts';
+import { scenarioFor, type Scenario } from './scenario.ts';
 import { World } from './world.ts';
 
 test('a plan killed twice mid-plan ends failed on the record, not planning forever', { skip: !engineForTests().isDouble && 'counts engine invocations through the double' }, async (t) => {
-  const scenario: Scenario = { seed: 7007, runners: 1, redis: 'shared', prs: [1], engineDelayMs: 4000, faults: [], breaks: [] };
-  const world = await World.create(scenario);
+  const base = scenarioFor(7007);
+  const scenario: Scenario = { ...base, world: { ...base.world, runners: 1, redis: 'shared', channel: 'terminal', vault: false, disk: false, engineDelayMs: 4000 }, heads: 1, faults: [] };
+  const world = await World.create(scenario.world);
   t.after(async () => {
     await world.stop().catch(() => undefined);
     await world.cleanup();
   });
-  await world.startAll();
+  await world.startRunners();
+  await world.beginRound(scenario);
   const kill = { kind: 'kill', signal: 'SIGKILL', phase: 'plan', restart: 'same', restartDelayMs: 0 } as const;
   assert.equal(await fire(world, kill, 0), true, 'first kill mid-plan');
   assert.equal(await fire(world, kill, 1), true, 'second kill mid-plan, of the retried job');

@@ -1,30 +1,35 @@
-// One iteration's world: a git remote with PR heads, a Redis (the shared one under a fresh prefix, or one
-// of the campaign's own with the persistence the scenario draws), runner processes, the engine double's
-// invocation log, and the driver that decides. Faults are fired by faults.ts; checks read what is left.
-import { readdir, stat } from 'node:fs/promises';
+// One world: a git remote, a Redis (the shared one under a fresh prefix, or one of the campaign's own with
+// the persistence drawn), runner processes, the engine double's invocation log, the driver that decides,
+// and in some worlds the ntfy double (the approvers' phones), the Vault double and small audit disks.
+// Rounds (iterations) run one after another in it; faults are fired by faults.ts; checks read what is left.
+import { cp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Run } from '../../src/run/run.ts';
 import { isFinal } from '../../src/run/run.ts';
 import { makeRemote, pushCommit, type Remote } from '../git-fixtures.ts';
 import { engineForTests } from '../support/engine-under-test.ts';
-import { deletePrefix, readInvocations, REDIS_URL, removeDir, tempDir, testPrefix } from '../support/harness.ts';
-import { TF_TWO } from '../e2e/loop-fixture.ts';
+import { deletePrefix, REDIS_URL, removeDir, tempDir, testPrefix, TF_TWO } from './support.ts';
+import { ntfyUnderTest, type NtfyUnderTest } from '../approve/ntfy-fixture.ts';
+import { createScenario, KV2, vaultForTests, type Scenario as VaultScenario, type VaultUnderTest } from '../credentials/vault-fixture.ts';
 import { startChaosRedis, type ChaosRedis } from './chaos-redis.ts';
 import { Driver } from './driver.ts';
-import { makeSlot, type RunnerSlot } from './runner-slots.ts';
-import type { Scenario } from './scenario.ts';
+import { makeSlot, type RunnerSlot, type SlotSpec } from './runner-slots.ts';
+import type { Scenario, WorldSpec } from './scenario.ts';
 
 export interface Invocation {
   argv: string[];
   cwd: string;
   pid: number;
   time: string;
+  startedAtMs?: number;
   planFile?: string;
   planSha256?: string | null;
 }
 
 /** How long every head may take to reach a final or waiting state once every fault is over. */
 export const RECOVERY_BOUND_MS = 90_000;
+/** At most this many runner ids in a world: a restart as "another runner" reuses one beyond it. */
+const MAX_SLOTS = 5;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,18 +40,32 @@ export class World {
   readonly pushed: string[] = [];
   /** Times at which Redis lost every key (a restart without persistence). */
   readonly wipes: number[] = [];
-  readonly fired: string[] = [];
-  readonly skipped: string[] = [];
-  readonly notes: string[] = [];
+  /** When a runner's audit disk was full (from, to). */
+  readonly fullDisks: Array<{ slot: string; from: number; to: number }> = [];
   /** Runner ids killed by the `lose-run` break: never started again. */
   readonly abandoned = new Set<string>();
   driver!: Driver;
+  ntfy: NtfyUnderTest | null = null;
+  vault: { under: VaultUnderTest; scenario: VaultScenario; workspace: SlotSpec['workspaces'] } | null = null;
+  // The current round's record.
+  scenario!: Scenario;
+  fired: string[] = [];
+  skipped: string[] = [];
+  notes: string[] = [];
   finalRuns: Run[] | null = null;
   recoveryMs: number | null = null;
+  roundStartedAt = 0;
+  /** Heads pushed in this round. */
+  roundShas = new Set<string>();
+  #nextPr = 1;
   #pushes = 0;
+  #invocations: Invocation[] = [];
+  #invOffset = 0;
+  #invPartial = '';
+  #closers: Array<() => Promise<unknown>> = [];
 
   private constructor(
-    readonly scenario: Scenario,
+    readonly spec: WorldSpec,
     readonly root: string,
     readonly remote: Remote,
     readonly prefix: string,
@@ -55,13 +74,25 @@ export class World {
     readonly invocationLog: string,
   ) {}
 
-  static async create(scenario: Scenario): Promise<World> {
+  static async create(spec: WorldSpec): Promise<World> {
     if (!engineForTests().isDouble) throw new Error('the chaos campaign counts applies through the engine double; unset AIRLOCK_TEST_ENGINE');
-    const root = await tempDir(`chaos-${scenario.seed}`);
+    const root = await tempDir(`chaos-${spec.key}`);
     const remote = await makeRemote();
-    const redis = scenario.redis === 'shared' ? null : await startChaosRedis(scenario.redis);
-    const world = new World(scenario, root, remote, testPrefix(), redis?.url ?? REDIS_URL, redis, path.join(root, 'engine-invocations.jsonl'));
-    world.driver = new Driver(scenario.seed, world.redisUrl, world.prefix, (id) => world.slots.find((s) => s.id === id)?.file ?? null, () => world.redisUp);
+    const redis = spec.redis === 'shared' ? null : await startChaosRedis(spec.redis);
+    const world = new World(spec, root, remote, testPrefix(), redis?.url ?? REDIS_URL, redis, path.join(root, 'engine-invocations.jsonl'));
+    const cleanups = { after: (fn: () => Promise<void>) => void world.#closers.push(fn) };
+    if (spec.channel === 'ntfy') world.ntfy = await ntfyUnderTest(cleanups as unknown as Parameters<typeof ntfyUnderTest>[0], { keepaliveMs: 5000 });
+    if (spec.vault) {
+      const under = await vaultForTests();
+      const scenario = await createScenario(under);
+      world.#closers.push(async () => {
+        await scenario.cleanup();
+        await under.close();
+      });
+      world.vault = { under, scenario, workspace: [await vaultWorkspace(scenario)] };
+    }
+    const phone = world.ntfy ? { notifications: (a: 'alice' | 'bob') => world.ntfy!.notifications(a), tap: (action: Parameters<NtfyUnderTest['tap']>[0]) => world.ntfy!.tap(action) } : null;
+    world.driver = new Driver(spec.key, world.redisUrl, world.prefix, (id) => world.slots.find((s) => s.id === id)?.file ?? null, () => world.redisUp, phone);
     return world;
   }
 
@@ -76,12 +107,21 @@ export class World {
         remoteUrl: this.remote.url,
         redisUrl: this.redisUrl,
         prefix: this.prefix,
-        engineEnv: { AIRLOCK_DOUBLE_LOG: this.invocationLog, AIRLOCK_DOUBLE_DELAY_MS: String(this.scenario.engineDelayMs), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan,apply' },
+        engineEnv: { AIRLOCK_DOUBLE_LOG: this.invocationLog, AIRLOCK_DOUBLE_DELAY_MS: String(this.spec.engineDelayMs), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan,apply' },
+        ...(this.ntfy ? { approval: this.ntfy.approvalSection({ ttl: '15m' }) } : {}),
+        ...(this.vault ? { workspaces: this.vault.workspace!, vault: { address: this.vault.under.address, timeout: '2s' } } : {}),
+        disk: this.spec.disk,
       },
       `runner-${this.slots.length + 1}`,
     );
     this.slots.push(slot);
     return slot;
+  }
+
+  /** A slot to restart "as another runner": a new one, or (beyond MAX_SLOTS) a dead one. */
+  async otherSlot(than: RunnerSlot): Promise<RunnerSlot> {
+    if (this.slots.length < MAX_SLOTS) return this.addSlot();
+    return this.slots.find((s) => s !== than && !s.alive && !this.abandoned.has(s.id)) ?? than;
   }
 
   /** Push a new head to PR `pr` (a distinct configuration each time, so every plan's bytes differ). */
@@ -90,12 +130,34 @@ export class World {
     const sha = await pushCommit(this.remote, { 'main.tf': TF_TWO.replace('"one"', `"one-${pr}-${n}"`) }, { refs: [`refs/pull/${pr}/head`] });
     this.heads.set(pr, sha);
     this.pushed.push(sha);
+    this.roundShas.add(sha);
     return sha;
   }
 
+  /** A PR number no round used yet. */
+  newPr(): number {
+    return this.#nextPr++;
+  }
+
+  /** Every engine invocation so far (read incrementally: the log only grows). */
   async invocations(command?: string): Promise<Invocation[]> {
-    const all = (await readInvocations(this.invocationLog)) as Invocation[];
-    return command ? all.filter((i) => i.argv.includes(command)) : all;
+    const handle = await open(this.invocationLog, 'r').catch(() => null);
+    if (handle) {
+      try {
+        const { size } = await handle.stat();
+        if (size > this.#invOffset) {
+          const buf = Buffer.alloc(size - this.#invOffset);
+          await handle.read(buf, 0, buf.length, this.#invOffset);
+          this.#invOffset = size;
+          const lines = (this.#invPartial + buf.toString('utf8')).split('\n');
+          this.#invPartial = lines.pop() ?? '';
+          for (const l of lines) if (l.trim()) this.#invocations.push(JSON.parse(l) as Invocation);
+        }
+      } finally {
+        await handle.close();
+      }
+    }
+    return command ? this.#invocations.filter((i) => i.argv.includes(command)) : [...this.#invocations];
   }
 
   /** The runner whose data dir holds `cwd` (an engine process's working directory). */
@@ -117,21 +179,39 @@ export class World {
     return sizes;
   }
 
-  async startAll(): Promise<void> {
-    for (let i = 0; i < this.scenario.runners; i++) await this.addSlot();
-    for (const pr of this.scenario.prs) await this.push(pr);
+  /** Start the world's first runners (once). */
+  async startRunners(): Promise<void> {
+    for (let i = 0; i < this.spec.runners; i++) await this.addSlot();
     const started = await Promise.all(this.slots.map((s) => s.start()));
     if (started.some((ok) => !ok)) this.notes.push('a runner did not start at first');
+    if (this.ntfy) await this.waitListening();
     this.driver.start();
+  }
+
+  /** In an ntfy world, requests are only worth sending once every runner hears replies. */
+  private async waitListening(): Promise<void> {
+    for (let i = 0; i < 200 && this.slots.some((s) => s.alive && (s.events.get('ntfy.listening') ?? 0) === 0 && !s.output.includes('"listening for replies"')); i++) await sleep(50);
+  }
+
+  /** Begin a round: its record is fresh, and it pushes its heads on PR numbers of its own. */
+  async beginRound(scenario: Scenario): Promise<void> {
+    this.scenario = scenario;
+    this.fired = [];
+    this.skipped = [];
+    this.notes = [];
+    this.finalRuns = null;
+    this.recoveryMs = null;
+    this.roundStartedAt = Date.now();
+    this.roundShas = new Set();
+    for (let i = 0; i < scenario.heads; i++) await this.push(this.newPr());
   }
 
   /** Whether every head is final, or waits for a decision the driver will not give. */
   settled(runs: Run[]): boolean {
     if (!this.driver.done(runs)) return false;
     if (!runs.every((r) => isFinal(r.state) || r.state === 'awaiting_approval')) return false;
-    // After Redis lost every key, the runner does not plan the old heads again (issue 15 item 5: the
-    // invariant there is fail-safe, no apply without a fresh approval); a head is owed a run only otherwise.
-    return this.wipes.length > 0 || this.forgottenHeads(runs).length === 0;
+    // Every current head has a run: after Redis lost its keys, restored from the chains (invariant 5).
+    return this.forgottenHeads(runs).length === 0;
   }
 
   /** Current PR heads with no run in Redis. */
@@ -139,7 +219,7 @@ export class World {
     return [...this.heads.values()].filter((sha) => !runs.some((r) => r.sha === sha));
   }
 
-  /** Bring everything back (Redis, every runner not abandoned) and wait for every head to settle. */
+  /** Bring everything back (Redis, disks, every runner not abandoned) and wait for every head to settle. */
   async recover(): Promise<void> {
     if (this.redis && !this.redis.up) await this.redis.start();
     for (const slot of this.slots) {
@@ -152,29 +232,52 @@ export class World {
       runs = await this.driver.snapshot();
       if (runs && this.settled(runs)) {
         // Still settled a moment later: nothing was about to move.
-        await sleep(1500);
+        await sleep(500);
         const again = await this.driver.snapshot();
         if (again && this.settled(again)) {
-          this.recoveryMs = Date.now() - t0 - 1500;
+          this.recoveryMs = Date.now() - t0 - 500;
           this.finalRuns = again;
           return;
         }
       }
-      await sleep(250);
+      await sleep(200);
     }
     this.finalRuns = runs ?? (await this.driver.snapshot());
   }
 
-  /** Stop the driver, every runner (SIGTERM) and Redis; the files stay for the checks. */
+  /** Stop the driver, every runner (SIGTERM), Redis and the doubles; the files stay for the checks. */
   async stop(): Promise<void> {
     await this.driver.stop();
     await Promise.all(this.slots.map((s) => s.kill('SIGTERM')));
     if (this.redis) await this.redis.stop();
     else await deletePrefix(this.prefix);
+    for (const close of this.#closers.splice(0).reverse()) await close().catch(() => undefined);
+  }
+
+  /** Unmount the small disks; with `keep`, their audit files are copied out first, to where they were. */
+  async releaseDisks(keep: boolean): Promise<void> {
+    for (const slot of this.slots) {
+      if (!slot.disk) continue;
+      const audit = path.join(slot.dataDir, 'audit');
+      if (keep) await cp(audit, `${audit}.kept`, { recursive: true });
+      await slot.disk.unmount();
+      if (keep) {
+        await rm(audit, { recursive: true, force: true });
+        await rename(`${audit}.kept`, audit);
+      }
+    }
   }
 
   async cleanup(): Promise<void> {
+    await this.releaseDisks(false);
     await this.remote.cleanup();
     await removeDir(this.root);
   }
+}
+
+/** The `default` workspace with a plan and an apply identity of the Vault scenario (as test/credentials/vault-loop.ts). */
+async function vaultWorkspace(s: VaultScenario): Promise<{ name: string; dir: string } & Record<string, unknown>> {
+  const plan = { roleId: s.plan.roleId, secretIdFile: await s.secretIdFile('plan'), secrets: { PM_API_TOKEN_SECRET: `${KV2}/data/${s.id}/plan#token` } };
+  const apply = { roleId: s.apply.roleId, secretIdFile: await s.secretIdFile('apply'), wrapped: false, secrets: { PM_API_TOKEN_SECRET: `${KV2}/data/${s.id}/apply#token`, APPLY_CANARY: `${KV2}/data/${s.id}/apply#canary` } };
+  return { name: 'default', dir: '.', credentials: { plan, apply } };
 }

@@ -28,7 +28,7 @@ test('doctor passes on a working setup and prints one line per check', async (t)
   const { file } = await configFixture(t);
   const r = await run('doctor', '--config', file);
   assert.equal(r.code, 0, r.out + r.err);
-  for (const name of ['config', 'data dir', 'redis', 'redis maxmemory-policy', 'engine', 'repo infra', 'applies']) {
+  for (const name of ['config', 'data dir', 'audit dir', 'redis', 'redis maxmemory-policy', 'redis data', 'engine', 'repo infra', 'applies']) {
     assert.match(r.out, new RegExp(`^✔ ${name}:`, 'm'), `${name} line in:\n${r.out}`);
   }
   assert.match(r.out, /all checks passed/);

@@ -94,6 +94,8 @@ export class VaultDouble {
   sealed = false;
   /** Accept connections and never answer (a hung server). */
   hang = false;
+  /** Answer every request this many ms late (a slow server). */
+  delayMs = 0;
   /** Put the submitted secret_id into the 400 of a failed login: a server that leaks inputs into errors. */
   echoSecretIdInLoginErrors = false;
 
@@ -192,6 +194,7 @@ export class VaultDouble {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (this.hang) return;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const reply = this.#answer(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'));
     res.writeHead(reply.status, reply.body === undefined ? {} : { 'content-type': 'application/json' });
     res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));

@@ -79,3 +79,38 @@ test('RunStore.update cannot change a state: only the transitions can', async (t
   // The same update without a state change is fine.
   assert.equal((await s.runs.update(s.run.id, (r) => ({ ...r, agent: null })))?.agent, null);
 });
+
+test('a move whose audit record cannot be written did not happen: the run is put back, nobody hears of it, the error reaches the caller', async (t) => {
+  const s = await setup(t);
+  const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'airlock:audit-write-failed' });
+  const failing = createRunTransitions({ runs: s.runs, audit: { append: async () => Promise.reject(full) }, log: pino({ level: 'silent' }) });
+  const heard: RunMoved[] = [];
+  failing.subscribe((e) => void heard.push(e));
+  await assert.rejects(failing.move(s.run, { from: ['planning'], to: 'no_changes', record: { type: 'plan.finished' } }), /ENOSPC/);
+  await failing.idle();
+  const back = await s.runs.get(s.run.id);
+  assert.equal(back.state, 'planning', 'the run is where it was');
+  assert.equal(back.version, 3, 'put back by a compare-and-set (moved, then undone)');
+  assert.equal(heard.length, 0);
+  // The same move with a working chain goes through: nothing was left half done.
+  assert.equal((await s.transitions.move(s.run, { from: ['planning'], to: 'no_changes', record: { type: 'plan.finished' } }))?.state, 'no_changes');
+});
+
+test('control: a run changed by someone else between the move and the failed record is not overwritten by the undo', async (t) => {
+  const s = await setup(t);
+  const failing = createRunTransitions({
+    runs: s.runs,
+    audit: {
+      // Someone else changes the run while the record is being written, then the write fails.
+      append: async () => {
+        await s.runs.update(s.run.id, (r) => ({ ...r, author: 'someone else' }));
+        throw new Error('EIO');
+      },
+    },
+    log: pino({ level: 'silent' }),
+  });
+  await assert.rejects(failing.move(s.run, { from: ['planning'], to: 'failed', record: { type: 'plan.failed' } }), /EIO/);
+  const after = await s.runs.get(s.run.id);
+  assert.equal(after.state, 'failed', 'a newer change is never undone');
+  assert.equal(after.author, 'someone else');
+});

@@ -1,7 +1,11 @@
 // `airlock start` as systemd runs it, through a Redis outage: a Redis that goes away later gets one log
 // line per change of state, not a stack trace per reconnect attempt, and the runner plans again after.
 // (Its own file: with startup.test.ts it made one file slow enough to near the per-file timeout on a busy machine.)
+// The Redis keeps its data (AOF) across the outage: an outage that also loses the data is redis-data-loss.test.ts.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RunStore } from '../../src/run/run-store.ts';
@@ -14,7 +18,8 @@ import { startPrivateRedis } from '../support/private-redis.ts';
 import { TF_TWO } from '../e2e/loop-fixture.ts';
 
 test('Redis going away and coming back: one line each for lost, retrying and back; the runner plans again', async (t) => {
-  const redis = await startPrivateRedis();
+  const aofDir = await mkdtemp(path.join(tmpdir(), 'airlock-outage-aof-'));
+  const redis = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', aofDir]);
   const prefix = 'airlock-outage';
   const { file, remote } = await configFixture(t, { redis: { url: redis.url, prefix } });
   const child = spawnCli(['start', '--config', file]);
@@ -29,6 +34,7 @@ test('Redis going away and coming back: one line each for lost, retrying and bac
     if (child.exitCode === null) child.kill('SIGKILL');
     client.disconnect();
     await redis.stop();
+    await rm(aofDir, { recursive: true, force: true });
   });
   const lines = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const events = (name: string) => lines().filter((l) => l['event'] === name);

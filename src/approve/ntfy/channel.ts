@@ -9,7 +9,7 @@ import type { ApprovalChannel, RequestPhase } from '../channel.ts';
 import type { ApproverConfig, NtfyConfig } from '../config.ts';
 import { AUTH_LOCKOUT_HINT, NtfyError } from '../errors.ts';
 import type { NtfyClient, NtfyPublish } from '../../ntfy/client.ts';
-import { buildOutcome, buildRefusal, buildRequest } from './messages.ts';
+import { buildNotice, buildOutcome, buildRefusal, buildRequest } from './messages.ts';
 import { listenForReplies } from './replies.ts';
 import type { ExposureGate } from './exposure.ts';
 import { readTokenFile, resolveTokenFile } from '../token-files.ts';
@@ -106,6 +106,12 @@ export function createNtfyChannel(deps: { config: NtfyConfig; tokens: NtfyTokens
         const message = buildOutcome(run, outcome, a.notifyTopic);
         if (!message) return;
         await publish(message).catch((err: unknown) => log.warn({ err, runId: run.id, approver: a.name, outcome }, 'could not publish the follow-up'));
+      }
+    },
+
+    async notice(title: string, message: string) {
+      for (const a of config.approvers) {
+        await publish(buildNotice(title, message, a.notifyTopic)).catch((err: unknown) => log.warn({ err, approver: a.name }, 'could not publish the notice'));
       }
     },
 

@@ -69,6 +69,11 @@ export function buildOutcome(run: Run, outcome: string, notifyTopic: string): Nt
   };
 }
 
+/** A message about the runner itself (not about one run): once per event, never per run. */
+export function buildNotice(title: string, message: string, notifyTopic: string): NtfyPublish {
+  return { topic: notifyTopic, title: fitBytes(title, PHONE_TITLE_BYTES), message: fitBytes(message, PHONE_MESSAGE_BYTES), priority: 4, tags: ['warning'], markdown: false };
+}
+
 /** Tell an approver their tap did not count, and why. */
 export function buildRefusal(run: Run, reason: string, notifyTopic: string): NtfyPublish {
   return {

@@ -94,6 +94,13 @@ export function listenForReplies(deps: ReplyHandlerDeps & { redis: Redis; prefix
     // No cursor yet: only replies young enough to answer a live request can matter.
     firstSince: () => String(Math.floor((Date.now() - deps.replyWindowMs) / 1000)),
     handle: createReplyHandler(deps),
+    accepts: async (_topic, message) => {
+      if (!deps.ownsReply) return true;
+      // Malformed replies and probes are anyone's to handle (once); a decision only the planner's.
+      const split = splitPasskeyReply(message.message);
+      const reply = 'invalid' in split ? split : parseReply(split.tap);
+      return reply === 'probe' || 'invalid' in reply || deps.ownsReply(reply.nonce);
+    },
     log: deps.log,
     keepaliveTimeoutMs: channel.config.keepaliveTimeout,
   });

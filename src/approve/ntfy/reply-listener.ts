@@ -21,6 +21,12 @@ export interface ReplyListenerDeps {
   firstSince(): string;
   /** Handle one reply message; a throw means "not handled": the message is read again after a reconnect. */
   handle(topic: string, message: NtfyEvent): Promise<void>;
+  /**
+   * Whether this process is the one to handle the message (several runners on one Redis hear every reply;
+   * only the one that planned the run decides). A message another runner will handle is neither claimed
+   * nor marked done here: the claims are shared, so a claim by a runner that only skips it would lose it.
+   */
+  accepts?(topic: string, message: NtfyEvent): Promise<boolean>;
   log: Logger;
   /** No line (not even a keepalive) for this long: the stream is dead, reconnect. */
   keepaliveTimeoutMs: number;
@@ -95,6 +101,10 @@ export function createReplyListener(deps: ReplyListenerDeps) {
     }
     if (!group.includes(topic)) {
       deps.log.warn({ topic: visibleText(topic, 80), messageId: id }, 'ignored a message for a topic this stream did not ask for');
+      return;
+    }
+    if (deps.accepts && !(await deps.accepts(topic, event))) {
+      deps.log.debug({ topic, messageId: id }, 'reply for a run planned by another runner; left to that runner');
       return;
     }
     if (!(await deps.cursor.claim(topic, id))) {
