@@ -21,7 +21,7 @@ export interface Decision {
   planSha256: string;
   decision: 'approve' | 'deny' | 'leave';
   style: 'cli' | TapStyle;
-  /** 0: acknowledged (CLI exit 0, or the runner's follow-up on the phone); null: not (yet). */
+  /** 0: acknowledged (CLI exit 0, or the runner's follow-up on the phone); null: not (yet); -2: the CLI did not answer. */
   code: number | null;
   at: number;
   attempts: number;
@@ -70,7 +70,7 @@ export class Driver {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => void this.tick(), 100);
+    this.#timer ??= setInterval(() => void this.tick(), 200);
   }
 
   async stop(): Promise<void> {
@@ -146,8 +146,10 @@ export class Driver {
       try {
         const file = this.configFor(run.plan!.runnerId ?? '')!;
         const main = await bundledMain();
-        const code = await withTimeout(main(['node', 'airlock', d.decision, run.id, '--yes', '--confirm', '--config', file], silent), 15_000);
-        d.code = code === 'timeout' ? null : code;
+        // The CLI's own waits are bounded (Redis, the chain's lock); on a loaded host it can still take long.
+        const code = await withTimeout(main(['node', 'airlock', d.decision, run.id, '--yes', '--confirm', '--config', file], silent), 120_000);
+        // A CLI call that did not answer in time is a decision not acknowledged: tried again, like a refusal.
+        d.code = code === 'timeout' ? -2 : code;
         d.at = Date.now();
       } finally {
         this.inFlight--;
