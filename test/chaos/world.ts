@@ -99,6 +99,7 @@ export class World {
     }
     const phone = world.ntfy ? { notifications: (a: 'alice' | 'bob') => world.ntfy!.notifications(a), tap: (action: Parameters<NtfyUnderTest['tap']>[0]) => world.ntfy!.tap(action) } : null;
     world.driver = new Driver(spec.key, world.redisUrl, world.prefix, (id) => world.slots.find((s) => s.id === id)?.file ?? null, () => world.redisUp, phone);
+    world.driver.lateCli = spec.ttlS < 60;
     return world;
   }
 
@@ -114,7 +115,7 @@ export class World {
         redisUrl: this.redisUrl,
         prefix: this.prefix,
         engineEnv: { AIRLOCK_DOUBLE_LOG: this.invocationLog, AIRLOCK_DOUBLE_DELAY_MS: String(this.spec.engineDelayMs), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan,apply' },
-        ...(this.ntfy ? { approval: this.ntfy.approvalSection({ ttl: '15m' }) } : {}),
+        approval: this.ntfy ? this.ntfy.approvalSection({ ttl: `${this.spec.ttlS}s` }) : { channel: 'terminal', ttl: `${this.spec.ttlS}s` },
         ...(this.vault ? { workspaces: this.vault.workspace!, vault: { address: this.vault.under.address, timeout: '2s' } } : {}),
         disk: this.spec.disk,
       },
