@@ -17,6 +17,8 @@ export interface CampaignOptions {
   /** Worlds run at once. */
   parallel: number;
   log: (line: string) => void;
+  /** Called after each world with every result so far (the CLI prints the table now and then). */
+  onWorld?: (results: IterationResult[]) => void;
 }
 
 /** Consecutive seeds of one world, in order. */
@@ -39,6 +41,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<IterationResul
     for (let group = queue.shift(); group && Date.now() < deadline; group = queue.shift()) {
       try {
         results.push(...(await runWorld(group, { breaks: opts.breaks, keep: opts.keep, deadline, world, log: opts.log })));
+        opts.onWorld?.(results);
       } catch (err) {
         opts.log(`world of seeds ${group[0]}..${group.at(-1)}: HARNESS ERROR ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
@@ -126,7 +129,14 @@ async function cli(): Promise<number> {
   const seeds = Array.from({ length: count }, (_, i) => (breaks.length ? (base + i) * WORLD_ROUNDS : base + i));
   console.log(single ? `replaying seed ${base} (its world, this round only)` : `chaos campaign: base seed ${base}, up to ${count} iterations or ${values.minutes} minutes, ${values.parallel} world(s) at once${breaks.length ? `, BREAKS ${breaks.join(',')}` : ''}`);
   const t0 = Date.now();
-  const results = await runCampaign({ seeds, minutes: Number(values.minutes), breaks, keep: values.keep === true || single, parallel: int('parallel', values.parallel!), log: (l) => console.log(l) });
+  let shown = Date.now();
+  // A long campaign shows the table so far every 15 minutes, so a run cut short still has its figures.
+  const onWorld = (so: IterationResult[]) => {
+    if (Date.now() - shown < 15 * 60_000) return;
+    shown = Date.now();
+    console.log(`\n-- so far --\n${table([...so].sort((a, b) => a.seed - b.seed), Date.now() - t0)}\n`);
+  };
+  const results = await runCampaign({ seeds, minutes: Number(values.minutes), breaks, keep: values.keep === true || single, parallel: int('parallel', values.parallel!), log: (l) => console.log(l), onWorld });
   console.log('\n' + table(results, Date.now() - t0));
   const bad = results.some((r) => r.violations.length > 0 || r.error);
   return breaks.length ? (results.some((r) => r.violations.length > 0) ? 0 : 1) : bad ? 1 : 0;

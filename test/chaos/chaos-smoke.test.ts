@@ -18,7 +18,7 @@ const skip = !engineForTests().isDouble && 'counts applies through the engine do
 const SEED = canMount() ? 1373 : 1436;
 
 test('chaos smoke: a seeded iteration holds every invariant; broken variants are reported', { skip }, async (t) => {
-  const r = await runIteration(SEED, { breaks: ['duplicate-apply', 'unapproved-apply'], keep: true, world: { canMount: canMount() } });
+  const r = await runIteration(SEED, { breaks: ['duplicate-apply', 'unapproved-apply'], keep: true, world: { canMount: canMount(), ttlS: 900 } });
   t.after(() => r.world?.cleanup());
   assert.equal(r.error, undefined, r.error);
   assert.equal(r.scenario.faults.length, 1);

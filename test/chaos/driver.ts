@@ -14,14 +14,15 @@ import { keyed } from './rng.ts';
 import { bundledMain } from './runner-bundle.ts';
 
 export type TapStyle = 'tap' | 'duplicate' | 'late' | 'race';
+export type CliStyle = 'cli' | 'cli-late';
 
 export interface Decision {
   runId: string;
   sha: string;
   planSha256: string;
   decision: 'approve' | 'deny' | 'leave';
-  style: 'cli' | TapStyle;
-  /** 0: acknowledged (CLI exit 0, or the runner's follow-up on the phone); null: not (yet). */
+  style: CliStyle | TapStyle;
+  /** 0: acknowledged (CLI exit 0, or the runner's follow-up on the phone); null: not (yet); -2: the CLI did not answer. */
   code: number | null;
   at: number;
   attempts: number;
@@ -34,6 +35,7 @@ export interface Phone {
 }
 
 const silent = { out: () => undefined, err: () => undefined, isTTY: false };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ACK_WAIT_MS = 20_000;
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -49,12 +51,15 @@ export class Driver {
   readonly styles: string[] = [];
   inFlight = 0;
   #timer: NodeJS.Timeout | null = null;
+  #cli = new Map<string, Promise<unknown>>();
   #busy = false;
   /** Called as a decision is about to be given (the `decision` phase of a fault). */
   onDeciding: ((run: Run) => void) | null = null;
   /** Negative controls only (breaks.ts): true takes the run from the driver, which then leaves it waiting. */
   intercept: ((run: Run) => boolean) | null = null;
   approveAll = false;
+  /** Short approval TTL worlds: some CLI decisions come 5-30 s late, past the request's expiry. */
+  lateCli = false;
 
   constructor(
     readonly key: number,
@@ -70,7 +75,7 @@ export class Driver {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => void this.tick(), 100);
+    this.#timer ??= setInterval(() => void this.tick(), 200);
   }
 
   async stop(): Promise<void> {
@@ -110,7 +115,7 @@ export class Driver {
         if (run.state !== 'awaiting_approval' || !run.plan || run.approval?.held) continue;
         const d = this.decisions.get(key(run));
         if (!d) await this.decide(run);
-        else if (d.style === 'cli' && d.code !== 0 && d.code !== null && d.decision !== 'leave' && d.attempts < 3 && Date.now() - d.at > 2000) await this.give(run, d);
+        else if (!this.phone && d.code !== 0 && d.code !== null && d.decision !== 'leave' && d.attempts < 3 && Date.now() - d.at > 2000) await this.give(run, d);
         else if (this.phone && run.approval?.phase === 'confirm' && d.decision === 'approve' && d.code !== 0) await this.confirm(run, d);
       }
     } finally {
@@ -123,7 +128,7 @@ export class Driver {
     // With a negative control armed, every run not taken by it is approved: the breakage needs applies.
     const decision = this.intercept?.(run) ? 'leave' : this.approveAll || x < 0.7 ? 'approve' : x < 0.85 ? 'deny' : 'leave';
     const s = keyed(this.key, `style:${run.id}`);
-    const style: Decision['style'] = !this.phone ? 'cli' : this.approveAll || s < 0.55 ? 'tap' : s < 0.7 ? 'duplicate' : s < 0.85 ? 'late' : 'race';
+    const style: Decision['style'] = !this.phone ? (this.lateCli && !this.approveAll && s < 0.3 ? 'cli-late' : 'cli') : this.approveAll || s < 0.55 ? 'tap' : s < 0.7 ? 'duplicate' : s < 0.85 ? 'late' : 'race';
     const d: Decision = { runId: run.id, sha: run.sha, planSha256: run.plan!.sha256, decision, style, code: null, at: Date.now(), attempts: 0 };
     if (decision === 'leave') {
       this.decisions.set(key(run), d);
@@ -140,27 +145,39 @@ export class Driver {
     if (!this.redisUp()) return;
     d.attempts++;
     d.at = Date.now();
-    this.onDeciding?.(run);
     if (!this.phone) {
       this.inFlight++;
-      try {
-        const file = this.configFor(run.plan!.runnerId ?? '')!;
-        const main = await bundledMain();
-        const code = await withTimeout(main(['node', 'airlock', d.decision, run.id, '--yes', '--confirm', '--config', file], silent), 15_000);
-        d.code = code === 'timeout' ? null : code;
-        d.at = Date.now();
-      } finally {
-        this.inFlight--;
-      }
+      void (async () => {
+        try {
+          if (d.style === 'cli-late' && d.attempts === 1) await sleep(5000 + Math.floor(keyed(this.key, `late:${run.id}`) * 25_000));
+          if (run.approval && Date.now() > Date.parse(run.approval.expiresAt)) this.styles.push('decision-after-expiry');
+          this.onDeciding?.(run);
+          const file = this.configFor(run.plan!.runnerId ?? '')!;
+          const main = await bundledMain();
+          // One CLI call per runner at a time: in one process they would queue on the CLI chain's lock.
+          const previous = this.#cli.get(file) ?? Promise.resolve();
+          const call = previous.then(() => withTimeout(main(['node', 'airlock', d.decision, run.id, '--yes', '--confirm', '--config', file], silent), 120_000));
+          this.#cli.set(file, call.catch(() => undefined));
+          // The CLI's own waits are bounded (Redis, the chain's lock); on a loaded host it can still take long.
+          const code = await call;
+          // A CLI call that did not answer in time is a decision not acknowledged: tried again, like a refusal.
+          d.code = code === 'timeout' ? -2 : code;
+          d.at = Date.now();
+        } finally {
+          this.inFlight--;
+        }
+      })();
       return;
     }
+    this.onDeciding?.(run);
     this.styles.push(`ntfy-${d.style}`);
     const label = d.decision === 'approve' ? 'Approve' : 'Deny';
     const delayMs = d.style === 'late' ? 1000 + Math.floor(keyed(this.key, `late:${run.id}`) * 4000) : 0;
     this.inFlight++;
     void (async () => {
       try {
-        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        if (delayMs) await sleep(delayMs);
+        if (run.approval && Date.now() > Date.parse(run.approval.expiresAt)) this.styles.push('decision-after-expiry');
         const taps = [this.tapOn(run.id, 'alice', label, 'approve')];
         if (d.style === 'duplicate') taps.push(this.tapOn(run.id, 'alice', label, 'approve'));
         if (d.style === 'race') taps.push(this.tapOn(run.id, 'bob', label === 'Approve' ? 'Deny' : 'Approve', 'approve'));

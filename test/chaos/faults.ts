@@ -62,7 +62,7 @@ async function reach(world: World, phase: Phase | 'now', index: number): Promise
     // A new PR head: the runner that makes its job directory is checking it out.
     const sha = await world.push(world.newPr());
     const id = deriveRunId('infra', 'default', sha);
-    return poll(async () => world.slots.find((s) => s.alive && existsSync(path.join(s.dataDir, 'jobs', id))), TRIGGER_MS, 5);
+    return poll(async () => world.slots.find((s) => s.alive && existsSync(path.join(s.dataDir, 'jobs', id))), TRIGGER_MS, 10);
   }
   if (phase === 'audit') {
     const before = await world.chainSizes();
@@ -71,7 +71,7 @@ async function reach(world: World, phase: Phase | 'now', index: number): Promise
         if (slot.alive && size > (before.get(file)?.size ?? 0)) return slot;
       }
       return null;
-    }, TRIGGER_MS, 5, world);
+    }, TRIGGER_MS, 10, world);
   }
   // decision: the runner that planned a run, while that run's decision is being given.
   const delayMs = Math.floor(keyed(world.scenario.seed, `decision-delay:${index}`) * 400);

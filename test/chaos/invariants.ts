@@ -7,7 +7,7 @@ import type { AuditRecord } from '../../src/audit/audit.ts';
 import { RECORD_TYPES } from '../../src/audit/audit.ts';
 import { approvalMismatch, checkChain, type ChainRecord } from '../../src/audit/check.ts';
 import { readVerifiedRecords } from '../../src/audit/verify-files.ts';
-import { RECOVERY_BOUND_MS, type Invocation, type World } from './world.ts';
+import { RECOVERY_BOUND_MS, RECOVERY_CAP_MS, type Invocation, type World } from './world.ts';
 
 export const INVARIANTS = ['unapproved-apply', 'double-apply', 'audit-chain', 'lost', 'decision-lost', 'one-decision', 'redis-loss', 'full-disk'] as const;
 export type Invariant = (typeof INVARIANTS)[number];
@@ -175,7 +175,7 @@ function checkSettled(world: World): Violation[] {
   return [
     {
       invariant: 'lost',
-      detail: `not settled ${RECOVERY_BOUND_MS / 1000}s after the last fault: ${[...open.map((r) => `${r.id} ${r.state}`), ...unseen.map((s) => `head ${s.slice(0, 10)} has no run`), ...undecided.map((r) => `${r.id} undecided`)].join(', ')}`,
+      detail: `no progress for ${RECOVERY_BOUND_MS / 1000}s (or not settled ${RECOVERY_CAP_MS / 1000}s) after the last fault: ${[...open.map((r) => `${r.id} ${r.state}`), ...unseen.map((s) => `head ${s.slice(0, 10)} has no run`), ...undecided.map((r) => `${r.id} undecided`)].join(', ')}`,
     },
   ];
 }

@@ -146,7 +146,7 @@ async function runRound(world: World, seed: number, opts: RunOptions, reported: 
 export function describe(r: IterationResult): string {
   const w = r.scenario.world;
   const v = r.violations.length ? ` VIOLATIONS ${r.violations.map((x) => x.invariant).join(',')}` : '';
-  const head = `seed ${r.seed} [world ${w.key}: ${w.runners} runner(s), redis ${w.redis}, ${w.channel}${w.vault ? ', vault' : ''}${w.disk ? ', small disks' : ''}]`;
+  const head = `seed ${r.seed} [world ${w.key}: ${w.runners} runner(s), redis ${w.redis}, ${w.channel}${w.vault ? ', vault' : ''}${w.disk ? ', small disks' : ''}${w.ttlS < 60 ? `, ttl ${w.ttlS}s` : ''}]`;
   const lines = [`${head} fired [${r.fired.join(' ')}]${r.skipped.length ? ` skipped [${r.skipped.join(' ')}]` : ''}, ${r.applies} apply(s), runs ${Object.entries(r.states).map(([k, n]) => `${k}:${n}`).join(' ') || '-'}, recovered in ${r.recoveryMs ?? '-'} ms, ${(r.ms / 1000).toFixed(1)} s${v}${r.error ? ` ERROR ${r.error.split('\n')[0]}` : ''}`];
   for (const x of r.violations) lines.push(`  ${x.invariant}: ${x.detail}`);
   if (r.violations.length || r.error) lines.push(`  ${r.notes.join('; ')}`);

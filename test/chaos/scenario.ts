@@ -27,6 +27,11 @@ export interface WorldSpec {
   disk: boolean;
   /** How long the engine double sleeps in each plan and apply: the window the faults aim at. */
   engineDelayMs: number;
+  /**
+   * `approval.ttl` in seconds. Short in some worlds, where some decisions come late: the expiry passes
+   * while a decision is on its way (what a clock jump past the expiry does to a pending request).
+   */
+  ttlS: number;
 }
 
 export type Fault =
@@ -78,8 +83,10 @@ export function faultLabel(f: Fault, world: WorldSpec): string {
 export interface WorldOptions {
   /** Whether this host can mount a tmpfs (root): without it no world has a small disk. */
   canMount?: boolean;
-  /** Draw from these channels only (the smoke test pins terminal). */
+  /** Draw from these channels only. */
   channels?: readonly Channel[];
+  /** This approval TTL instead of the drawn one (the smoke test keeps the long one). */
+  ttlS?: number;
 }
 
 export function worldFor(seed: number, opts: WorldOptions = {}): WorldSpec {
@@ -90,7 +97,11 @@ export function worldFor(seed: number, opts: WorldOptions = {}): WorldSpec {
   const channel = r.pick(opts.channels ?? (['terminal', 'ntfy'] as const));
   const vault = r.chance(0.5);
   const disk = r.chance(0.5) && opts.canMount === true;
-  return { key, runners, redis, channel, vault, disk, engineDelayMs: r.int(200, 1000) };
+  const engineDelayMs = r.int(200, 1000);
+  // Drawn last, so the worlds drawn before this existed keep their other choices.
+  const ttlS = r.chance(0.3) ? 20 : 900;
+  if (opts.ttlS !== undefined) return { key, runners, redis, channel, vault, disk, engineDelayMs, ttlS: opts.ttlS };
+  return { key, runners, redis, channel, vault, disk, engineDelayMs, ttlS };
 }
 
 export function scenarioFor(seed: number, breaks: Break[] = [], opts: WorldOptions = {}): Scenario {

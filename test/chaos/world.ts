@@ -26,8 +26,14 @@ export interface Invocation {
   planSha256?: string | null;
 }
 
-/** How long every head may take to reach a final or waiting state once every fault is over. */
+/**
+ * How long the world may go without progress (a run moving, an engine process, an audit record) while some
+ * head is not yet final or waiting: a head in limbo is one that makes no progress for this long. On a
+ * loaded host a plan alone can take a minute, so the bound is on progress, not on the whole recovery,
+ * which RECOVERY_CAP_MS caps.
+ */
 export const RECOVERY_BOUND_MS = 90_000;
+export const RECOVERY_CAP_MS = 600_000;
 /** At most this many runner ids in a world: a restart as "another runner" reuses one beyond it. */
 const MAX_SLOTS = 5;
 
@@ -93,6 +99,7 @@ export class World {
     }
     const phone = world.ntfy ? { notifications: (a: 'alice' | 'bob') => world.ntfy!.notifications(a), tap: (action: Parameters<NtfyUnderTest['tap']>[0]) => world.ntfy!.tap(action) } : null;
     world.driver = new Driver(spec.key, world.redisUrl, world.prefix, (id) => world.slots.find((s) => s.id === id)?.file ?? null, () => world.redisUp, phone);
+    world.driver.lateCli = spec.ttlS < 60;
     return world;
   }
 
@@ -108,7 +115,7 @@ export class World {
         redisUrl: this.redisUrl,
         prefix: this.prefix,
         engineEnv: { AIRLOCK_DOUBLE_LOG: this.invocationLog, AIRLOCK_DOUBLE_DELAY_MS: String(this.spec.engineDelayMs), AIRLOCK_DOUBLE_DELAY_COMMANDS: 'plan,apply' },
-        ...(this.ntfy ? { approval: this.ntfy.approvalSection({ ttl: '15m' }) } : {}),
+        approval: this.ntfy ? this.ntfy.approvalSection({ ttl: `${this.spec.ttlS}s` }) : { channel: 'terminal', ttl: `${this.spec.ttlS}s` },
         ...(this.vault ? { workspaces: this.vault.workspace!, vault: { address: this.vault.under.address, timeout: '2s' } } : {}),
         disk: this.spec.disk,
       },
@@ -228,8 +235,12 @@ export class World {
     }
     const t0 = Date.now();
     let runs: Run[] | null = null;
-    while (Date.now() - t0 < RECOVERY_BOUND_MS) {
+    let progress = '';
+    let progressAt = t0;
+    while (Date.now() - progressAt < RECOVERY_BOUND_MS && Date.now() - t0 < RECOVERY_CAP_MS) {
       runs = await this.driver.snapshot();
+      const now = `${(runs ?? []).map((r) => `${r.id}:${r.version}`).join(',')} ${(await this.invocations()).length} ${[...(await this.chainSizes()).values()].reduce((n, c) => n + c.size, 0)}`;
+      if (now !== progress) [progress, progressAt] = [now, Date.now()];
       if (runs && this.settled(runs)) {
         // Still settled a moment later: nothing was about to move.
         await sleep(500);
